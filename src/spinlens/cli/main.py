@@ -1,0 +1,63 @@
+"""The ``spinlens`` command: one typer app, one module per subcommand, thin over the API."""
+from __future__ import annotations
+
+import importlib
+import os
+
+import typer
+
+from spinlens._version import __version__
+from spinlens.cli._common import UserError, console
+
+app = typer.Typer(
+    name="spinlens",
+    help="Neural networks through statistical mechanics. Every command writes a run directory "
+    "(manifest.json, results, figures, report.html).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``; the order is the order in --help.
+_SUBCOMMANDS = [
+    "spinlens.cli.demo",
+    "spinlens.cli.exact",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spinlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    if debug:
+        os.environ["SPINLENS_DEBUG"] = "1"
+
+
+for _mod in _SUBCOMMANDS:
+    importlib.import_module(_mod).register(app)
+
+
+def main() -> None:
+    """Entry point: library errors become one clear line (``--debug`` for the traceback)."""
+    try:
+        app()
+    except (UserError, ValueError, FileNotFoundError, TypeError) as exc:
+        if os.environ.get("SPINLENS_DEBUG"):
+            raise
+        console.print(f"[bold red]error:[/bold red] {exc}")
+        console.print("[dim]hint: run with --debug for the full traceback; --help lists the options.[/dim]")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: finished work was kept in the run directory.[/yellow]")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,103 @@
+"""A self-contained ``report.html``: figures embedded as base64 PNG, tables, configuration, versions."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spinlens.results import atomic_write_text, to_jsonable
+
+__all__ = ["Section", "write_report", "render_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#1d2430;line-height:1.45}
+h1{border-bottom:2px solid #3b6ea5;padding-bottom:.2em}h2{color:#3b6ea5;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccd;padding:.25em .6em;text-align:left}
+th{background:#eef2f8}figure{display:inline-block;margin:.5em;vertical-align:top}
+figure img{max-width:520px;border:1px solid #dde}figcaption{font-size:.9em;color:#555;max-width:520px}
+pre{background:#f5f6f8;padding:.6em;overflow-x:auto;font-size:.85em}.note{color:#555}
+"""
+
+
+@dataclass
+class Section:
+    """One section of a report: a title, paragraphs, tables (list of row dicts) and figures (PNG paths)."""
+
+    title: str
+    text: Sequence[str] = ()
+    tables: Sequence[tuple[str, Sequence[Mapping[str, Any]]]] = ()
+    figures: Sequence[tuple[str | Path, str]] = ()  # (png path, caption)
+    extra_html: str = ""
+    anchors: dict[str, str] = field(default_factory=dict)
+
+
+def _table(caption: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows
+    )
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<tr>{head}</tr>{body}</table>"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _img(path: str | Path, caption: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    alt = html.escape(caption or Path(path).stem)
+    return (
+        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def render_report(title: str, sections: Sequence[Section], manifest: Mapping[str, Any] | None = None) -> str:
+    """The report page as one HTML string (no external resources)."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for s in sections:
+        parts.append(f"<section><h2>{html.escape(s.title)}</h2>")
+        parts += [f"<p>{html.escape(t)}</p>" for t in s.text]
+        parts += [_table(c, rows) for c, rows in s.tables]
+        parts += [_img(p, c) for p, c in s.figures]
+        parts.append(s.extra_html)
+        parts.append("</section>")
+    if manifest:
+        m = dict(manifest)
+        parts.append("<section><h2>Configuration and versions</h2>")
+        parts.append(f"<p class='note'>Command: <code>{html.escape(str(m.get('command', '')))}</code></p>")
+        parts.append(f"<pre>{html.escape(json.dumps(to_jsonable(m.get('config', {})), indent=2))}</pre>")
+        vers = m.get("versions", {})
+        parts.append(_table("versions", [{"package": k, "version": v} for k, v in vers.items()]))
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    path: str | Path, title: str, sections: Sequence[Section], manifest: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``report.html`` atomically (``path`` is the file or its run directory)."""
+    path = Path(path)
+    if path.is_dir() or path.suffix != ".html":
+        path = path / "report.html"
+    return atomic_write_text(path, render_report(title, sections, manifest))

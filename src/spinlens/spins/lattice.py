@@ -1,0 +1,70 @@
+r"""Nearest-neighbour lattices, chains and the Curie–Weiss (fully connected) model.
+
+All builders return an :class:`~spinlens.spins.model.IsingModel` with
+:math:`H = -J \sum_{\langle ij\rangle} s_i s_j - h \sum_i s_i`. Lattice spins are indexed in
+row-major order; periodic lattices of linear size 2 get the two bonds between the same pair
+added (a 2-site ring has two bonds).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from spinlens.spins.model import IsingModel, LatticeGeometry
+
+__all__ = ["hypercubic_lattice", "square_lattice", "cubic_lattice", "chain", "curie_weiss"]
+
+
+def hypercubic_lattice(shape: tuple[int, ...], J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
+    """Uniform nearest-neighbour Ising model on a hypercubic lattice of the given ``shape``."""
+    shape = tuple(int(x) for x in shape)
+    if any(L < 2 for L in shape):
+        raise ValueError(f"every lattice dimension must be >= 2, got shape {shape}.")
+    if not np.isfinite(J) or not np.isfinite(h):
+        raise ValueError("J and h must be finite numbers.")
+    n = int(np.prod(shape))
+    idx = np.arange(n).reshape(shape)
+    rows, cols = [], []
+    for axis, L in enumerate(shape):
+        nb = np.roll(idx, -1, axis=axis)
+        a, b = idx, nb
+        if not periodic:
+            sl = [slice(None)] * len(shape)
+            sl[axis] = slice(0, L - 1)
+            a, b = idx[tuple(sl)], nb[tuple(sl)]
+        rows.append(a.ravel())
+        cols.append(b.ravel())
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    data = np.full(r.size, float(J))
+    M = sp.coo_matrix((data, (r, c)), shape=(n, n)).tocsr()
+    M = (M + M.T).tocsr()
+    geom = LatticeGeometry(shape=shape, coupling=float(J), periodic=periodic) if min(shape) > 2 else None
+    return IsingModel(M, np.full(n, float(h)), geometry=geom)
+
+
+def square_lattice(L: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
+    """L×L square lattice (sparse couplings, ``geometry`` set)."""
+    return hypercubic_lattice((int(L), int(L)), J=J, h=h, periodic=periodic)
+
+
+def cubic_lattice(L: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
+    """L×L×L simple cubic lattice."""
+    return hypercubic_lattice((int(L),) * 3, J=J, h=h, periodic=periodic)
+
+
+def chain(n: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
+    """One-dimensional chain of ``n`` spins (a ring when ``periodic``)."""
+    if int(n) < 2:
+        raise ValueError(f"a chain needs at least 2 spins, got {n}.")
+    return hypercubic_lattice((int(n),), J=J, h=h, periodic=periodic)
+
+
+def curie_weiss(n: int, J: float = 1.0, h: float = 0.0) -> IsingModel:
+    r"""Fully connected ferromagnet :math:`H = -(J/n)\sum_{i<j} s_i s_j - h\sum_i s_i` (dense)."""
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"the Curie-Weiss model needs at least 2 spins, got {n}.")
+    A = np.full((n, n), float(J) / n)
+    np.fill_diagonal(A, 0.0)
+    return IsingModel(A, np.full(n, float(h)))

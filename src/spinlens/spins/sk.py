@@ -1,0 +1,79 @@
+r"""Sherrington–Kirkpatrick disorder and its layered (multi-species) version.
+
+* SK: :math:`J_{ij} \sim \mathcal N(J_0/N, J^2/N)` for :math:`i<j`, symmetric, zero diagonal.
+* Layered SK: couplings only between adjacent groups (layers) of widths :math:`n_0, n_1, \dots`,
+  :math:`W_l \in \mathbb R^{n_{l+1}\times n_l}` with i.i.d. entries of variance :math:`C/n_l`
+  (fan-in scaling): exactly what a random MLP at initialisation maps to under
+  :func:`spinlens.networks.to_spins`. Block :math:`(l, l+1)` of J is :math:`W_l^\top`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from spinlens._rng import RNGLike, as_generator
+from spinlens.spins.model import IsingModel
+
+__all__ = ["sk", "layered_sk", "layered_sk_from_weights"]
+
+
+def sk(n_spins: int, J: float = 1.0, J0: float = 0.0, h: float = 0.0, rng: RNGLike = None) -> IsingModel:
+    """Sherrington–Kirkpatrick sample with ``J_ij ~ N(J0/N, J^2/N)`` (dense couplings)."""
+    n = int(n_spins)
+    if n < 2:
+        raise ValueError(f"SK needs at least 2 spins, got {n_spins}.")
+    if not (np.isfinite(J) and J >= 0):
+        raise ValueError(f"J (the coupling standard deviation scale) must be finite and >= 0, got {J}.")
+    g = as_generator(rng)
+    A = g.normal(J0 / n, J / np.sqrt(n), size=(n, n))
+    A = np.triu(A, 1)
+    A = A + A.T
+    return IsingModel(A, np.full(n, float(h)))
+
+
+def layered_sk_from_weights(weights: Sequence[np.ndarray], h: np.ndarray | None = None) -> IsingModel:
+    r"""Block-tridiagonal sparse model from weight matrices ``W_l`` of shape ``(n_{l+1}, n_l)``.
+
+    Spins are ordered layer by layer; block (l, l+1) of J is :math:`W_l^\top`, so
+    :math:`H = -\sum_l \sum_{ij} (W_l)_{ji} s^{(l)}_i s^{(l+1)}_j`.
+    """
+    Ws = [np.asarray(W, dtype=np.float64) for W in weights]
+    if not Ws:
+        raise ValueError("need at least one weight matrix.")
+    widths = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+    for l, W in enumerate(Ws):
+        if W.ndim != 2:
+            raise ValueError(f"weight {l} must be 2-D (out, in), got shape {W.shape}.")
+        if W.shape[1] != widths[l]:
+            raise ValueError(
+                f"weight {l} has {W.shape[1]} inputs but the previous layer has {widths[l]} units."
+            )
+        if not np.all(np.isfinite(W)):
+            raise ValueError(f"weight {l} contains NaN or inf.")
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    n = int(offsets[-1])
+    blocks_r, blocks_c, blocks_v = [], [], []
+    for l, W in enumerate(Ws):
+        C = sp.coo_matrix(W.T)  # (n_l, n_{l+1})
+        blocks_r.append(C.row + offsets[l])
+        blocks_c.append(C.col + offsets[l + 1])
+        blocks_v.append(C.data)
+    r = np.concatenate(blocks_r)
+    c = np.concatenate(blocks_c)
+    v = np.concatenate(blocks_v)
+    M = sp.coo_matrix((np.concatenate([v, v]), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(n, n))
+    return IsingModel(M.tocsr(), h, layers=tuple(widths))
+
+
+def layered_sk(widths: Sequence[int], C: float = 1.0, rng: RNGLike = None) -> IsingModel:
+    """Random layered SK model: Gaussian ``W_l`` with variance ``C / n_l`` between adjacent layers."""
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or any(w < 1 for w in widths):
+        raise ValueError(f"widths must list at least two positive layer sizes, got {widths}.")
+    if not (np.isfinite(C) and C > 0):
+        raise ValueError(f"C must be a positive number, got {C}.")
+    g = as_generator(rng)
+    Ws = [g.normal(0.0, np.sqrt(C / widths[l]), size=(widths[l + 1], widths[l])) for l in range(len(widths) - 1)]
+    return layered_sk_from_weights(Ws)
