@@ -8,12 +8,13 @@ Monte Carlo, mean field/TAP) takes one. Temperature is never part of the model: 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-Couplings = Union[np.ndarray, sp.csr_matrix]
+# dense float64 ndarray or scipy.sparse CSR (typed loosely: scipy.sparse has no precise stubs)
+Couplings = Any
 
 __all__ = ["IsingModel", "LatticeGeometry", "as_spins"]
 
@@ -65,7 +66,7 @@ class IsingModel:
     """
 
     J: Couplings
-    h: np.ndarray = field(default=None)  # type: ignore[assignment]
+    h: Any = field(default=None)
     layers: tuple[int, ...] | None = None
     geometry: LatticeGeometry | None = None
 
@@ -128,7 +129,7 @@ class IsingModel:
     def is_ferromagnetic(self) -> bool:
         """All couplings non-negative (no frustration); required by cluster moves."""
         data = self.J.data if sp.issparse(self.J) else self.J
-        return bool(np.all(data >= 0.0))
+        return bool(np.all(np.asarray(data) >= 0.0))
 
     def layer_slices(self) -> list[slice]:
         """Slices of the spin groups given by ``layers`` (one group if unset)."""
@@ -195,10 +196,8 @@ def _validate_couplings(J: Any) -> Couplings:
         diff = M - M.T
         scale = max(1.0, float(np.max(np.abs(M.data)))) if M.nnz else 1.0
         if diff.nnz and float(np.max(np.abs(diff.data))) > _SYM_RTOL * scale:
-            raise ValueError(
-                "J is not symmetric (max |J - J^T| = %.3g); symmetrise it, e.g. (J + J.T) / 2."
-                % float(np.max(np.abs(diff.data)))
-            )
+            asym = float(np.max(np.abs(diff.data)))
+            raise ValueError(f"J is not symmetric (max |J - J^T| = {asym:.3g}); symmetrise it, e.g. (J + J.T) / 2.")
         M = ((M + M.T) * 0.5).tocsr()
         M.eliminate_zeros()
         M.sort_indices()
