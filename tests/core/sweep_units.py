@@ -1,0 +1,22 @@
+"""Unit functions used by the sweep tests (importable by worker processes)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+
+def noisy_mean(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    g = np.random.default_rng(seed)
+    x = g.normal(params["mu"], 1.0, size=config["n"])
+    if config.get("sleep"):
+        time.sleep(config["sleep"])
+    return {"mean": float(x.mean()), "samples": x[:5], "key": key}
+
+
+def sometimes_fails(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> float:
+    if params["mu"] == 2:
+        raise RuntimeError("unit exploded on purpose")
+    return float(params["mu"]) * 10
