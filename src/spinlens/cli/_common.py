@@ -20,7 +20,7 @@ from rich.progress import (
 from spinlens._progress import ProgressCallback
 from spinlens.results import RunDir
 
-__all__ = ["console", "progress_bar", "open_run", "UserError", "command_line"]
+__all__ = ["console", "progress_bar", "open_run", "UserError", "command_line", "expand_config"]
 
 console = Console(stderr=True)
 
@@ -34,10 +34,47 @@ def command_line() -> str:
 
 
 def open_run(out: Path | str, config: Any = None, seeds: Any = None) -> RunDir:
-    """Create the run directory with its manifest and say where it is."""
+    """Create the run directory with its manifest (command, argv, resolved config, seeds, versions)."""
     run = RunDir(out, command=command_line(), config=config, seeds=seeds)
+    run.manifest["argv"] = list(sys.argv[1:])
+    run.write_manifest()
     console.print(f"[bold]run directory:[/bold] {run.path}")
     return run
+
+
+def expand_config(argv: list[str]) -> list[str]:
+    """Replace ``--config FILE.toml`` by the equivalent flags (explicit flags after it still win).
+
+    Keys are option names (``n_sweeps`` or ``n-sweeps``); ``true``/``false`` become ``--flag``/``--no-flag``;
+    lists become repeated options.
+    """
+    if "--config" not in argv:
+        return argv
+    i = argv.index("--config")
+    if i + 1 >= len(argv):
+        raise UserError("--config needs a file name, e.g. --config run.toml")
+    import tomllib
+
+    path = Path(argv[i + 1])
+    if not path.exists():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        table = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path} is not valid TOML: {exc}") from None
+    flags: list[str] = []
+    for key, value in table.items():
+        name = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(name if value else "--no-" + key.replace("_", "-"))
+        elif isinstance(value, list):
+            for v in value:
+                flags += [name, str(v)]
+        elif isinstance(value, dict):
+            raise UserError(f"{path}: nested table [{key}] is not a command option")
+        else:
+            flags += [name, str(value)]
+    return argv[:i] + flags + argv[i + 2 :]
 
 
 @contextlib.contextmanager

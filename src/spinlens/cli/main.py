@@ -7,7 +7,7 @@ import os
 import typer
 
 from spinlens._version import __version__
-from spinlens.cli._common import UserError, console
+from spinlens.cli._common import UserError, console, expand_config
 
 app = typer.Typer(
     name="spinlens",
@@ -22,6 +22,7 @@ app = typer.Typer(
 _SUBCOMMANDS = [
     "spinlens.cli.demo",
     "spinlens.cli.exact",
+    "spinlens.cli.tools",
 ]
 
 
@@ -44,11 +45,21 @@ for _mod in _SUBCOMMANDS:
     importlib.import_module(_mod).register(app)
 
 
-def main() -> None:
-    """Entry point: library errors become one clear line (``--debug`` for the traceback)."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: library errors become one clear line (``--debug`` for the traceback).
+
+    Exit codes: 0 success, 1 an analysis failed (e.g. some sweep units), 2 bad input or usage,
+    130 interrupted (finished work is kept).
+    """
+    import sys
+
     try:
-        app()
-    except (UserError, ValueError, FileNotFoundError, TypeError) as exc:
+        args = expand_config(list(sys.argv[1:] if argv is None else argv))
+        sys.argv = [sys.argv[0], *args]
+        if "--debug" in args:
+            os.environ["SPINLENS_DEBUG"] = "1"
+        app(args, prog_name="spinlens")
+    except (UserError, ValueError, FileNotFoundError, TypeError, ImportError, RuntimeError) as exc:
         if os.environ.get("SPINLENS_DEBUG"):
             raise
         console.print(f"[bold red]error:[/bold red] {exc}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from spinlens.results import atomic_write_text, to_jsonable
 
-__all__ = ["Section", "write_report", "render_report"]
+__all__ = ["Section", "write_report", "render_report", "rerender"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -96,8 +96,56 @@ def render_report(title: str, sections: Sequence[Section], manifest: Mapping[str
 def write_report(
     path: str | Path, title: str, sections: Sequence[Section], manifest: Mapping[str, Any] | None = None
 ) -> Path:
-    """Write ``report.html`` atomically (``path`` is the file or its run directory)."""
+    """Write ``report.html`` atomically (``path`` is the file or its run directory).
+
+    The page's content is also saved as ``report.json`` beside it (figures by file name), so that
+    :func:`rerender` (``spinlens report RUN_DIR``) can rebuild the page from the run directory alone.
+    """
     path = Path(path)
     if path.is_dir() or path.suffix != ".html":
         path = path / "report.html"
+    spec = {
+        "title": title,
+        "sections": [
+            {
+                "title": s.title,
+                "text": list(s.text),
+                "tables": [[c, [dict(r) for r in rows]] for c, rows in s.tables],
+                "figures": [[_relative(p, path.parent), c] for p, c in s.figures],
+                "extra_html": s.extra_html,
+            }
+            for s in sections
+        ],
+    }
+    atomic_write_text(path.parent / "report.json", json.dumps(to_jsonable(spec), indent=2))
     return atomic_write_text(path, render_report(title, sections, manifest))
+
+
+def _relative(p: str | Path, base: Path) -> str:
+    p = Path(p)
+    try:
+        return str(p.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(p)
+
+
+def rerender(run_dir: str | Path) -> Path:
+    """Rebuild ``report.html`` of a run directory from its ``report.json``, figures and ``manifest.json``."""
+    run_dir = Path(run_dir)
+    spec_path = run_dir / "report.json"
+    if not spec_path.exists():
+        raise FileNotFoundError(f"{run_dir} has no report.json: is it a spinlens run directory?")
+    spec = json.loads(spec_path.read_text())
+    manifest_path = run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    sections = []
+    for s in spec["sections"]:
+        figs = []
+        for name, cap in s["figures"]:
+            fp = run_dir / name if not Path(name).is_absolute() else Path(name)
+            if not fp.exists():
+                raise FileNotFoundError(f"figure {fp} named in report.json is missing from the run directory.")
+            figs.append((fp, cap))
+        sections.append(Section(s["title"], s["text"], [(c, rows) for c, rows in s["tables"]], figs,
+                                s.get("extra_html", "")))
+    return atomic_write_text(run_dir / "report.html", render_report(spec["title"], sections, manifest))
