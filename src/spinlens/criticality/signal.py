@@ -1,0 +1,557 @@
+r"""Mean-field signal propagation through deep random networks (Poole et al. 2016; Schoenholz et al. 2017).
+
+A fully connected network with weights :math:`W_{ij}\sim\mathcal N(0,\sigma_w^2/N)` and biases
+:math:`b_i\sim\mathcal N(0,\sigma_b^2)` propagates the squared length :math:`q` of the pre-activations and
+the correlation :math:`c` between two inputs by deterministic maps at infinite width:
+
+.. math::
+
+    q^{l+1} = \sigma_w^2\,\mathbb E_z[\phi(\sqrt{q^l} z)^2] + \sigma_b^2, \qquad
+    c^{l+1} = \frac{\sigma_w^2\,\mathbb E[\phi(u_1)\phi(u_2)] + \sigma_b^2}{q^{l+1}},
+
+with :math:`u_1=\sqrt q z_1`, :math:`u_2=\sqrt q (c z_1+\sqrt{1-c^2} z_2)`, :math:`z_i` standard normal.
+At the fixed point :math:`(q^*, c^*)`:
+
+* :math:`\chi_1 = \sigma_w^2\,\mathbb E[\phi'(\sqrt{q^*}z)^2]`; ordered phase :math:`\chi_1<1` (c* = 1
+  stable), chaotic phase :math:`\chi_1>1` (c* < 1); the critical line is :math:`\chi_1=1`.
+* :math:`\xi_q^{-1} = -\ln\chi_\parallel`, :math:`\chi_\parallel = \chi_1+\sigma_w^2\mathbb E[\phi''\phi]
+  = \partial q^{l+1}/\partial q^l` (computed as :math:`\sigma_w^2\mathbb E[z\,\phi\phi'(\sqrt q z)]/\sqrt q`
+  by Stein's lemma, which needs no second derivative and is exact for kinked activations).
+* :math:`\xi_c^{-1} = -\ln[\sigma_w^2\,\mathbb E(\phi'(u_1)\phi'(u_2))]` at :math:`c^*`; it diverges at
+  :math:`\chi_1=1` with :math:`\xi_c|\chi_1-1|\to1`. Trainable depth is about :math:`6\xi_c`.
+
+Expectations use probabilists' Gauss–Hermite quadrature (weights normalised to sum to one): one
+dimension for the length map, a product rule in two dimensions for the correlation map.
+Closed forms for ``erf`` and ``relu`` (:func:`erf_maps`, :func:`relu_maps`) serve as checks.
+
+:func:`phase_diagram` is vectorised over the whole :math:`(\sigma_w^2,\sigma_b^2)` grid: the length-map
+root is bracketed from one shared table of :math:`\mathbb E[\phi(\sqrt q z)^2]` (it does not depend on the
+σ's) and polished by safeguarded Newton steps; in the chaotic phase the correlation map is the Mehler
+(Hermite) series :math:`\mathbb E[\phi(u_1)\phi(u_2)] = \sum_k a_k(q)^2 c^k` with
+:math:`a_k(q)=\mathbb E[\phi(\sqrt q z)\,He_k(z)]/\sqrt{k!}`, a polynomial whose root is found for every grid
+point at once.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+
+from spinlens.criticality.activations import Activation, get_activation
+from spinlens.results import Result
+
+__all__ = [
+    "FixedPoint",
+    "PhaseDiagram",
+    "length_map",
+    "correlation_map",
+    "chi_1",
+    "fixed_point",
+    "critical_sigma_w2",
+    "critical_line",
+    "phase_diagram",
+    "iterate_maps",
+    "erf_maps",
+    "relu_maps",
+    "gauss_hermite",
+]
+
+N_QUAD = 100  # 1-D nodes (even: ReLU's kink at 0 falls between nodes, so E[relu'^2] = 1/2 exactly)
+N_QUAD_2D = 128  # nodes per dimension for the correlation map (sharp phi' at large q needs many)
+N_MEHLER = 80  # Hermite terms of the Mehler series in the vectorised phase diagram
+_Q_TABLE = np.concatenate([[0.0], np.logspace(-10.0, 8.0, 361)])
+_Q_MAX = float(_Q_TABLE[-1])
+
+
+@functools.lru_cache(maxsize=16)
+def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Probabilists' Gauss–Hermite nodes and weights normalised so that :math:`\sum_i w_i f(z_i) \approx
+    \mathbb E_{z\sim\mathcal N(0,1)} f(z)` (exact for polynomials of degree :math:`\le 2n-1`)."""
+    z, w = np.polynomial.hermite_e.hermegauss(int(n))
+    w = w / w.sum()
+    z.setflags(write=False)
+    w.setflags(write=False)
+    return z, w
+
+
+def _check_finite(values: np.ndarray, act: Activation, what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"activation {act.name!r} returned NaN or inf on the Gauss–Hermite quadrature grid ({what}); "
+            "it must be finite for all real inputs of the size reached (|x| up to ~14 sqrt(q)). "
+            "Clip or rescale the activation."
+        )
+
+
+def _validate_sigmas(sigma_w2: Any, sigma_b2: Any) -> tuple[np.ndarray, np.ndarray]:
+    sw = np.asarray(sigma_w2, dtype=np.float64)
+    sb = np.asarray(sigma_b2, dtype=np.float64)
+    if not np.all(np.isfinite(sw)) or np.any(sw <= 0):
+        raise ValueError(f"sigma_w2 (the weight variance sigma_w^2) must be finite and > 0, got {sigma_w2}.")
+    if not np.all(np.isfinite(sb)) or np.any(sb < 0):
+        raise ValueError(f"sigma_b2 (the bias variance sigma_b^2) must be finite and >= 0, got {sigma_b2}.")
+    return sw, sb
+
+
+def _gmean(f: Any, q: np.ndarray, act: Activation, n: int, what: str) -> np.ndarray:
+    """E[f(sqrt(q) z)] for an array of q (broadcast over a trailing node axis)."""
+    z, w = gauss_hermite(n)
+    vals = f(np.sqrt(np.maximum(q, 0.0))[..., None] * z)
+    _check_finite(vals, act, what)
+    return vals @ w
+
+
+def _second_moment(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
+    return _gmean(lambda u: act.fn(u) ** 2, q, act, n, "length map")
+
+
+def _dphi2(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
+    return _gmean(lambda u: act.d1(u) ** 2, q, act, n, "derivative")
+
+
+def _dsecond_moment_dq(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
+    r"""d/dq E[phi(sqrt q z)^2] = E[z phi phi'(sqrt q z)]/sqrt q (Stein); E[phi'^2+phi phi''] at q = 0."""
+    z, w = gauss_hermite(n)
+    q = np.asarray(q, dtype=np.float64)
+    sq = np.sqrt(np.maximum(q, 0.0))[..., None]
+    u = sq * z
+    small = (sq[..., 0] < 1e-7)
+    safe = np.where(small[..., None], 1.0, sq)
+    vals = (act.fn(u) * act.d1(u) * z) / safe
+    _check_finite(vals, act, "derivative of the length map")
+    out = np.asarray(vals @ w)
+    if np.any(small):
+        zero = np.zeros(1)
+        at0 = float((act.d1(zero) ** 2 + act.fn(zero) * act.d2(zero))[0])
+        out = np.where(small, at0, out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- maps
+def length_map(
+    activation: Any, q: Any, sigma_w2: float, sigma_b2: float, n_quad: int = N_QUAD
+) -> np.ndarray:
+    r"""The length map :math:`q \mapsto \sigma_w^2\,\mathbb E_z[\phi(\sqrt q z)^2] + \sigma_b^2` (any shape of q)."""
+    act = get_activation(activation)
+    sw, sb = _validate_sigmas(sigma_w2, sigma_b2)
+    q = np.asarray(q, dtype=np.float64)
+    if np.any(q < 0):
+        raise ValueError("q (squared length per neuron) must be >= 0.")
+    return sw * _second_moment(act, q, n_quad) + sb
+
+
+def _pair_expectation(f: Any, g: Any, q: np.ndarray, c: np.ndarray, act: Activation, n: int) -> np.ndarray:
+    z, w = gauss_hermite(n)
+    q, c = np.broadcast_arrays(np.asarray(q, float), np.asarray(c, float))
+    sq = np.sqrt(q)[..., None, None]
+    cc = c[..., None, None]
+    s = np.sqrt(np.clip(1.0 - cc * cc, 0.0, None))
+    z1, z2 = z[:, None], z[None, :]
+    u1 = sq * z1
+    u2 = sq * (cc * z1 + s * z2)
+    vals = f(u1) * g(u2)
+    _check_finite(vals, act, "correlation map")
+    return np.einsum("...ij,i,j->...", vals, w, w)
+
+
+def correlation_map(
+    activation: Any, q: Any, c: Any, sigma_w2: float, sigma_b2: float, n_quad: int = N_QUAD_2D
+) -> np.ndarray:
+    r"""The correlation map for two inputs of equal length :math:`q`:
+    :math:`c \mapsto [\sigma_w^2\,\mathbb E\phi(u_1)\phi(u_2) + \sigma_b^2]/q'` with :math:`q'` the image of q
+    under the length map (so that at :math:`q = q^*` it is Poole et al.'s c-map). 2-D Gauss–Hermite."""
+    act = get_activation(activation)
+    sw, sb = _validate_sigmas(sigma_w2, sigma_b2)
+    c = np.asarray(c, dtype=np.float64)
+    if np.any(np.abs(c) > 1 + 1e-12):
+        raise ValueError("correlations c must lie in [-1, 1].")
+    num = sw * _pair_expectation(act.fn, act.fn, q, np.clip(c, -1, 1), act, n_quad) + sb
+    # same nodes for the normaliser, so that c = 1 maps exactly to 1 (needed near the critical line)
+    return num / (sw * _second_moment(act, np.asarray(q, float), n_quad) + sb)
+
+
+def erf_maps(q: Any, c: Any, sigma_w2: float, sigma_b2: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Closed forms for :math:`\phi=\mathrm{erf}`: :math:`q' = \sigma_w^2 (2/\pi)\arcsin(2q/(1+2q)) + \sigma_b^2`,
+    :math:`c' = [\sigma_w^2 (2/\pi)\arcsin(2qc/(1+2q)) + \sigma_b^2]/q'` (Williams 1997)."""
+    q = np.asarray(q, float)
+    qn = sigma_w2 * (2 / np.pi) * np.arcsin(2 * q / (1 + 2 * q)) + sigma_b2
+    cn = (sigma_w2 * (2 / np.pi) * np.arcsin(2 * q * np.asarray(c, float) / (1 + 2 * q)) + sigma_b2) / qn
+    return qn, cn
+
+
+def relu_maps(q: Any, c: Any, sigma_w2: float, sigma_b2: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Closed forms for ReLU (arc-cosine kernel, Cho & Saul 2009): :math:`q' = \sigma_w^2 q/2 + \sigma_b^2`,
+    :math:`c' = [\sigma_w^2 \tfrac{q}{2\pi}(\sin\theta + (\pi-\theta)\cos\theta) + \sigma_b^2]/q'`,
+    :math:`\theta=\arccos c`."""
+    q = np.asarray(q, float)
+    th = np.arccos(np.clip(np.asarray(c, float), -1, 1))
+    qn = sigma_w2 * q / 2 + sigma_b2
+    cn = (sigma_w2 * q / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th)) + sigma_b2) / qn
+    return qn, cn
+
+
+def iterate_maps(
+    activation: Any, sigma_w2: float, sigma_b2: float, q0: float, c0: float, depth: int, n_quad: int = N_QUAD
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Iterate the length and correlation maps ``depth`` times from the first-layer values
+    :math:`(q^1, c^1)` (pass :math:`q^1=\sigma_w^2 q_\text{in}+\sigma_b^2` for a network input of
+    squared length per unit :math:`q_\text{in}`). Returns arrays :math:`q^l, c^l`, shape ``(depth,)``, l = 1..depth.
+    The correlation map here uses the two (equal) lengths of the current layer."""
+    act = get_activation(activation)
+    _validate_sigmas(sigma_w2, sigma_b2)
+    qs, cs = np.empty(depth), np.empty(depth)
+    q, c = float(q0), float(c0)
+    for i in range(depth):
+        qs[i], cs[i] = q, c
+        if i + 1 < depth:
+            c = float(correlation_map(act, q, c, sigma_w2, sigma_b2))
+            q = float(length_map(act, q, sigma_w2, sigma_b2, n_quad))
+    return qs, cs
+
+
+# ---------------------------------------------------------------------------------------- q* solver
+def _solve_q_star(act: Activation, sw: np.ndarray, sb: np.ndarray, q0: float, n: int = N_QUAD) -> np.ndarray:
+    """Vectorised fixed point of the length map reached by iterating from q0 (inf when q diverges)."""
+    sw, sb = np.broadcast_arrays(sw, sb)
+    shape = sw.shape
+    sw, sb = sw.ravel(), sb.ravel()
+    V = _second_moment(act, _Q_TABLE, n)
+    F = sw[:, None] * V[None, :] + sb[:, None] - _Q_TABLE[None, :]
+    F0 = sw * float(_second_moment(act, np.array(q0), n)) + sb - q0
+    out = np.full(sw.shape, np.nan)
+    lo = np.zeros_like(sw)
+    hi = np.zeros_like(sw)
+    tol0 = 1e-12 * max(1.0, q0)
+    at_q0 = np.abs(F0) <= tol0
+    out[at_q0] = q0
+    above = _Q_TABLE[None, :] > q0
+    below = _Q_TABLE[None, :] < q0
+    # root above q0: first table index above q0 with F <= 0
+    up = (F0 > tol0)
+    cand = above & (F <= 0)
+    has = cand.any(axis=1)
+    j = np.argmax(cand, axis=1)
+    div = up & ~has
+    out[div] = np.inf
+    m = up & has
+    lo[m] = np.maximum(_Q_TABLE[np.maximum(j[m] - 1, 0)], q0)
+    hi[m] = _Q_TABLE[j[m]]
+    # root below q0: last table index below q0 with F >= 0 (F(0) >= 0 always)
+    dn = (F0 < -tol0)
+    cand = below & (F >= 0)
+    jl = cand.shape[1] - 1 - np.argmax(cand[:, ::-1], axis=1)
+    lo[dn] = _Q_TABLE[jl[dn]]
+    hi[dn] = np.minimum(_Q_TABLE[np.minimum(jl[dn] + 1, len(_Q_TABLE) - 1)], q0)
+    todo = np.flatnonzero(np.isnan(out))
+    if todo.size:
+        out[todo] = _polish(act, sw[todo], sb[todo], lo[todo], hi[todo], n)
+    return out.reshape(shape)
+
+
+def _polish(act: Activation, sw: np.ndarray, sb: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
+    """Safeguarded Newton on F(q) = sw V(q) + sb - q inside brackets with F(lo) >= 0 >= F(hi)."""
+    Flo = sw * _second_moment(act, lo, n) + sb - lo
+    Fhi = sw * _second_moment(act, hi, n) + sb - hi
+    denom = Flo - Fhi
+    x = np.where(denom > 0, lo + (hi - lo) * Flo / np.where(denom > 0, denom, 1.0), 0.5 * (lo + hi))
+    active = np.ones(x.shape, bool)
+    for _ in range(60):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        xi = x[idx]
+        F = sw[idx] * _second_moment(act, xi, n) + sb[idx] - xi
+        dF = sw[idx] * _dsecond_moment_dq(act, xi, n) - 1.0
+        pos = F >= 0
+        lo[idx] = np.where(pos, xi, lo[idx])
+        hi[idx] = np.where(pos, hi[idx], xi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = xi - F / dF
+        bad = ~np.isfinite(step) | (step <= lo[idx]) | (step >= hi[idx])
+        new = np.where(bad, 0.5 * (lo[idx] + hi[idx]), step)
+        done = (np.abs(new - xi) <= 1e-13 * np.maximum(1.0, xi)) | (np.abs(F) <= 1e-15 * np.maximum(1.0, xi))
+        x[idx] = new
+        active[idx[done]] = False
+    return x
+
+
+# ------------------------------------------------------------------------------------- fixed point
+@dataclass(frozen=True)
+class FixedPoint(Result):
+    r"""Fixed point of the mean-field maps and its depth scales.
+
+    ``q_star`` is ``inf`` when the length map diverges (unbounded activation in its divergent phase); then
+    ``chi_1`` is its large-q limit and the depth scales are NaN. ``chi_c`` is the slope of the correlation map
+    at ``c_star`` (equals ``chi_1`` in the ordered phase). ``phase`` is ``ordered``, ``chaotic``, ``critical``
+    (|chi_1 - 1| < 1e-12) or ``divergent``.
+    """
+
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    c_star: float
+    chi_1: float
+    chi_parallel: float
+    chi_c: float
+    xi_q: float
+    xi_c: float
+    phase: str
+
+
+def _xi(chi: float | np.ndarray) -> Any:
+    chi = np.asarray(chi, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where((chi > 0) & (chi < 1), -1.0 / np.log(np.where(chi > 0, chi, 1.0)),
+                       np.where(chi == 0, 0.0, np.inf))
+    return out
+
+
+def _chi1_at(act: Activation, sw: np.ndarray, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
+    if act.chi1_infinite:
+        return np.full(np.shape(q), np.inf)
+    qe = np.where(np.isfinite(q), q, _Q_MAX)
+    return sw * _dphi2(act, qe, n)
+
+
+def chi_1(activation: Any, sigma_w2: float, sigma_b2: float, q0: float = 1.0) -> float:
+    r""":math:`\chi_1 = \sigma_w^2\,\mathbb E[\phi'(\sqrt{q^*}z)^2]` at the length-map fixed point."""
+    return fixed_point(activation, sigma_w2, sigma_b2, q0=q0).chi_1
+
+
+def fixed_point(
+    activation: Any,
+    sigma_w2: float,
+    sigma_b2: float,
+    q0: float = 1.0,
+    n_quad: int = N_QUAD,
+    n_quad_2d: int = N_QUAD_2D,
+) -> FixedPoint:
+    r"""Fixed point :math:`(q^*, c^*)`, :math:`\chi_1`, :math:`\chi_\parallel`, :math:`\xi_q`, :math:`\xi_c`.
+
+    Parameters
+    ----------
+    activation : a name (``"tanh"``, ``"erf"``, ``"relu"``, ...) or an elementwise NumPy/torch callable.
+    sigma_w2, sigma_b2 : weight variance :math:`\sigma_w^2 > 0` and bias variance :math:`\sigma_b^2 \ge 0`.
+    q0 : the length the iteration starts from; ``q*`` is the fixed point reached from it (relevant only when
+        the length map has several, e.g. ``q = 0`` and ``q > 0`` for tanh at :math:`\sigma_b=0`).
+
+    Notes
+    -----
+    :math:`\xi_q = -1/\ln\chi_\parallel`, :math:`\xi_c = -1/\ln\chi_c` with :math:`\chi_c = \sigma_w^2
+    \mathbb E[\phi'(u_1)\phi'(u_2)]` at :math:`c^*` (Schoenholz et al. 2017, eqs. 7–9). In the chaotic phase
+    :math:`c^*<1` solves :math:`c = \mathcal C(c)` (Brent's method on the 2-D quadrature).
+    """
+    act = get_activation(activation)
+    sw_a, sb_a = _validate_sigmas(sigma_w2, sigma_b2)
+    if sw_a.ndim or sb_a.ndim:
+        raise ValueError("fixed_point takes scalar sigma_w2 and sigma_b2; use phase_diagram for grids.")
+    sw, sb = float(sw_a), float(sb_a)
+    if not (np.isfinite(q0) and q0 >= 0):
+        raise ValueError(f"q0 must be finite and >= 0, got {q0}.")
+    q = float(_solve_q_star(act, sw_a, sb_a, float(q0), n_quad))
+    chi1 = float(_chi1_at(act, sw_a, np.asarray(q), n_quad))
+    if not np.isfinite(q):
+        return FixedPoint(act.name, sw, sb, q, float("nan"), chi1, float("nan"), float("nan"),
+                          float("nan"), float("nan"), "divergent")
+    chi_par = float(sw * _dsecond_moment_dq(act, np.asarray(q), n_quad))
+    xi_q = float(_xi(chi_par))
+    if chi1 < 1.0 - 1e-12 or q == 0.0:
+        phase = "ordered" if chi1 < 1.0 - 1e-12 else "critical"
+        c_star, chi_c = 1.0, chi1
+    elif chi1 <= 1.0 + 1e-12:
+        phase, c_star, chi_c = "critical", 1.0, chi1
+    else:
+        phase = "chaotic"
+
+        def h(c: float) -> float:
+            # (C(c) - c)/(1 - c): removes the trivial root c = 1; h(1-) = 1 - chi_1 < 0 <= h(0)
+            return (float(correlation_map(act, q, c, sw, sb, n_quad_2d)) - c) / (1.0 - c)
+
+        hi = 1.0 - 1e-9
+        if h(0.0) <= 0.0:
+            c_star = 0.0 if h(0.0) == 0.0 else float(brentq(h, -1.0 + 1e-9, 0.0, xtol=1e-15))
+        elif h(hi) >= 0.0:
+            c_star = hi
+        else:
+            c_star = float(brentq(h, 0.0, hi, xtol=1e-15, rtol=1e-15))
+        if act.chi1_infinite:
+            d = 1e-6
+            chi_c = float((correlation_map(act, q, c_star + d, sw, sb, n_quad_2d)
+                           - correlation_map(act, q, c_star - d, sw, sb, n_quad_2d)) / (2 * d))
+        else:
+            chi_c = float(sw * _pair_expectation(act.d1, act.d1, np.asarray(q), np.asarray(c_star), act, n_quad_2d))
+    xi_c = float(_xi(chi_c)) if phase != "critical" else float("inf")
+    return FixedPoint(act.name, sw, sb, q, c_star, chi1, chi_par, chi_c, xi_q, xi_c, phase)
+
+
+# --------------------------------------------------------------------------------- critical line
+def critical_line(
+    activation: Any, sigma_b2: Any, q0: float = 1.0, sigma_w2_max: float = 1e3, n_quad: int = N_QUAD
+) -> np.ndarray:
+    r"""Critical :math:`\sigma_w^2` (where :math:`\chi_1 = 1`) for each :math:`\sigma_b^2` in an array;
+    vectorised bisection after a bracketing scan; NaN where no crossing below ``sigma_w2_max``."""
+    act = get_activation(activation)
+    sb = np.atleast_1d(np.asarray(sigma_b2, dtype=np.float64))
+    _validate_sigmas(1.0, sb)
+    if act.chi1_infinite:
+        return np.full(sb.shape, np.nan)
+    grid = np.logspace(-3.0, np.log10(sigma_w2_max), 64)
+    SW, SB = np.meshgrid(grid, sb)
+    Q = _solve_q_star(act, SW, SB, q0, n_quad)
+    X = _chi1_at(act, SW, Q, n_quad) - 1.0
+    cross = X >= 0
+    has = cross.any(axis=1) & ~cross[:, 0]
+    j = np.argmax(cross, axis=1)
+    lo = grid[np.maximum(j - 1, 0)]
+    hi = grid[j]
+    out = np.full(sb.shape, np.nan)
+    idx = np.flatnonzero(has)
+    lo, hi, sbi = lo[idx], hi[idx], sb[idx]
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        qm = _solve_q_star(act, mid, sbi, q0, n_quad)
+        pos = _chi1_at(act, mid, qm, n_quad) >= 1.0
+        hi = np.where(pos, mid, hi)
+        lo = np.where(pos, lo, mid)
+        if np.all(hi - lo <= 1e-13 * hi):
+            break
+    out[idx] = 0.5 * (lo + hi)
+    return out
+
+
+def critical_sigma_w2(activation: Any, sigma_b2: float = 0.0, q0: float = 1.0) -> float:
+    r"""The weight variance on the order-to-chaos line, :math:`\chi_1(\sigma_w^2, \sigma_b^2) = 1`.
+
+    Raises ``ValueError`` when :math:`\chi_1 < 1` for every :math:`\sigma_w^2 \le 10^3` (or for ``sign``,
+    which is chaotic everywhere)."""
+    act = get_activation(activation)
+    if act.chi1_infinite:
+        raise ValueError(f"activation {act.name!r} has chi_1 = inf (discontinuous): it is chaotic for every sigma_w2.")
+    val = float(critical_line(act, np.array([sigma_b2]), q0=q0)[0])
+    if not np.isfinite(val):
+        raise ValueError(f"no order-to-chaos transition found for {act.name!r} at sigma_b2={sigma_b2} "
+                         "with sigma_w2 in (1e-3, 1e3].")
+    return val
+
+
+# --------------------------------------------------------------------------------- phase diagram
+@dataclass(frozen=True)
+class PhaseDiagram(Result):
+    r"""Order/chaos phase diagram on a grid; 2-D arrays are indexed ``[i_b, i_w]`` (rows: sigma_b2).
+
+    ``critical`` holds the critical :math:`\sigma_w^2` for each row's :math:`\sigma_b^2` (NaN: none)."""
+
+    activation: str
+    sigma_w2: np.ndarray
+    sigma_b2: np.ndarray
+    q_star: np.ndarray
+    c_star: np.ndarray
+    chi_1: np.ndarray
+    chi_parallel: np.ndarray
+    chi_c: np.ndarray
+    xi_q: np.ndarray
+    xi_c: np.ndarray
+    critical: np.ndarray
+
+
+def _hermite_table(n: int, K: int) -> np.ndarray:
+    """w_i * He_k(z_i)/sqrt(k!) at the nodes, shape (n, K)."""
+    z, w = gauss_hermite(n)
+    H = np.empty((n, K))
+    H[:, 0] = 1.0
+    if K > 1:
+        H[:, 1] = z
+    for k in range(1, K - 1):
+        H[:, k + 1] = (z * H[:, k] - math.sqrt(k) * H[:, k - 1]) / math.sqrt(k + 1)
+    return H * w[:, None]
+
+
+def _mehler_c_star(b2: np.ndarray, sw: np.ndarray, sb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chaotic-phase c* and slope from P(c) = (sw sum_k b2_k c^k + sb)/(sw sum b2_k + sb)."""
+    K = b2.shape[1]
+    norm = sw * b2.sum(axis=1) + sb
+    p = sw[:, None] * b2 / norm[:, None]
+    p[:, 0] += sb / norm
+    p[:, 1] -= 1.0  # P(c) - c, sum of coefficients is 0
+    r = np.cumsum(p, axis=1)[:, :-1]  # (P(c) - c) = (1 - c) * sum_j r_j c^j
+    G = len(sw)
+    lo, hi, x = np.zeros(G), np.ones(G), np.full(G, 0.5)
+    active = np.arange(G)
+    for _ in range(100):
+        if active.size == 0:
+            break
+        ra, xa = r[active], x[active]
+        h = np.zeros(active.size)
+        dh = np.zeros(active.size)
+        for j in range(ra.shape[1] - 1, -1, -1):  # Horner for h and h'
+            dh = dh * xa + h
+            h = h * xa + ra[:, j]
+        pos = h >= 0
+        lo[active] = np.where(pos, xa, lo[active])
+        hi[active] = np.where(pos, hi[active], xa)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = xa - h / dh
+        bad = ~np.isfinite(step) | (step <= lo[active]) | (step >= hi[active])
+        new = np.where(bad, 0.5 * (lo[active] + hi[active]), step)
+        x[active] = new
+        active = active[np.abs(new - xa) > 1e-15]
+    kk = np.arange(1, K)
+    slope = sw * (b2[:, 1:] * kk * x[:, None] ** (kk - 1)).sum(axis=1) / norm
+    return x, slope
+
+
+def phase_diagram(
+    activation: Any,
+    sigma_w2_grid: Any,
+    sigma_b2_grid: Any,
+    q0: float = 1.0,
+    n_quad: int = N_QUAD,
+    n_mehler: int = N_MEHLER,
+) -> PhaseDiagram:
+    r"""Vectorised order/chaos phase diagram over a :math:`(\sigma_w^2, \sigma_b^2)` grid.
+
+    Returns :class:`PhaseDiagram` with arrays of shape ``(len(sigma_b2_grid), len(sigma_w2_grid))``:
+    :math:`q^*`, :math:`c^*`, :math:`\chi_1`, :math:`\chi_\parallel`, the correlation-map slope
+    :math:`\chi_c`, :math:`\xi_q = -1/\ln\chi_\parallel` and :math:`\xi_c = -1/\ln\chi_c` (inf on the
+    critical line, NaN where q diverges). The same definitions as :func:`fixed_point`; the chaotic-phase
+    correlation map is the Mehler series truncated at ``n_mehler`` terms (see the module notes), which
+    agrees with the 2-D quadrature of :func:`fixed_point` to ~1e-8 for smooth activations.
+    """
+    act = get_activation(activation)
+    sw1 = np.atleast_1d(np.asarray(sigma_w2_grid, dtype=np.float64))
+    sb1 = np.atleast_1d(np.asarray(sigma_b2_grid, dtype=np.float64))
+    if sw1.ndim != 1 or sb1.ndim != 1:
+        raise ValueError("sigma_w2_grid and sigma_b2_grid must be 1-D arrays.")
+    _validate_sigmas(sw1, sb1)
+    SW, SB = np.meshgrid(sw1, sb1)
+    sw, sb = SW.ravel(), SB.ravel()
+    q = _solve_q_star(act, sw, sb, q0, n_quad)
+    fin = np.isfinite(q)
+    chi1 = _chi1_at(act, sw, q, n_quad)
+    chi_par = np.full(q.shape, np.nan)
+    chi_par[fin] = sw[fin] * _dsecond_moment_dq(act, q[fin], n_quad)
+    c_star = np.where(fin, 1.0, np.nan)
+    chi_c = np.where(fin, chi1, np.nan)
+    chaos = fin & (chi1 > 1.0 + 1e-12) & (q > 0)
+    if np.any(chaos):
+        z, _ = gauss_hermite(n_quad)
+        vals = act.fn(np.sqrt(q[chaos])[:, None] * z)
+        _check_finite(vals, act, "correlation map")
+        b = vals @ _hermite_table(n_quad, n_mehler)
+        cs, slope = _mehler_c_star(b * b, sw[chaos], sb[chaos])
+        c_star[chaos] = cs
+        chi_c[chaos] = slope
+    xi_c = np.where(fin, _xi(chi_c), np.nan)
+    xi_c = np.where(fin & (np.abs(chi1 - 1.0) <= 1e-12), np.inf, xi_c)
+    xi_q = np.where(fin, _xi(chi_par), np.nan)
+    crit = critical_line(act, sb1, q0=q0, n_quad=n_quad) if not act.chi1_infinite else np.full(sb1.shape, np.nan)
+    shp = SW.shape
+    return PhaseDiagram(
+        act.name, sw1, sb1, q.reshape(shp), c_star.reshape(shp), chi1.reshape(shp), chi_par.reshape(shp),
+        chi_c.reshape(shp), xi_q.reshape(shp), xi_c.reshape(shp), crit,
+    )
