@@ -505,6 +505,33 @@ def _mehler_c_star(b2: np.ndarray, sw: np.ndarray, sb: np.ndarray) -> tuple[np.n
     return x, slope
 
 
+def _evaluate(
+    act: Activation, sw: np.ndarray, sb: np.ndarray, q0: float = 1.0, n_quad: int = N_QUAD,
+    n_mehler: int = N_MEHLER,
+) -> tuple[np.ndarray, ...]:
+    """Vectorised fixed-point quantities for flat arrays (q*, c*, chi_1, chi_par, chi_c, xi_q, xi_c)."""
+    q = _solve_q_star(act, sw, sb, q0, n_quad)
+    fin = np.isfinite(q)
+    chi1 = _chi1_at(act, sw, q, n_quad)
+    chi_par = np.full(q.shape, np.nan)
+    chi_par[fin] = sw[fin] * _dsecond_moment_dq(act, q[fin], n_quad)
+    c_star = np.where(fin, 1.0, np.nan)
+    chi_c = np.where(fin, chi1, np.nan)
+    chaos = fin & (chi1 > 1.0 + 1e-12) & (q > 0)
+    if np.any(chaos):
+        z, _ = gauss_hermite(n_quad)
+        vals = act.fn(np.sqrt(q[chaos])[:, None] * z)
+        _check_finite(vals, act, "correlation map")
+        b = vals @ _hermite_table(n_quad, n_mehler)
+        cs, slope = _mehler_c_star(b * b, sw[chaos], sb[chaos])
+        c_star[chaos] = cs
+        chi_c[chaos] = slope
+    xi_c = np.where(fin, _xi(chi_c), np.nan)
+    xi_c = np.where(fin & (np.abs(chi1 - 1.0) <= 1e-12), np.inf, xi_c)
+    xi_q = np.where(fin, _xi(chi_par), np.nan)
+    return q, c_star, chi1, chi_par, chi_c, xi_q, xi_c
+
+
 def phase_diagram(
     activation: Any,
     sigma_w2_grid: Any,
@@ -529,26 +556,7 @@ def phase_diagram(
         raise ValueError("sigma_w2_grid and sigma_b2_grid must be 1-D arrays.")
     _validate_sigmas(sw1, sb1)
     SW, SB = np.meshgrid(sw1, sb1)
-    sw, sb = SW.ravel(), SB.ravel()
-    q = _solve_q_star(act, sw, sb, q0, n_quad)
-    fin = np.isfinite(q)
-    chi1 = _chi1_at(act, sw, q, n_quad)
-    chi_par = np.full(q.shape, np.nan)
-    chi_par[fin] = sw[fin] * _dsecond_moment_dq(act, q[fin], n_quad)
-    c_star = np.where(fin, 1.0, np.nan)
-    chi_c = np.where(fin, chi1, np.nan)
-    chaos = fin & (chi1 > 1.0 + 1e-12) & (q > 0)
-    if np.any(chaos):
-        z, _ = gauss_hermite(n_quad)
-        vals = act.fn(np.sqrt(q[chaos])[:, None] * z)
-        _check_finite(vals, act, "correlation map")
-        b = vals @ _hermite_table(n_quad, n_mehler)
-        cs, slope = _mehler_c_star(b * b, sw[chaos], sb[chaos])
-        c_star[chaos] = cs
-        chi_c[chaos] = slope
-    xi_c = np.where(fin, _xi(chi_c), np.nan)
-    xi_c = np.where(fin & (np.abs(chi1 - 1.0) <= 1e-12), np.inf, xi_c)
-    xi_q = np.where(fin, _xi(chi_par), np.nan)
+    q, c_star, chi1, chi_par, chi_c, xi_q, xi_c = _evaluate(act, SW.ravel(), SB.ravel(), q0, n_quad, n_mehler)
     crit = critical_line(act, sb1, q0=q0, n_quad=n_quad) if not act.chi1_infinite else np.full(sb1.shape, np.nan)
     shp = SW.shape
     return PhaseDiagram(
