@@ -1,8 +1,44 @@
-"""Criticality of deep networks: signal propagation, phase diagrams and RG along depth."""
+"""Criticality of deep networks: signal propagation, phase diagrams and RG along depth.
+
+* :mod:`~spinlens.criticality.signal` — length/correlation maps, fixed points, depth scales, phase diagrams
+  (Poole et al. 2016; Schoenholz et al. 2017).
+* :mod:`~spinlens.criticality.ryh` — Roberts–Yaida–Hanin critical initialisation, universality classes,
+  kernel and four-point-vertex recursions.
+* :mod:`~spinlens.criticality.empirical` — simulated random networks (torch) against theory.
+* :mod:`~spinlens.criticality.rg` — dynamic-neuron energy and RG decimation along depth (Lee, Lee & Yi).
+"""
 from spinlens.criticality.activations import ACTIVATIONS, Activation, get_activation
+from spinlens.criticality.empirical import (
+    GradientNorms,
+    SignalSimulation,
+    Trainability,
+    gradient_norms,
+    simulate_signal,
+    trainability,
+)
+from spinlens.criticality.rg import (
+    Decimation,
+    ExponentFit,
+    RGFlow,
+    correlation_length_exponent,
+    decimate,
+    dynamic_neuron_energy,
+    rg_eigenvalues,
+    rg_flow,
+    rg_step,
+)
+from spinlens.criticality.ryh import (
+    CriticalInit,
+    KernelFlow,
+    chi_parallel_perp,
+    critical_init,
+    kernel_recursion,
+    universality_class,
+)
 from spinlens.criticality.signal import (
     FixedPoint,
     PhaseDiagram,
+    chi_1,
     correlation_map,
     critical_line,
     critical_sigma_w2,
@@ -15,18 +51,10 @@ from spinlens.criticality.signal import (
 )
 
 __all__ = [
-    "ACTIVATIONS",
-    "Activation",
-    "FixedPoint",
-    "PhaseDiagram",
-    "correlation_map",
-    "critical_line",
-    "critical_sigma_w2",
-    "erf_maps",
-    "fixed_point",
-    "get_activation",
-    "iterate_maps",
-    "length_map",
-    "phase_diagram",
-    "relu_maps",
+    "ACTIVATIONS", "Activation", "CriticalInit", "Decimation", "ExponentFit", "FixedPoint", "GradientNorms",
+    "KernelFlow", "PhaseDiagram", "RGFlow", "SignalSimulation", "Trainability", "chi_1", "chi_parallel_perp",
+    "correlation_length_exponent", "correlation_map", "critical_init", "critical_line", "critical_sigma_w2",
+    "decimate", "dynamic_neuron_energy", "erf_maps", "fixed_point", "get_activation", "gradient_norms",
+    "iterate_maps", "kernel_recursion", "length_map", "phase_diagram", "relu_maps", "rg_eigenvalues",
+    "rg_flow", "rg_step", "simulate_signal", "trainability", "universality_class",
 ]
