@@ -10,8 +10,8 @@ from numba import njit
 
 __all__ = ["enumerate_block", "CHUNK"]
 
-#: States processed per inner chunk: energies and spins of a chunk are buffered, weighted for all
-#: temperatures at once, and reduced with matrix products (BLAS) into the accumulators.
+#: States processed per inner chunk: energies, spins and spin products of a chunk are buffered, then
+#: weighted for every temperature and added to the accumulators.
 CHUNK = 512
 
 
@@ -134,18 +134,19 @@ def enumerate_block(
                 zb += w
                 a1 += w * E[c]
                 a2 += w * E[c] * E[c]
-            for c in range(cnt, CHUNK):
-                W[b, c] = 0.0
             z[b] += zb
             e1[b] += a1
             e2[b] += a2
-        if cnt < CHUNK:
-            for c in range(cnt, CHUNK):
+        # explicit loops, not np.dot: threaded BLAS on these small products is slow under load
+        for b in range(nb):
+            mb = m[b]
+            pb = pairs[b]
+            for c in range(cnt):
+                w = W[b, c]
+                Sc = S[c]
+                Pc = P[c]
                 for i in range(n):
-                    S[c, i] = 0.0
+                    mb[i] += w * Sc[i]
                 for q in range(npairs):
-                    P[c, q] = 0.0
-        m += np.dot(W, S)
-        if npairs > 0:
-            pairs += np.dot(W, P)
+                    pb[q] += w * Pc[q]
         k += cnt
