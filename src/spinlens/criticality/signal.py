@@ -273,7 +273,7 @@ def _polish(act: Activation, sw: np.ndarray, sb: np.ndarray, lo: np.ndarray, hi:
             step = xi - F / dF
         bad = ~np.isfinite(step) | (step <= lo[idx]) | (step >= hi[idx])
         new = np.where(bad, 0.5 * (lo[idx] + hi[idx]), step)
-        done = (np.abs(new - xi) <= 1e-13 * np.maximum(1.0, xi)) | (np.abs(F) <= 1e-15 * np.maximum(1.0, xi))
+        done = (np.abs(new - xi) <= 1e-12 * xi) | (np.abs(F) <= 1e-14 * xi)  # relative: q* may be tiny
         x[idx] = new
         active[idx[done]] = False
     return x
@@ -400,16 +400,24 @@ def critical_line(
     _validate_sigmas(1.0, sb)
     if act.chi1_infinite:
         return np.full(sb.shape, np.nan)
+    out = np.full(sb.shape, np.nan)
+    zero = np.zeros(1)
+    if abs(float(act.fn(zero)[0])) < 1e-300:
+        # sigma_b2 = 0 and phi(0) = 0: q = 0 is a fixed point and chi_1 = 1 - O(eps^2) on the q* > 0 branch,
+        # so the line is defined by continuity (sigma_b2 -> 0): the point where q = 0 loses stability.
+        at0 = sb == 0.0
+        out[at0] = 1.0 / float(_dphi2(act, np.array(1e-14), n_quad))
+    else:
+        at0 = np.zeros(sb.shape, bool)
     grid = np.logspace(-3.0, np.log10(sigma_w2_max), 64)
     SW, SB = np.meshgrid(grid, sb)
     Q = _solve_q_star(act, SW, SB, q0, n_quad)
     X = _chi1_at(act, SW, Q, n_quad) - 1.0
     cross = X >= 0
-    has = cross.any(axis=1) & ~cross[:, 0]
+    has = cross.any(axis=1) & ~cross[:, 0] & ~at0
     j = np.argmax(cross, axis=1)
     lo = grid[np.maximum(j - 1, 0)]
     hi = grid[j]
-    out = np.full(sb.shape, np.nan)
     idx = np.flatnonzero(has)
     lo, hi, sbi = lo[idx], hi[idx], sb[idx]
     for _ in range(60):
