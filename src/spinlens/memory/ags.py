@@ -1,0 +1,324 @@
+r"""Amit–Gutfreund–Sompolinsky replica-symmetric theory of the Hebbian Hopfield network, and the
+alpha–T phase diagram measured by simulation.
+
+Saddle-point equations (AGS, Ann. Phys. 173, 30 (1987); Amit, *Modeling Brain Function* (1989) ch. 6),
+with :math:`\langle\cdot\rangle_z` a standard Gaussian average:
+
+.. math::
+    m = \langle \tanh\beta(m + \sqrt{\alpha r}\,z)\rangle_z,\quad
+    q = \langle \tanh^2\beta(m + \sqrt{\alpha r}\,z)\rangle_z,\quad
+    r = \frac{q}{(1 - \beta(1-q))^2},
+
+and the free energy per spin
+
+.. math::
+    f = \frac\alpha2 + \frac{m^2}2 + \frac{\alpha}{2\beta}\Big[\ln(1-\beta+\beta q) - \frac{\beta q}{1-\beta+\beta q}\Big]
+        + \frac{\alpha\beta}2 r(1-q) - \frac1\beta\langle\ln 2\cosh\beta(m+\sqrt{\alpha r}\,z)\rangle_z .
+
+At T = 0, with :math:`y = m/\sqrt{2\alpha r}`: :math:`\sqrt{2\alpha} = \mathrm{erf}(y)/y - \tfrac{2}{\sqrt\pi}e^{-y^2}`,
+:math:`m = \mathrm{erf}(y)`; the retrieval solution exists up to :math:`\alpha_c = \max_y(\ldots)^2/2 \approx 0.138`.
+Lines of the phase diagram: spin-glass :math:`T_g = 1 + \sqrt\alpha` (paramagnet below it is unstable),
+:math:`T_M(\alpha)` where retrieval states cease to exist, and :math:`T_c(\alpha)` where they become the
+global free-energy minima (ending at :math:`\alpha \approx 0.051`, T = 0).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import erf
+
+from spinlens._progress import ProgressCallback, notify
+from spinlens._rng import RNGLike, as_generator
+from spinlens.results import Result
+
+__all__ = [
+    "AGSSolution",
+    "PhaseDiagramResult",
+    "alpha_c",
+    "ags_zero_t",
+    "solve_ags",
+    "free_energy",
+    "spin_glass_line",
+    "retrieval_line",
+    "thermodynamic_line",
+    "ags_lines",
+    "phase_diagram",
+    "phase_diagram_figure",
+]
+
+# Gaussian averages on a fine uniform grid (trapezoid): at low T the integrands tanh / sech^2 of
+# beta (m + sigma z) are steps / spikes of width T/sigma that Gauss-Hermite nodes would miss.
+_Z = np.linspace(-9.0, 9.0, 901)
+_W = np.exp(-0.5 * _Z**2) / np.sqrt(2.0 * np.pi) * (_Z[1] - _Z[0])
+_W[[0, -1]] *= 0.5
+
+
+def _g(y: float) -> float:
+    return float(erf(y) / y - 2.0 / np.sqrt(np.pi) * np.exp(-y * y))
+
+
+def alpha_c() -> float:
+    r"""The T = 0 replica-symmetric capacity :math:`\alpha_c = \max_y g(y)^2/2 \approx 0.1379`."""
+    res = minimize_scalar(lambda y: -_g(y), bounds=(0.3, 5.0), method="bounded", options={"xatol": 1e-12})
+    return float(_g(res.x) ** 2 / 2.0)
+
+
+def ags_zero_t(alpha: float) -> float:
+    """Retrieval overlap m at T = 0 and load ``alpha`` (0 when alpha > alpha_c)."""
+    if alpha <= 0:
+        return 1.0
+    res = minimize_scalar(lambda y: -_g(y), bounds=(0.3, 5.0), method="bounded", options={"xatol": 1e-12})
+    target = np.sqrt(2.0 * alpha)
+    if _g(res.x) < target:
+        return 0.0
+    hi = 50.0
+    if _g(hi) > target:
+        return 1.0
+    y = brentq(lambda t: _g(t) - target, res.x, hi, xtol=1e-14)
+    return float(erf(y))
+
+
+@dataclass(frozen=True)
+class AGSSolution(Result):
+    """Order parameters (m, q, r) and free energy f of a replica-symmetric solution (arrays broadcast)."""
+
+    alpha: np.ndarray
+    T: np.ndarray
+    m: np.ndarray
+    q: np.ndarray
+    r: np.ndarray
+    f: np.ndarray
+
+
+def _gauss_avgs(alpha: np.ndarray, beta: np.ndarray, m: np.ndarray, r: np.ndarray):
+    x = beta[..., None] * (m[..., None] + np.sqrt(alpha * r)[..., None] * _Z)
+    t = np.tanh(x)
+    with np.errstate(over="ignore"):
+        sech2 = 1.0 / np.cosh(x) ** 2
+    ax = np.abs(x)
+    lncosh = ax + np.log1p(np.exp(-2 * ax)) - np.log(2.0) + np.log(2.0)  # ln 2cosh x
+    return t @ _W, (t * t) @ _W, sech2 @ _W, lncosh @ _W
+
+
+def free_energy(alpha: Any, T: Any, m: Any, q: Any) -> np.ndarray:
+    """The RS free energy per spin f(m, q) (r from its saddle-point relation)."""
+    alpha, T, m, q = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(alpha, T, m, q))
+    beta = 1.0 / T
+    D = 1.0 - beta * (1.0 - q)
+    r = q / D**2
+    _, _, _, lnc = _gauss_avgs(alpha, beta, m, r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (alpha / 2 + m**2 / 2 + alpha / (2 * beta) * (np.log(D) - beta * q / D)
+                + alpha * beta / 2 * r * (1 - q) - lnc / beta)
+
+
+def solve_ags(
+    alpha: Any, T: Any, m0: float = 1.0, q0: float = 1.0, fix_m: bool = False,
+    max_iter: int = 4000, tol: float = 1e-11, damping: float = 0.5,
+) -> AGSSolution:
+    """Solve the AGS equations by damped fixed-point iteration from (m0, q0), vectorised over alpha and T.
+
+    ``m0 = 1`` follows the retrieval branch, ``m0 = 0`` with ``fix_m=True`` the spin-glass branch.
+    Where no valid solution is reached (1 - beta(1 - q) <= 0) the result is NaN.
+    """
+    a, T_ = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(alpha, T))
+    if np.any(T_ <= 0):
+        raise ValueError("T must be positive; use ags_zero_t for T = 0.")
+    if np.any(a < 0):
+        raise ValueError("alpha must be >= 0.")
+    beta = 1.0 / T_
+    if fix_m and m0 == 0.0:
+        return _solve_spin_glass(a, T_)
+    m = np.full(a.shape, float(m0))
+    q = np.full(a.shape, float(q0))
+    for _ in range(max_iter):
+        D = np.maximum(1.0 - beta * (1.0 - q), 1e-12)
+        r = q / D**2
+        mt, qt, _, _ = _gauss_avgs(a, beta, m, r)
+        if fix_m:
+            mt = m
+        m_new = damping * m + (1 - damping) * mt
+        q_new = damping * q + (1 - damping) * qt
+        delta = max(float(np.max(np.abs(m_new - m))), float(np.max(np.abs(q_new - q))))
+        m, q = m_new, q_new
+        if delta < tol:
+            break
+    D = 1.0 - beta * (1.0 - q)
+    bad = D <= 1e-9
+    r = np.where(bad, np.nan, q / np.where(bad, 1.0, D) ** 2)
+    f = np.where(bad, np.nan, free_energy(a, T_, m, np.where(bad, 0.5, q)))
+    m = np.where(bad, np.nan, m)
+    return AGSSolution(a, T_, m, q, r, f)
+
+
+def _solve_spin_glass(a: np.ndarray, T_: np.ndarray, n_steps: int = 60) -> AGSSolution:
+    # m = 0 branch in the variable C = beta (1 - q) in (0, min(1, beta)): q = 1 - C/beta,
+    # r = q / (1 - C)^2, and C must equal beta <sech^2(beta sqrt(alpha r) z)>; bisection (the fixed-point
+    # iteration in (m, q) is unstable on this branch).
+    beta = 1.0 / T_
+    lo = np.zeros(a.shape)
+    hi = np.minimum(1.0, beta) * (1 - 1e-12)
+    zero = np.zeros(a.shape)
+    for _ in range(n_steps):
+        C = 0.5 * (lo + hi)
+        q = 1.0 - C / beta
+        r = q / (1.0 - C) ** 2
+        _, _, s2, _ = _gauss_avgs(a, beta, zero, r)
+        up = beta * s2 > C
+        lo = np.where(up, C, lo)
+        hi = np.where(up, hi, C)
+    C = 0.5 * (lo + hi)
+    q = np.maximum(1.0 - C / beta, 0.0)
+    r = q / (1.0 - C) ** 2
+    f = free_energy(a, T_, zero, q)
+    return AGSSolution(a, T_, zero, q, r, f)
+
+
+def spin_glass_line(alphas: Any) -> np.ndarray:
+    r""":math:`T_g = 1 + \sqrt\alpha`."""
+    return 1.0 + np.sqrt(np.asarray(alphas, dtype=np.float64))
+
+
+def _bisect_T(alphas: np.ndarray, predicate: Any, lo: float, hi: np.ndarray, n_steps: int = 30) -> np.ndarray:
+    # vectorised bisection: predicate(alpha, T) True below the line
+    a = np.asarray(alphas, dtype=np.float64)
+    lo_ = np.full(a.shape, lo)
+    hi_ = np.broadcast_to(np.asarray(hi, dtype=np.float64), a.shape).copy()
+    for _ in range(n_steps):
+        mid = 0.5 * (lo_ + hi_)
+        ok = predicate(a, mid)
+        lo_ = np.where(ok, mid, lo_)
+        hi_ = np.where(ok, hi_, mid)
+    return 0.5 * (lo_ + hi_)
+
+
+def retrieval_line(alphas: Any, m_min: float = 0.05) -> np.ndarray:
+    r""":math:`T_M(\alpha)`: the highest T at which the retrieval solution (m > 0) exists; 0 for alpha >= alpha_c."""
+    a = np.asarray(alphas, dtype=np.float64)
+
+    def exists(al: np.ndarray, T: np.ndarray) -> np.ndarray:
+        s = solve_ags(al, T, m0=1.0, q0=1.0, max_iter=400, tol=1e-8, damping=0.3)
+        return np.nan_to_num(s.m, nan=0.0) > m_min
+
+    out = _bisect_T(a, exists, 0.03, np.ones_like(a), n_steps=10)
+    return np.where(a >= alpha_c(), 0.0, np.where(out <= 0.031, 0.0, out))
+
+
+@functools.lru_cache(maxsize=4)
+def _lines(n: int, a_max: float) -> tuple[np.ndarray, ...]:
+    la = np.linspace(0.0, a_max, n)
+    return la, spin_glass_line(la), retrieval_line(la), thermodynamic_line(la)
+
+
+def ags_lines(n: int = 25, alpha_max: float = 0.18) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(alphas, T_g, T_M, T_c)`` on ``n`` loads in [0, alpha_max] (cached; T_M and T_c need ~10 s)."""
+    la, Tg, TM, Tc = _lines(int(n), float(alpha_max))
+    return la.copy(), Tg.copy(), TM.copy(), Tc.copy()
+
+
+def thermodynamic_line(alphas: Any) -> np.ndarray:
+    r""":math:`T_c(\alpha)`: below it the retrieval state has lower free energy than the spin-glass state.
+
+    NaN where retrieval states are never global minima (alpha >~ 0.051).
+    """
+    a = np.asarray(alphas, dtype=np.float64)
+    TM = retrieval_line(a)
+
+    def better(al: np.ndarray, T: np.ndarray) -> np.ndarray:
+        R = solve_ags(al, T, m0=1.0, q0=1.0, max_iter=400, tol=1e-8, damping=0.3)
+        S = solve_ags(al, T, m0=0.0, q0=1.0, fix_m=True)
+        fS = np.where(np.isnan(S.f), np.inf, S.f)  # no SG state (T > T_g): compare against nothing
+        ok = (np.nan_to_num(R.m, nan=0.0) > 0.05) & (R.f <= fS)
+        return np.asarray(ok)
+
+    lo = 0.03
+    out = _bisect_T(a, better, lo, np.maximum(TM, lo), n_steps=10)
+    valid = better(a, np.full(a.shape, lo))
+    return np.where(valid & (a > 0), out, np.where(a == 0, 1.0, np.nan))
+
+
+@dataclass(frozen=True)
+class PhaseDiagramResult(Result):
+    """Simulated mean overlap with the target pattern over (T, alpha), with the AGS lines.
+
+    ``m[i, j]`` at ``temperatures[i]``, ``alphas[j]``; ``m_error`` its standard error over trials.
+    """
+
+    alphas: np.ndarray
+    temperatures: np.ndarray
+    m: np.ndarray
+    m_error: np.ndarray
+    n_spins: int
+    n_sweeps: int
+    line_alpha: np.ndarray
+    T_g: np.ndarray
+    T_M: np.ndarray
+    T_c: np.ndarray
+
+
+def phase_diagram(
+    alphas: Any = None,
+    temperatures: Any = None,
+    n_spins: int = 400,
+    n_trials: int = 4,
+    n_sweeps: int = 100,
+    rng: RNGLike = None,
+    progress: ProgressCallback | None = None,
+) -> PhaseDiagramResult:
+    """Glauber simulations started at a stored pattern on a grid of (alpha, T), against the AGS lines.
+
+    Each trial stores ``round(alpha N)`` random patterns (Hebb), starts at pattern 1, runs ``n_sweeps``
+    heat-bath sweeps and averages the overlap over the second half.
+    """
+    from spinlens.memory.hopfield import hopfield, retrieve
+
+    A = np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
+    Ts = np.round(np.arange(0.05, 1.2001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
+    if np.any(Ts <= 0) or np.any(A <= 0):
+        raise ValueError("temperatures and alphas must be positive.")
+    g = as_generator(rng)
+    m = np.zeros((len(Ts), len(A)))
+    me = np.zeros_like(m)
+    total, done = len(A), 0
+    for j, al in enumerate(A):
+        P = max(1, int(round(al * n_spins)))
+        vals = np.zeros((len(Ts), n_trials))
+        for t in range(n_trials):
+            X = np.where(g.random((P, n_spins)) < 0.5, 1, -1).astype(np.int8)
+            model = hopfield(X)
+            start = np.repeat(X[:1], len(Ts), axis=0)
+            for i, T in enumerate(Ts):
+                r = retrieve(model, start[i], X, T=float(T), max_sweeps=n_sweeps, rng=g)
+                vals[i, t] = r.overlaps[0]
+        m[:, j] = vals.mean(axis=1)
+        me[:, j] = vals.std(axis=1, ddof=1) / np.sqrt(n_trials) if n_trials > 1 else 0.0
+        done += 1
+        notify(progress, done, total)
+    la, Tg, TM, Tc = ags_lines()
+    return PhaseDiagramResult(A, Ts, m, me, int(n_spins), int(n_sweeps), la, Tg, TM, Tc)
+
+
+def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
+    """Heat map of the simulated overlap with the AGS lines T_g, T_M and T_c drawn on top."""
+    from spinlens.report import new_figure
+
+    fig, ax = new_figure(size=(6.4, 4.6))
+    A, Ts = result.alphas, result.temperatures
+    da = (A[1] - A[0]) / 2 if len(A) > 1 else 0.005
+    dT = (Ts[1] - Ts[0]) / 2 if len(Ts) > 1 else 0.025
+    im = ax.imshow(result.m, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                   extent=(A[0] - da, A[-1] + da, Ts[0] - dT, Ts[-1] + dT))
+    fig.colorbar(im, ax=ax, label=r"overlap $m$ (start at a pattern)")
+    la = result.line_alpha
+    ax.plot(la, result.T_g, "w--", lw=1.5, label=r"$T_g = 1+\sqrt{\alpha}$ (spin glass)")
+    ax.plot(la, result.T_M, "r-", lw=2, label=r"$T_M$: retrieval states exist (AGS)")
+    ax.plot(la, result.T_c, "m-.", lw=1.5, label=r"$T_c$: retrieval global minima (AGS)")
+    ax.set(xlabel=r"load $\alpha = P/N$", ylabel="temperature T", xlim=(A[0] - da, A[-1] + da),
+           ylim=(Ts[0] - dT, Ts[-1] + dT), title=f"Hopfield phase diagram, N = {result.n_spins}")
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.7)
+    return fig
+
