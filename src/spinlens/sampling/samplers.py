@@ -1,0 +1,574 @@
+r"""Sampler configurations (NetKet style): immutable configs, state in and state out, explicit ``rng``.
+
+Every sampler is a frozen dataclass with
+
+``sample(model, beta, n_sweeps, state=None, rng=None) -> (Samples, state)``
+
+where ``state`` is an ``(n_chains, n_spins)`` int8 array in {-1, +1} (``None``: independent random starts) and
+``Samples`` holds the recorded energy and magnetisation time series (totals, not per spin), optionally the
+configurations, and the acceptance rate. A sweep is ``n_spins`` attempted single-spin updates (for Wolff:
+clusters until at least ``n_spins`` spins were flipped; for Swendsen–Wang: one full decomposition).
+
+Samplers
+--------
+- :class:`MetropolisSampler` — sequential single-spin Metropolis (``rule="metropolis"``) or heat bath /
+  Glauber (``rule="heatbath"``) on dense or sparse (CSR) couplings with incrementally updated local fields.
+- :class:`CheckerboardSampler` — colour-class updates (a checkerboard on bipartite lattices), parallel over sites.
+- :class:`MultiSpinSampler` — multi-spin coding, 64 spins per ``uint64`` word (sublattice packing), for the
+  periodic 2D/3D nearest-neighbour lattice without field; independent random numbers per spin.
+- :class:`MultiSpinReplicaSampler` — 64 replicas per word; ``random="independent"`` (independent chains) or
+  ``random="shared"`` (one uniform per site and sweep for all 64 replicas: faster, but the replicas are
+  *correlated* — each is a valid Markov chain, yet replicas that meet stay together, so they must not be
+  treated as independent samples).
+- :class:`WolffSampler`, :class:`SwendsenWangSampler` — cluster moves for ferromagnetic couplings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spinlens._rng import RNGLike, as_generator
+from spinlens.results import Result
+from spinlens.sampling import _kernels as K
+from spinlens.spins.model import IsingModel, as_spins
+
+__all__ = [
+    "Samples",
+    "MetropolisSampler",
+    "CheckerboardSampler",
+    "MultiSpinSampler",
+    "MultiSpinReplicaSampler",
+    "WolffSampler",
+    "SwendsenWangSampler",
+    "validate_run",
+    "initial_state",
+    "local_fields",
+    "multispin_supported",
+]
+
+
+@dataclass(frozen=True)
+class Samples(Result):
+    """Raw output of one sampler call.
+
+    Attributes
+    ----------
+    energy : (n_chains, n_records) float64 — total energy :math:`H(s)` of each record.
+    magnetization : (n_chains, n_records) float64 — total magnetisation :math:`\\sum_i s_i`.
+    states : (n_chains, n_records, n_spins) int8 or None — configurations when ``record_states=True``.
+    acceptance : float — accepted single-spin flips per attempt (cluster samplers: mean flipped fraction).
+    n_spins : int
+    method : str
+    """
+
+    energy: np.ndarray
+    magnetization: np.ndarray
+    states: np.ndarray | None
+    acceptance: float
+    n_spins: int
+    method: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def validate_run(model: Any, beta: float, n_sweeps: int) -> tuple[float, int]:
+    """Check the arguments every sampler shares; return ``(beta, n_sweeps)`` as float/int."""
+    if not isinstance(model, IsingModel):
+        raise TypeError(f"model must be a spinlens IsingModel, got {type(model).__name__}.")
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"beta must be a positive number, got {beta!r}.") from None
+    if not math.isfinite(b) or b <= 0.0:
+        raise ValueError(f"beta must be a positive finite inverse temperature, got {beta!r} (T = 1/beta > 0).")
+    if isinstance(n_sweeps, bool) or int(n_sweeps) != n_sweeps or int(n_sweeps) <= 0:
+        raise ValueError(f"n_sweeps must be a positive integer, got {n_sweeps!r}.")
+    return b, int(n_sweeps)
+
+
+def _check_chain_args(n_chains: int, n_burn: int, thin: int) -> None:
+    if int(n_chains) < 1:
+        raise ValueError(f"n_chains must be >= 1, got {n_chains}.")
+    if int(n_burn) < 0:
+        raise ValueError(f"n_burn must be >= 0, got {n_burn}.")
+    if int(thin) < 1:
+        raise ValueError(f"thin must be >= 1, got {thin}.")
+
+
+def initial_state(model: IsingModel, n_chains: int, state: Any, rng: np.random.Generator) -> np.ndarray:
+    """``(n_chains, n)`` int8 start: random (``state=None``), a copy of ``state``, or one state tiled."""
+    n = model.n_spins
+    if state is None:
+        return (2 * rng.integers(0, 2, size=(n_chains, n)) - 1).astype(np.int8)
+    S = as_spins(state, n)
+    if S.ndim == 1:
+        S = np.tile(S, (n_chains, 1))
+    if S.shape[0] != n_chains:
+        raise ValueError(f"state has {S.shape[0]} chains but n_chains = {n_chains}; pass (n_chains, n) spins.")
+    return np.array(S, dtype=np.int8, copy=True, order="C")
+
+
+def _csr_arrays(model: IsingModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    M = model.csr()
+    return (np.ascontiguousarray(M.indptr, dtype=np.int64), np.ascontiguousarray(M.indices, dtype=np.int64),
+            np.ascontiguousarray(M.data, dtype=np.float64))
+
+
+def local_fields(model: IsingModel, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local fields ``(chains, n)``, energies ``(chains,)`` and magnetisations ``(chains,)`` of states ``S``."""
+    Sf = S.astype(np.float64)
+    phis = np.ascontiguousarray(np.asarray(model.J @ Sf.T).T + model.h)
+    E = -0.5 * np.einsum("ci,ci->c", Sf, phis - model.h) - Sf @ model.h
+    M = S.astype(np.int64).sum(axis=1)
+    return phis, np.ascontiguousarray(E), np.ascontiguousarray(M)
+
+
+def _seeds(rng: np.random.Generator, k: int) -> np.ndarray:
+    return rng.integers(0, 2**63 - 1, size=k, dtype=np.int64).astype(np.uint64)
+
+
+def _n_records(n_sweeps: int, n_burn: int, thin: int) -> int:
+    return max(0, (n_sweeps - n_burn) // thin)
+
+
+def _buffers(n_chains: int, T: int, n: int, record_states: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    E = np.zeros((n_chains, T))
+    M = np.zeros((n_chains, T), dtype=np.int64)
+    S = np.zeros((n_chains, T, n) if record_states else (n_chains, 0, n), dtype=np.int8)
+    return E, M, S
+
+
+def _use_dense(model: IsingModel) -> bool:
+    if model.is_sparse:
+        return False
+    n = model.n_spins
+    return bool(np.count_nonzero(model.J) > 0.25 * n * n)
+
+
+# ------------------------------------------------------------------------------------ single spin
+@dataclass(frozen=True)
+class MetropolisSampler:
+    r"""Sequential single-spin Metropolis or heat-bath (Glauber) sampler for any :class:`IsingModel`.
+
+    Local fields :math:`\phi_i = \sum_j J_{ij}s_j + h_i` are updated incrementally after each accepted flip
+    (:math:`O(\text{row})` work), :math:`\Delta E_i = 2 s_i\phi_i`. Metropolis accepts with
+    :math:`\min(1, e^{-\beta\Delta E})`, heat bath with :math:`1/(1+e^{\beta\Delta E})` (Metropolis et al. 1953;
+    Glauber 1963). Dense couplings use contiguous row updates, sparse ones CSR.
+    """
+
+    rule: str = "metropolis"
+    n_chains: int = 4
+    n_burn: int = 0
+    thin: int = 1
+    record_states: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("metropolis", "heatbath"):
+            raise ValueError(f"rule must be 'metropolis' or 'heatbath', got {self.rule!r}.")
+        _check_chain_args(self.n_chains, self.n_burn, self.thin)
+
+    def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
+               rng: RNGLike = None) -> tuple[Samples, np.ndarray]:
+        beta, n_sweeps = validate_run(model, beta, n_sweeps)
+        g = as_generator(rng)
+        S = initial_state(model, self.n_chains, state, g)
+        betas = np.full(self.n_chains, beta)
+        E, M, acc, St = run_single_spin(model, S, betas, n_sweeps, self.n_burn, self.thin,
+                                        self.rule == "heatbath", self.record_states, g)
+        n = model.n_spins
+        return Samples(E, M.astype(np.float64), St if self.record_states else None,
+                       float(acc.sum()) / (self.n_chains * n * n_sweeps), n, self.rule), S
+
+
+def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweeps: int, n_burn: int, thin: int,
+                    heatbath: bool, record_states: bool, g: np.random.Generator,
+                    cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the single-spin kernel on states ``S`` (modified in place) at per-chain ``betas``.
+
+    ``cache`` = (phis, energies, mags) consistent with ``S`` (updated in place) avoids recomputing local fields.
+    Returns ``(E_out, M_out, accepted, S_out)``.
+    """
+    n_chains, n = S.shape
+    T = _n_records(n_sweeps, n_burn, thin)
+    E_out, M_out, S_out = _buffers(n_chains, T, n, record_states)
+    phis, energies, mags = cache if cache is not None else local_fields(model, S)
+    seeds = _seeds(g, n_chains)
+    if _use_dense(model):
+        Jd = np.ascontiguousarray(model.J)
+        acc = K.single_spin_dense(Jd, model.h, S, phis, energies, mags, betas, n_sweeps, n_burn, thin, heatbath,
+                                  seeds, E_out, M_out, S_out, record_states)
+    else:
+        ip, ix, dat = _csr_arrays(model)
+        acc = K.single_spin_csr(ip, ix, dat, model.h, S, phis, energies, mags, betas, n_sweeps, n_burn, thin,
+                                heatbath, seeds, E_out, M_out, S_out, record_states)
+    return E_out, M_out, acc, S_out
+
+
+# ------------------------------------------------------------------------------------ checkerboard
+@dataclass(frozen=True)
+class CheckerboardSampler:
+    """Checkerboard (graph-colouring) updates: sites of one colour share no coupling and update together.
+
+    On a bipartite lattice (even periodic sizes) the greedy colouring is the two-colour checkerboard; on any
+    other graph it is a valid colouring with more classes. The update of each class runs in parallel
+    (numba ``prange``) with counter-based random numbers, so results do not depend on the thread count.
+    """
+
+    rule: str = "metropolis"
+    n_chains: int = 4
+    n_burn: int = 0
+    thin: int = 1
+    record_states: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("metropolis", "heatbath"):
+            raise ValueError(f"rule must be 'metropolis' or 'heatbath', got {self.rule!r}.")
+        _check_chain_args(self.n_chains, self.n_burn, self.thin)
+
+    def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
+               rng: RNGLike = None) -> tuple[Samples, np.ndarray]:
+        beta, n_sweeps = validate_run(model, beta, n_sweeps)
+        g = as_generator(rng)
+        S = initial_state(model, self.n_chains, state, g)
+        ip, ix, dat = _csr_arrays(model)
+        col = K.greedy_colouring(ip, ix)
+        order = np.argsort(col, kind="stable").astype(np.int64)
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(col))]).astype(np.int64)
+        n = model.n_spins
+        T = _n_records(n_sweeps, self.n_burn, self.thin)
+        E, M, St = _buffers(self.n_chains, T, n, self.record_states)
+        seed = int(g.integers(0, 2**62))
+        kern = K.checkerboard_sweeps if n >= 4096 else K.checkerboard_sweeps_serial
+        acc = kern(ip, ix, dat, model.h, order, ptr, S, beta, n_sweeps, self.n_burn, self.thin,
+                                    self.rule == "heatbath", seed, 0, E, M, St, self.record_states)
+        return Samples(E, M.astype(np.float64), St if self.record_states else None,
+                       float(acc.sum()) / (self.n_chains * n * n_sweeps), n, "checkerboard",
+                       {"n_colours": int(ptr.size - 1)}), S
+
+
+# ------------------------------------------------------------------------------------------ clusters
+def _require_ferromagnetic(model: IsingModel, name: str) -> None:
+    if not model.is_ferromagnetic():
+        raise ValueError(
+            f"{name} cluster moves need ferromagnetic couplings (all J_ij >= 0), but this model has negative "
+            "couplings (frustration possible). Use method='metropolis', 'heatbath' or 'tempering' instead."
+        )
+
+
+@dataclass(frozen=True)
+class WolffSampler:
+    r"""Wolff single-cluster algorithm (Wolff 1989) for ferromagnetic couplings (any graph, any J_ij >= 0).
+
+    Aligned neighbours join the cluster with :math:`p_{ij} = 1 - e^{-2\beta J_{ij}}`; with fields the cluster
+    flip is accepted with :math:`\min(1, e^{-\beta\Delta E_h})`. One sweep flips clusters until at least
+    ``n_spins`` spins were flipped *on average*: ``clusters_per_sweep`` (fixed in advance, so that the
+    measurement times do not depend on the state) is ``ceil(n / <cluster size>)`` from a short pilot run when
+    not given. Raises ``ValueError`` for models with negative couplings.
+    """
+
+    n_chains: int = 4
+    n_burn: int = 0
+    thin: int = 1
+    record_states: bool = False
+    clusters_per_sweep: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_chain_args(self.n_chains, self.n_burn, self.thin)
+
+    def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
+               rng: RNGLike = None) -> tuple[Samples, np.ndarray]:
+        beta, n_sweeps = validate_run(model, beta, n_sweeps)
+        _require_ferromagnetic(model, "Wolff")
+        g = as_generator(rng)
+        S = initial_state(model, self.n_chains, state, g)
+        ip, ix, dat = _csr_arrays(model)
+        n = model.n_spins
+        T = _n_records(n_sweeps, self.n_burn, self.thin)
+        E, M, St = _buffers(self.n_chains, T, n, self.record_states)
+        k = self.clusters_per_sweep
+        if k is None:
+            k = self.pilot_clusters_per_sweep(model, beta, S, g)
+        out = K.wolff_sweeps(ip, ix, dat, model.h, S, beta, n_sweeps, self.n_burn, self.thin, _seeds(g, self.n_chains),
+                             E, M, St, self.record_states, int(k))
+        n_cl, flipped = int(out[0]), int(out[1])
+        return Samples(E, M.astype(np.float64), St if self.record_states else None,
+                       flipped / max(1, self.n_chains * n * n_sweeps), n, "wolff",
+                       {"mean_cluster_size": int(out[2]) / max(1, n_cl), "clusters_per_sweep": int(k)}), S
+
+    @staticmethod
+    def pilot_clusters_per_sweep(model: IsingModel, beta: float, S: np.ndarray, g: np.random.Generator,
+                                 n_pilot: int = 10) -> int:
+        """``ceil(n / mean cluster size)`` from ``n_pilot`` adaptive sweeps on ``S`` (modified: valid moves)."""
+        ip, ix, dat = _csr_arrays(model)
+        c, n = S.shape
+        E, M, St = _buffers(c, 0, n, False)
+        out = K.wolff_sweeps(ip, ix, dat, model.h, S, beta, n_pilot, n_pilot, 1, _seeds(g, c), E, M, St, False, 0)
+        mean_size = max(1.0, float(out[2]) / max(1, int(out[0])))
+        return max(1, int(math.ceil(n / mean_size)))
+
+
+@dataclass(frozen=True)
+class SwendsenWangSampler:
+    r"""Swendsen–Wang multi-cluster algorithm (Swendsen & Wang 1987) for ferromagnetic couplings.
+
+    Aligned bonds are activated with :math:`1 - e^{-2\beta J_{ij}}`; every cluster is flipped with probability
+    1/2 (heat bath in the cluster's field energy when fields are present). Raises ``ValueError`` on negative J.
+    """
+
+    n_chains: int = 4
+    n_burn: int = 0
+    thin: int = 1
+    record_states: bool = False
+
+    def __post_init__(self) -> None:
+        _check_chain_args(self.n_chains, self.n_burn, self.thin)
+
+    def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
+               rng: RNGLike = None) -> tuple[Samples, np.ndarray]:
+        beta, n_sweeps = validate_run(model, beta, n_sweeps)
+        _require_ferromagnetic(model, "Swendsen-Wang")
+        g = as_generator(rng)
+        S = initial_state(model, self.n_chains, state, g)
+        ip, ix, dat = _csr_arrays(model)
+        n = model.n_spins
+        T = _n_records(n_sweeps, self.n_burn, self.thin)
+        E, M, St = _buffers(self.n_chains, T, n, self.record_states)
+        n_cl = K.swendsen_wang_sweeps(ip, ix, dat, model.h, S, beta, n_sweeps, self.n_burn, self.thin,
+                                      _seeds(g, self.n_chains), E, M, St, self.record_states)
+        return Samples(E, M.astype(np.float64), St if self.record_states else None, float("nan"), n,
+                       "swendsen-wang", {"mean_clusters_per_sweep": n_cl / max(1, self.n_chains * n_sweeps)}), S
+
+
+# --------------------------------------------------------------------------------- multi-spin coding
+def multispin_supported(model: IsingModel) -> str | None:
+    """``None`` when multi-spin coding applies to ``model``, else the reason why not."""
+    g = model.geometry
+    if g is None:
+        return "the model has no lattice geometry (build it with spinlens.spins.square_lattice/cubic_lattice)"
+    if g.ndim not in (2, 3):
+        return f"multi-spin coding supports 2D and 3D lattices, got {g.ndim}D"
+    if not g.periodic:
+        return "multi-spin coding needs periodic boundaries"
+    if any(L % 2 for L in g.shape) or min(g.shape) < 4:
+        return f"multi-spin coding needs even lattice sizes >= 4, got shape {g.shape}"
+    if model.has_field:
+        return "multi-spin coding supports zero field only"
+    if g.coupling == 0.0:
+        return "the lattice coupling is zero"
+    return None
+
+
+def _lattice_rows(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (lines along the last axis): neighbour-row table ``(R, 2(d-1))`` [forward..., backward...], parity."""
+    other = shape[:-1]
+    R = int(np.prod(other))
+    coords = np.indices(other).reshape(len(other), R)
+    par = (coords.sum(axis=0) % 2).astype(np.int64)
+    fwd, bwd = [], []
+    for a, La in enumerate(other):
+        c = coords.copy()
+        c[a] = (c[a] + 1) % La
+        fwd.append(np.ravel_multi_index(tuple(c), other))
+        c = coords.copy()
+        c[a] = (c[a] - 1) % La
+        bwd.append(np.ravel_multi_index(tuple(c), other))
+    nbr = np.ascontiguousarray(np.stack(fwd + bwd, axis=1).astype(np.int64))
+    return nbr, par
+
+
+def _bits_per_word(m: int) -> int:
+    return max(d for d in range(1, 65) if m % d == 0)
+
+
+def _thresholds(beta: float, J: float, z: int) -> np.ndarray:
+    """53-bit integer thresholds ``P[a] = floor(2^53 exp(-2 beta |J| (z - 2a)))`` for a < z/2 (3 entries)."""
+    P = np.zeros(3, dtype=np.uint64)
+    for a in range(z // 2):
+        if a < 3:
+            P[a] = np.uint64(int(math.exp(-2.0 * beta * abs(J) * (z - 2 * a)) * 2.0**53))
+    return P
+
+
+def pack_sublattices(s: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pack one lattice state ``(n,)`` into black/white sublattice words (see ``msc_sublattice_sweeps``)."""
+    L = shape[-1]
+    R = int(np.prod(shape[:-1]))
+    _, par = _lattice_rows(shape)
+    m = L // 2
+    nb = _bits_per_word(m)
+    nw = m // nb
+    grid = s.reshape(R, L)
+    j = np.arange(m)
+    xb = 2 * j[None, :] + par[:, None]
+    xw = 2 * j[None, :] + 1 - par[:, None]
+    rows = np.arange(R)[:, None]
+    shifts = np.arange(nb, dtype=np.uint64)[None, :, None]
+    out = []
+    for x in (xb, xw):
+        bits = (grid[rows, x] == 1).astype(np.uint64).reshape(R, nb, nw)
+        out.append(np.ascontiguousarray(np.bitwise_or.reduce(bits << shifts, axis=1)))
+    return out[0], out[1], nb
+
+
+def unpack_sublattices(B: np.ndarray, W: np.ndarray, shape: tuple[int, ...], nb: int) -> np.ndarray:
+    """Inverse of :func:`pack_sublattices`: int8 state ``(n,)``."""
+    L = shape[-1]
+    R = int(np.prod(shape[:-1]))
+    _, par = _lattice_rows(shape)
+    m = L // 2
+    grid = np.empty((R, L), dtype=np.int8)
+    j = np.arange(m)
+    rows = np.arange(R)[:, None]
+    shifts = np.arange(nb, dtype=np.uint64)[None, :, None]
+    for X, x in ((B, 2 * j[None, :] + par[:, None]), (W, 2 * j[None, :] + 1 - par[:, None])):
+        bits = ((X[:, None, :] >> shifts) & np.uint64(1)).reshape(R, m)
+        grid[rows, x] = (2 * bits.astype(np.int8) - 1)
+    return grid.reshape(-1)
+
+
+@dataclass(frozen=True)
+class MultiSpinSampler:
+    r"""Multi-spin coded Metropolis for one periodic 2D/3D nearest-neighbour lattice (64 spins per word).
+
+    The lattice is split into its two checkerboard sublattices and each sublattice line is packed into
+    ``uint64`` words so that the neighbours of a word are whole words of the other sublattice (or one-bit
+    rotations at the line ends). A bit-sliced counter gives the number ``a`` of unsatisfied bonds of all 64
+    spins at once; spins with :math:`\Delta E = 2|J|(z-2a) \le 0` flip, the others flip when their *own*
+    53-bit uniform (compared bit-serially, about 8 random words per 64 spins) is below
+    :math:`e^{-\beta\Delta E}`. Every spin therefore follows exact single-spin Metropolis with independent
+    randomness (Jacobs & Rebbi 1981; Preis et al. 2009 for the sublattice layout).
+    Needs: ``model.geometry`` periodic, even sizes >= 4, zero field (see :func:`multispin_supported`).
+    """
+
+    n_chains: int = 4
+    n_burn: int = 0
+    thin: int = 1
+
+    def __post_init__(self) -> None:
+        _check_chain_args(self.n_chains, self.n_burn, self.thin)
+
+    def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
+               rng: RNGLike = None) -> tuple[Samples, np.ndarray]:
+        beta, n_sweeps = validate_run(model, beta, n_sweeps)
+        why = multispin_supported(model)
+        if why is not None:
+            raise ValueError(f"method 'multispin' does not apply: {why}. Use 'checkerboard' or 'metropolis'.")
+        geom = model.geometry
+        assert geom is not None
+        g = as_generator(rng)
+        S = initial_state(model, self.n_chains, state, g)
+        shape = geom.shape
+        nbr, par = _lattice_rows(shape)
+        z = 2 * len(shape)
+        P = _thresholds(beta, geom.coupling, z)
+        T = _n_records(n_sweeps, self.n_burn, self.thin)
+        E = np.zeros((self.n_chains, T))
+        M = np.zeros((self.n_chains, T), dtype=np.int64)
+        flips = 0
+        for c in range(self.n_chains):
+            B, W, nb = pack_sublattices(S[c], shape)
+            flips += K.msc_sublattice_sweeps(B, W, nbr, par, nb, geom.coupling < 0, P, n_sweeps, self.n_burn,
+                                             self.thin, int(g.integers(0, 2**62)), E[c], M[c], z,
+                                             abs(geom.coupling))
+            S[c] = unpack_sublattices(B, W, shape, nb)
+        n = model.n_spins
+        return Samples(E, M.astype(np.float64), None, flips / (self.n_chains * n * n_sweeps), n, "multispin"), S
+
+
+def pack_replicas(S: np.ndarray) -> np.ndarray:
+    """``(64 k, n)`` int8 replicas → ``(k, n)`` uint64 words (bit ``b`` of word ``w`` = replica ``64 w + b``)."""
+    r, n = S.shape
+    k = r // 64
+    bits = (S.reshape(k, 64, n) == 1).astype(np.uint64)
+    return np.ascontiguousarray(np.bitwise_or.reduce(bits << np.arange(64, dtype=np.uint64)[None, :, None], axis=1))
+
+
+def unpack_replicas(words: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack_replicas`."""
+    k, n = words.shape
+    bits = (words[:, None, :] >> np.arange(64, dtype=np.uint64)[None, :, None]) & np.uint64(1)
+    return (2 * bits.astype(np.int8) - 1).reshape(64 * k, n)
+
+
+@dataclass(frozen=True)
+class MultiSpinReplicaSampler:
+    r"""64 replicas of one periodic 2D/3D lattice per ``uint64`` word (replica packing).
+
+    Bit ``b`` of word ``i`` is spin ``i`` of replica ``b``; a sequential (typewriter) Metropolis sweep updates
+    site ``i`` of all 64 replicas with a handful of bit operations. Randomness:
+
+    * ``random="independent"`` — every replica uses its own uniforms (bit-serial comparison): the replicas are
+      independent Markov chains.
+    * ``random="shared"`` — one uniform per site and sweep for all replicas (one random number per 64 spin
+      updates). Each replica is still a valid Metropolis chain with the right stationary distribution, but the
+      replicas are **correlated**: two replicas that reach the same configuration stay identical forever, and
+      replicas in general coalesce over time. Average over them only as you would over a single chain.
+
+    ``n_chains`` must be at most 64 (the first ``n_chains`` bit-replicas are reported; the others come for
+    free) or a multiple of 64.
+    """
+
+    n_chains: int = 64
+    random: str = "independent"
+    n_burn: int = 0
+    thin: int = 1
+
+    def __post_init__(self) -> None:
+        _check_chain_args(self.n_chains, self.n_burn, self.thin)
+        if self.random not in ("independent", "shared"):
+            raise ValueError(f"random must be 'independent' or 'shared', got {self.random!r}.")
+        if self.n_chains > 64 and self.n_chains % 64:
+            raise ValueError(f"n_chains must be <= 64 or a multiple of 64 for replica packing, got {self.n_chains}.")
+
+    def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
+               rng: RNGLike = None) -> tuple[Samples, np.ndarray]:
+        beta, n_sweeps = validate_run(model, beta, n_sweeps)
+        why = multispin_supported(model)
+        if why is not None:
+            raise ValueError(f"method 'multispin-replicas' does not apply: {why}.")
+        geom = model.geometry
+        assert geom is not None
+        g = as_generator(rng)
+        n = model.n_spins
+        S = initial_state(model, self.n_chains, state, g)
+        n_tot = max(64, self.n_chains)
+        full = np.concatenate([S, (2 * g.integers(0, 2, size=(n_tot - S.shape[0], n)) - 1).astype(np.int8)])
+        words = pack_replicas(full)
+        shape = geom.shape
+        nbr, _ = _lattice_rows(shape)
+        z = 2 * len(shape)
+        P = _thresholds(beta, geom.coupling, z)
+        T = _n_records(n_sweeps, self.n_burn, self.thin)
+        bad = np.zeros((words.shape[0], T, 64), dtype=np.int64)
+        up = np.zeros((words.shape[0], T, 64), dtype=np.int64)
+        for w in range(words.shape[0]):
+            K.msc_replica_sweeps(words[w], nbr, shape[-1], geom.coupling < 0, P, self.random == "shared", n_sweeps,
+                                 self.n_burn, self.thin, int(g.integers(0, 2**62)), bad[w], up[w], z)
+        n_bonds = z * n // 2
+        sign = -1.0 if geom.coupling > 0 else 1.0
+        Jabs = abs(geom.coupling)
+        E = sign * Jabs * (n_bonds - 2.0 * bad.transpose(0, 2, 1).reshape(n_tot, T))
+        M = 2.0 * up.transpose(0, 2, 1).reshape(n_tot, T) - n
+        S_new = unpack_replicas(words)[: self.n_chains]
+        return Samples(E[: self.n_chains], M[: self.n_chains], None, float("nan"), n,
+                       f"multispin-replicas-{self.random}"), np.ascontiguousarray(S_new)
+
+
+SAMPLERS: dict[str, Any] = {
+    "metropolis": lambda **kw: MetropolisSampler(rule="metropolis", **kw),
+    "heatbath": lambda **kw: MetropolisSampler(rule="heatbath", **kw),
+    "checkerboard": lambda **kw: CheckerboardSampler(**kw),
+    "multispin": lambda **kw: MultiSpinSampler(**{k: v for k, v in kw.items() if k != "record_states"}),
+    "wolff": lambda **kw: WolffSampler(**kw),
+    "swendsen-wang": lambda **kw: SwendsenWangSampler(**kw),
+}
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` for sampler configs."""
+    return dataclasses.replace(cfg, **changes)
