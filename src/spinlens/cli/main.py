@@ -5,6 +5,7 @@ import importlib
 import os
 
 import typer
+from rich.markup import escape
 
 from spinlens._version import __version__
 from spinlens.cli._common import UserError, console, expand_config
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     except (UserError, ValueError, FileNotFoundError, TypeError, ImportError, RuntimeError) as exc:
         if os.environ.get("SPINLENS_DEBUG"):
             raise
-        console.print(f"[bold red]error:[/bold red] {exc}")
+        console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         console.print("[dim]hint: run with --debug for the full traceback; --help lists the options.[/dim]")
         raise SystemExit(2) from None
     except KeyboardInterrupt:
