@@ -115,7 +115,8 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
             m = fit.series == sb0
             ax[1].semilogx(np.abs(fit.x[m]), fit.y[m], "o", ms=3, label=rf"$\sigma_b^2$={sb0:g}")
         ax[1].axhline(1.0, color="k", lw=1)
-        ax[1].set(xlabel=r"$|\chi_1-1|$", ylabel=r"$\xi_c|\chi_1-1|^\nu$", title=f"data collapse, nu = {fit.nu:.4f}")
+        ax[1].set(xlabel=r"$|\chi_1-1|$", ylabel=r"$\xi_c|\chi_1-1|^{\nu_{RG}}$",
+                  title=f"data collapse (nu_RG = {fit.nu_rg:.4f}, fit {fit.nu:.4f})")
         ax[1].legend(frameon=False, fontsize=8)
         run.save_figure(fig, "rg_flow")
         ev, lam, nu_rg = cr.rg_eigenvalues(act, float(sbs[row]))

@@ -181,15 +181,12 @@ def gradient_norms(
         tg.manual_seed(seed_int(gk))
         n = int(width)
         h = torch.randn(n, generator=tg, dtype=torch.float64, device=dev) * np.sqrt(max(fp.q_star, 1e-12))
-        hs = []
+        hs: list[Any] = []
         for _ in range(depth):
             W = torch.randn(n, n, generator=tg, dtype=torch.float64, device=dev) * np.sqrt(sigma_w2 / n)
             b = torch.randn(n, generator=tg, dtype=torch.float64, device=dev) * np.sqrt(sigma_b2)
             h = (W @ phi(h) + b).detach().requires_grad_(True) if not hs else W @ phi(h) + b
-            if not hs:
-                h.retain_grad()
-            else:
-                h.retain_grad()
+            h.retain_grad()
             hs.append(h)
         v = torch.randn(n, generator=tg, dtype=torch.float64, device=dev) / np.sqrt(n)
         (v @ hs[-1]).backward()
@@ -254,7 +251,7 @@ def trainability(
             tg.manual_seed(seed_int(gens[i * len(sws) + j]))
             dims = [X.shape[1]] + [width] * int(d) + [10]
             params = []
-            for a, bdim in zip(dims[:-1], dims[1:]):
+            for a, bdim in zip(dims[:-1], dims[1:], strict=False):
                 W = (torch.randn(bdim, a, generator=tg, device=dev) * np.sqrt(sw / a)).requires_grad_(True)
                 b = (torch.randn(bdim, generator=tg, device=dev) * np.sqrt(sigma_b2)).requires_grad_(True)
                 params += [W, b]

@@ -78,7 +78,7 @@ def dynamic_neuron_energy(
     if lam < 0 or beta < 0:
         raise ValueError("lam and beta must be >= 0.")
     E = 0.0
-    for m, (W, b) in enumerate(zip(weights, biases)):
+    for m, (W, b) in enumerate(zip(weights, biases, strict=False)):
         r = np.asarray(h[m + 1]) - act.fn(np.asarray(W) @ np.asarray(h[m]) + np.asarray(b))
         E += 0.5 * lam * float(r @ r)
     if beta:
@@ -224,7 +224,7 @@ def rg_eigenvalues(activation: Any, sigma_b2: float, h: float = 1e-5) -> tuple[n
 class ExponentFit(Result):
     r"""Fit of :math:`\xi_c\sim|\chi_1-1|^{-\nu}` and the data-collapse arrays.
 
-    ``x = chi_1 - 1``, ``y = xi_c |chi_1 - 1|^nu`` (collapse onto one curve, ``y -> 1`` as x -> 0) and
+    ``x = chi_1 - 1``, ``y = xi_c |chi_1 - 1|^nu_rg`` (collapse onto one curve, ``y -> 1`` as x -> 0) and
     ``series`` (the sigma_b2 each point belongs to)."""
 
     activation: str
@@ -244,7 +244,7 @@ def correlation_length_exponent(
     :math:`\sigma_w^2 = \sigma_{w,c}^2(1\pm\epsilon)` for several :math:`\sigma_b^2`; least squares of
     :math:`\ln\xi_c` on :math:`\ln|\chi_1-1|`, and :math:`\nu_{RG}` from :func:`rg_eigenvalues`."""
     act = get_activation(activation)
-    eps = np.logspace(-4, -1.5, 10) if eps is None else np.asarray(eps, float)
+    eps = np.logspace(-5, -2.5, 10) if eps is None else np.asarray(eps, float)
     sbs = np.asarray(sigma_b2, float)
     SW, SB, S = [], [], []
     for sbv in sbs:
@@ -263,5 +263,5 @@ def correlation_length_exponent(
     resid = np.log(xic[ok]) - A @ coef
     err = float(np.sqrt(resid @ resid / max(1, ok.sum() - 2) / np.sum((A[:, 0] - A[:, 0].mean()) ** 2)))
     nu_rg = rg_eigenvalues(act, float(sbs[sbs > 0][0]))[2] if np.any(sbs > 0) else float("nan")
-    y = xic * np.abs(x) ** nu
+    y = xic * np.abs(x) ** (nu_rg if np.isfinite(nu_rg) else nu)
     return ExponentFit(act.name, nu, err, nu_rg, x, y, np.concatenate(S), sbs)

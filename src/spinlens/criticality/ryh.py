@@ -180,7 +180,8 @@ def kernel_recursion(
         if i + 1 < L:
             K[i + 1] = C_b + C_W * s2
             V[i + 1] = cp[i] ** 2 * V[i] + C_W**2 * (s4 - s2**2)
-            he4 = float(_gmean(lambda u: act.fn(u) ** 2 * (u**4 - 6 * u**2 * K[i] + 3 * K[i] ** 2), k, act,
-                               n_quad, "kernel correction")) / K[i] ** 2
+            Ki = float(K[i])
+            he4 = float(_gmean(lambda u, Ki=Ki: act.fn(u) ** 2 * (u**4 - 6 * u**2 * Ki + 3 * Ki**2), k, act,
+                               n_quad, "kernel correction")) / Ki**2
             Kc[i + 1] = cp[i] * Kc[i] + C_W / 8.0 * V[i] / K[i] ** 2 * he4
     return KernelFlow(act.name, float(C_b), float(C_W), np.arange(1, L + 1), K, cp, cperp, V, Kc)
