@@ -23,6 +23,7 @@ app = typer.Typer(
 _SUBCOMMANDS = [
     "spinlens.cli.demo",
     "spinlens.cli.exact",
+    "spinlens.cli.criticality",
     "spinlens.cli.tools",
 ]
 
