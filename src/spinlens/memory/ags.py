@@ -319,6 +319,6 @@ def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
     ax.plot(la, result.T_c, "m-.", lw=1.5, label=r"$T_c$: retrieval global minima (AGS)")
     ax.set(xlabel=r"load $\alpha = P/N$", ylabel="temperature T", xlim=(A[0] - da, A[-1] + da),
            ylim=(Ts[0] - dT, Ts[-1] + dT), title=f"Hopfield phase diagram, N = {result.n_spins}")
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.7)
+    ax.legend(loc="center right", fontsize=7, framealpha=0.7)
     return fig
 

@@ -26,7 +26,7 @@ from spinlens._rng import RNGLike, as_generator
 from spinlens.memory.hopfield import Rule, hopfield, retrieve
 from spinlens.results import Estimate, Result
 
-__all__ = ["CapacityResult", "capacity_experiment", "fit_alpha_c", "extrapolate_alpha_c", "ALPHA_C_AGS"]
+__all__ = ["CapacityResult", "capacity_experiment", "capacity_figure", "fit_alpha_c", "extrapolate_alpha_c", "ALPHA_C_AGS"]
 
 #: Replica-symmetric capacity of the Hebbian Hopfield network (AGS 1985), see :func:`spinlens.memory.ags.alpha_c`.
 ALPHA_C_AGS = 0.1379
