@@ -78,9 +78,11 @@ def build_model(
     return m, {"model": "layered-sk", "widths": w}
 
 
-def _references(kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, coupling: float,
-                field: float) -> tuple[dict[str, np.ndarray], list[dict[str, Any]], np.ndarray | None, list[str]]:
-    """Reference curves (per spin, keyed 'energy', 'heat_capacity', 'magnetization', 'entropy', 'log_z')."""
+def _references(
+    kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, coupling: float, field: float
+) -> tuple[dict[str, np.ndarray], str, list[dict[str, Any]], np.ndarray | None, list[str]]:
+    """Reference values per spin at ``betas`` (keys 'energy', 'heat_capacity', 'magnetization', 'entropy',
+    'log_z' where a closed form applies), their label, extra summary rows, marker temperatures and notes."""
     from spinlens import exact
 
     n = model.n_spins
@@ -88,6 +90,7 @@ def _references(kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, 
     notes: list[str] = []
     vline = None
     rows: list[dict[str, Any]] = []
+    label = "closed form"
     if kind == "square" and coupling > 0:
         L = desc["L"]
         b = betas * coupling
@@ -97,6 +100,7 @@ def _references(kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, 
         refs["entropy"] = np.atleast_1d(o.entropy)
         refs["magnetization"] = np.atleast_1d(o.magnetization)
         vline = np.array([exact.ONSAGER_TC * coupling])
+        label = "Onsager (L = inf)"
         notes.append("Reference: Onsager's infinite-lattice solution (Yang's spontaneous magnetisation).")
         if field == 0.0 and L >= 3:
             refs["log_z"] = np.atleast_1d(exact.kaufman(L, betas, J=coupling))
@@ -106,6 +110,7 @@ def _references(kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, 
         refs["log_z"] = lz(betas)
         d = 1e-5 * betas
         refs["energy"] = -(lz(betas + d) - lz(betas - d)) / (2 * d) / n
+        label = "transfer matrix"
         notes.append("Reference: 1D transfer matrix (ln Z exact; energy by its derivative).")
     elif kind == "curie-weiss":
         cw = exact.curie_weiss(n, betas, J=coupling, h=field)
@@ -117,6 +122,7 @@ def _references(kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, 
         refs["magnetization"] = np.atleast_1d(mf.m_abs)
         if coupling > 0:
             vline = np.array([coupling])
+        label = "mean field (n = inf)"
         notes.append("ln Z is checked against the exact Curie-Weiss sum over magnetisation sectors; "
                      "curves: the n -> infinity mean-field solution.")
     elif kind == "sk":
@@ -127,16 +133,24 @@ def _references(kind: str, desc: dict[str, Any], model: Any, betas: np.ndarray, 
         for key in ("energy", "heat_capacity", "entropy"):
             refs[key] = np.where(hot, np.atleast_1d(getattr(p, key)), np.nan)
         vline = np.array([coupling])
+        label = "SK paramagnet (n = inf)"
         notes.append("Reference: SK paramagnet (n -> infinity), drawn for T > T_c = J only.")
     elif kind == "layered-sk":
         tc = exact.layered_sk_tc(desc["widths"], C=coupling)
         vline = np.array([tc])
         rows.append({"quantity": "layered-SK T_c (n -> infinity)", "value": tc})
         notes.append(f"Dashed line: the layered-SK spin-glass temperature T_c = {tc:.4g} (infinite widths).")
-    return refs, rows, vline, notes
+    return refs, label, rows, vline, notes
 
 
-def _figure(T: np.ndarray, series: dict[str, np.ndarray], refs: dict[str, np.ndarray], vline: np.ndarray | None):
+def _figure(
+    T: np.ndarray,
+    series: dict[str, np.ndarray],
+    T_ref: np.ndarray,
+    refs: dict[str, np.ndarray],
+    ref_label: str,
+    vline: np.ndarray | None,
+) -> Any:
     from spinlens.report import new_figure
 
     fig, axes = new_figure(2, 2, size=(9.6, 7.0))
@@ -150,8 +164,8 @@ def _figure(T: np.ndarray, series: dict[str, np.ndarray], refs: dict[str, np.nda
     for ax, (key, label) in zip(axes.ravel(), panels, strict=True):
         ax.plot(T[order], series[key][order], "o-", ms=3, label="exact enumeration")
         if key in refs:
-            r = refs[key][order]
-            ax.plot(T[order], np.where(np.isfinite(r), r, np.nan), "k--", lw=1, label="closed form")
+            r = refs[key]
+            ax.plot(T_ref, np.where(np.isfinite(r), r, np.nan), "k--", lw=1, label=ref_label)
         if vline is not None:
             for v in vline:
                 ax.axvline(v, color="grey", ls=":", lw=1)
@@ -203,14 +217,18 @@ def exact_command(
         "entropy": res.entropy / n,
         "magnetization": np.asarray(res.magnetization_rms),
     }
-    refs, extra_rows, vline, notes = _references(desc["model"], desc, m, grid, coupling, field)
+    refs, ref_label, extra_rows, vline, notes = _references(desc["model"], desc, m, grid, coupling, field)
+    T_fine = np.linspace(T.min(), T.max(), 200) if grid.size > 1 else T
+    curves = _references(desc["model"], desc, m, 1.0 / T_fine, coupling, field)[0]
+    curves.pop("log_z", None)
     run.save_result(res)
     run.save_arrays("model", J=m.dense_J(), h=np.asarray(m.h))
     run.save_arrays(
         "thermodynamics", T=T, beta=grid, log_z=res.log_z, free_energy_per_spin=res.free_energy / n,
         **series, **{f"reference_{k}": v for k, v in refs.items()},
     )
-    fig_path = run.save_figure(_figure(T, series, refs, vline), "thermodynamics")
+    run.save_arrays("reference_curves", T=T_fine, **curves)
+    fig_path = run.save_figure(_figure(T, series, T_fine, curves, ref_label, vline), "thermodynamics")
     rows: list[dict[str, Any]] = [
         {"quantity": "spins", "value": n},
         {"quantity": "states enumerated", "value": 2**n},
