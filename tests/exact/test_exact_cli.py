@@ -72,7 +72,7 @@ def test_exact_command_from_npz_and_single_beta(tmp_path: Path) -> None:
 def test_exact_command_errors(tmp_path: Path) -> None:
     app = make_app()
     r = runner.invoke(app, ["exact", "--model", "square", "--size", "6", "--out", str(tmp_path / "a")])
-    assert r.exit_code != 0 and "spinlens.sample" in str(r.exception)
+    assert r.exit_code != 0 and "spinlens.sampling.sample" in str(r.exception)
     r = runner.invoke(app, ["exact", "--beta", "-1", "--out", str(tmp_path / "b")])
     assert r.exit_code != 0 and "beta" in str(r.exception)
     r = runner.invoke(app, ["exact", "--npz", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "c")])

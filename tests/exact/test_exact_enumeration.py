@@ -166,7 +166,7 @@ def test_bad_beta(beta: object) -> None:
 
 def test_too_many_spins_names_approximate_solvers() -> None:
     big = IsingModel(sp.csr_matrix((MAX_SPINS + 1, MAX_SPINS + 1)))
-    with pytest.raises(ValueError, match=r"spinlens\.sample.*spinlens\.meanfield\.tap"):
+    with pytest.raises(ValueError, match=r"spinlens\.sampling\.sample.*spinlens\.meanfield\.tap"):
         enumerate(big, 1.0)
     with pytest.raises(ValueError, match="limit of 5 spins"):
         enumerate(chain(6), 1.0, max_spins=5)

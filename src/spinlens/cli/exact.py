@@ -202,7 +202,7 @@ def exact_command(
     if n > max_spins:
         raise UserError(
             f"{n} spins is above --max-spins {max_spins} (2^{n} states): use a smaller --size, or an approximate "
-            "solver (Monte Carlo: spinlens.sample; mean field / TAP: spinlens.meanfield.tap)."
+            "solver (Monte Carlo: spinlens.sampling.sample; mean field / TAP: spinlens.meanfield.tap)."
         )
     config = {**desc, "n_spins": n, "betas": grid, "coupling": coupling, "field": field, "seed": seed}
     run = open_run(out, config=config, seeds={"disorder": seed})

@@ -13,7 +13,7 @@ With zero field the global flip symmetry :math:`H(s) = H(-s)` halves the work.
 
 The cost grows as :math:`2^n` times a small constant per state (see :func:`enumerate`); :data:`MAX_SPINS` spins is
 the default limit. Larger models need the approximate solvers: Monte Carlo
-(:mod:`spinlens.sample`) or mean field / TAP (:mod:`spinlens.meanfield`).
+(:func:`spinlens.sampling.sample`) or mean field / TAP (:mod:`spinlens.meanfield`).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ MAX_SPINS = 26
 MAX_SPINS_PROBABILITIES = 20
 
 _APPROX_HINT = (
-    "use an approximate solver instead: Monte Carlo (spinlens.sample, e.g. Metropolis or cluster "
+    "use an approximate solver instead: Monte Carlo (spinlens.sampling.sample, e.g. Metropolis or cluster "
     "updates with error bars) or mean field / TAP (spinlens.meanfield.tap)"
 )
 
