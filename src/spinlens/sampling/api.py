@@ -36,8 +36,8 @@ METHODS = ("auto", "metropolis", "heatbath", "checkerboard", "multispin", "multi
            "swendsen-wang", "tempering")
 
 _OPTIONS = {
-    "metropolis": {"record_states"},
-    "heatbath": {"record_states"},
+    "metropolis": {"record_states", "coupling_dtype"},
+    "heatbath": {"record_states", "coupling_dtype"},
     "checkerboard": {"record_states", "rule"},
     "multispin": set(),
     "multispin-replicas": {"random"},

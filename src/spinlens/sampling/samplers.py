@@ -158,6 +158,12 @@ class MetropolisSampler:
     (:math:`O(\text{row})` work), :math:`\Delta E_i = 2 s_i\phi_i`. Metropolis accepts with
     :math:`\min(1, e^{-\beta\Delta E})`, heat bath with :math:`1/(1+e^{\beta\Delta E})` (Metropolis et al. 1953;
     Glauber 1963). Dense couplings use contiguous row updates, sparse ones CSR.
+
+    ``coupling_dtype``: dense rows are read once per accepted flip, so large dense models are memory bound.
+    ``"float32"`` keeps a float32 copy of J for these updates (fields still accumulate in float64): the chain
+    then samples the model with J rounded to float32 (relative change <= 6e-8, far below Monte Carlo errors)
+    at about three times the speed. ``"auto"`` (default) uses float32 when the dense J exceeds 8 MB
+    (n > 1024), float64 otherwise; ``"float64"`` always keeps the couplings exact.
     """
 
     rule: str = "metropolis"
@@ -165,10 +171,13 @@ class MetropolisSampler:
     n_burn: int = 0
     thin: int = 1
     record_states: bool = False
+    coupling_dtype: str = "auto"
 
     def __post_init__(self) -> None:
         if self.rule not in ("metropolis", "heatbath"):
             raise ValueError(f"rule must be 'metropolis' or 'heatbath', got {self.rule!r}.")
+        if self.coupling_dtype not in ("auto", "float64", "float32"):
+            raise ValueError(f"coupling_dtype must be 'auto', 'float64' or 'float32', got {self.coupling_dtype!r}.")
         _check_chain_args(self.n_chains, self.n_burn, self.thin)
 
     def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
@@ -178,7 +187,8 @@ class MetropolisSampler:
         S = initial_state(model, self.n_chains, state, g)
         betas = np.full(self.n_chains, beta)
         E, M, acc, St = run_single_spin(model, S, betas, n_sweeps, self.n_burn, self.thin,
-                                        self.rule == "heatbath", self.record_states, g)
+                                        self.rule == "heatbath", self.record_states, g,
+                                        coupling_dtype=self.coupling_dtype)
         n = model.n_spins
         return Samples(E, M.astype(np.float64), St if self.record_states else None,
                        float(acc.sum()) / (self.n_chains * n * n_sweeps), n, self.rule), S
@@ -186,8 +196,8 @@ class MetropolisSampler:
 
 def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweeps: int, n_burn: int, thin: int,
                     heatbath: bool, record_states: bool, g: np.random.Generator,
-                    cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                    coupling_dtype: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the single-spin kernel on states ``S`` (modified in place) at per-chain ``betas``.
 
     ``cache`` = (phis, energies, mags) consistent with ``S`` (updated in place) avoids recomputing local fields.
@@ -199,7 +209,8 @@ def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweep
     phis, energies, mags = cache if cache is not None else local_fields(model, S)
     seeds = _seeds(g, n_chains)
     if _use_dense(model):
-        Jd = np.ascontiguousarray(model.J)
+        n32 = coupling_dtype == "float32" or (coupling_dtype == "auto" and n > 1024)
+        Jd = _dense_f32(model) if n32 else np.ascontiguousarray(model.J)
         acc = K.single_spin_dense(Jd, model.h, S, phis, energies, mags, betas, n_sweeps, n_burn, thin, heatbath,
                                   seeds, E_out, M_out, S_out, record_states)
     else:
@@ -207,6 +218,21 @@ def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweep
         acc = K.single_spin_csr(ip, ix, dat, model.h, S, phis, energies, mags, betas, n_sweeps, n_burn, thin,
                                 heatbath, seeds, E_out, M_out, S_out, record_states)
     return E_out, M_out, acc, S_out
+
+
+_F32_CACHE: dict[int, tuple[Any, np.ndarray]] = {}
+
+
+def _dense_f32(model: IsingModel) -> np.ndarray:
+    """float32 copy of a dense J, cached per model (models are immutable)."""
+    key = id(model)
+    hit = _F32_CACHE.get(key)
+    if hit is not None and hit[0] is model.J:
+        return hit[1]
+    J32 = np.ascontiguousarray(model.J, dtype=np.float32)
+    _F32_CACHE.clear()
+    _F32_CACHE[key] = (model.J, J32)
+    return J32
 
 
 # ------------------------------------------------------------------------------------ checkerboard
@@ -484,15 +510,22 @@ def pack_replicas(S: np.ndarray) -> np.ndarray:
     """``(64 k, n)`` int8 replicas → ``(k, n)`` uint64 words (bit ``b`` of word ``w`` = replica ``64 w + b``)."""
     r, n = S.shape
     k = r // 64
-    bits = (S.reshape(k, 64, n) == 1).astype(np.uint64)
-    return np.ascontiguousarray(np.bitwise_or.reduce(bits << np.arange(64, dtype=np.uint64)[None, :, None], axis=1))
+    out = np.empty((k, n), dtype=np.uint64)
+    for w in range(k):
+        bits = np.ascontiguousarray((S[64 * w : 64 * (w + 1)] == 1).T)  # (n, 64) bool
+        out[w] = np.packbits(bits, axis=1, bitorder="little").view("<u8").reshape(n)
+    return out
 
 
 def unpack_replicas(words: np.ndarray) -> np.ndarray:
     """Inverse of :func:`pack_replicas`."""
     k, n = words.shape
-    bits = (words[:, None, :] >> np.arange(64, dtype=np.uint64)[None, :, None]) & np.uint64(1)
-    return (2 * bits.astype(np.int8) - 1).reshape(64 * k, n)
+    out = np.empty((64 * k, n), dtype=np.int8)
+    for w in range(k):
+        bits = np.unpackbits(np.ascontiguousarray(words[w]).astype("<u8").view(np.uint8).reshape(n, 8), axis=1,
+                             bitorder="little")  # (n, 64)
+        out[64 * w : 64 * (w + 1)] = 2 * bits.T.astype(np.int8) - 1
+    return out
 
 
 @dataclass(frozen=True)

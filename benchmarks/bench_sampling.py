@@ -1,0 +1,175 @@
+"""Monte Carlo engine benchmarks: spin flips per nanosecond against NumPy references, one core.
+
+Run: ``.venv/bin/python -m benchmarks.run -k sampling/`` (``--quick`` for a smoke test).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks._harness import benchmark
+
+BETA_C = 0.5 * math.log(1.0 + math.sqrt(2.0))
+
+
+def _one_thread() -> None:
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def numpy_checkerboard(s: np.ndarray, beta: float, n_sweeps: int, rng: np.random.Generator) -> np.ndarray:
+    """Vectorised NumPy checkerboard Metropolis on a periodic 2D lattice (the peer)."""
+    L = s.shape[0]
+    par = (np.add.outer(np.arange(L), np.arange(L)) % 2).astype(bool)
+    for _ in range(n_sweeps):
+        for colour in (False, True):
+            nb = np.roll(s, 1, 0) + np.roll(s, -1, 0) + np.roll(s, 1, 1) + np.roll(s, -1, 1)
+            dE = 2.0 * s * nb
+            acc = (dE <= 0) | (rng.random(s.shape) < np.exp(-beta * dE))
+            flip = acc & (par == colour)
+            s[flip] *= -1
+    return s
+
+
+def numpy_metropolis_dense(J: np.ndarray, s: np.ndarray, beta: float, n_sweeps: int,
+                           rng: np.random.Generator) -> np.ndarray:
+    """Straightforward NumPy single-spin Metropolis (the local field recomputed by a dot product)."""
+    n = s.size
+    sf = s.astype(np.float64)
+    for _ in range(n_sweeps):
+        u = rng.random(n)
+        for i in range(n):
+            dE = 2.0 * sf[i] * (J[i] @ sf)
+            if dE <= 0 or u[i] < math.exp(-beta * dE):
+                sf[i] = -sf[i]
+    return sf
+
+
+def _per_sweep(run: Any, sweeps: int) -> float:
+    """Seconds per sweep with the fixed per-call cost (packing, set-up) subtracted: (t(1+k) - t(1)) / k."""
+    t0 = time.perf_counter()
+    run(1)
+    t1 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run(1 + sweeps)
+    tk = time.perf_counter() - t0
+    return max(tk - t1, 1e-9) / sweeps
+
+
+@benchmark("sampling/multispin_2d_L1024")
+def bench_multispin(quick: bool = False) -> dict[str, Any]:
+    """One L=1024 lattice near beta_c: multi-spin coding (independent randomness) vs NumPy checkerboard."""
+    from spinlens.sampling import MultiSpinSampler
+    from spinlens.spins.lattice import square_lattice
+
+    _one_thread()
+    L = 256 if quick else 1024
+    model = square_lattice(L)
+    n = model.n_spins
+    rng = np.random.default_rng(0)
+    s0 = (2 * rng.integers(0, 2, size=n) - 1).astype(np.int8)
+    ms = MultiSpinSampler(n_chains=1, thin=10**9)
+    ms.sample(model, BETA_C, 1, state=s0, rng=1)  # compile
+    sweeps = 20 if quick else 200
+    t_ms = _per_sweep(lambda k: ms.sample(model, BETA_C, k, state=s0, rng=1), sweeps)
+    peer_sweeps = 2 if quick else 5
+    s = s0.reshape(L, L).astype(np.int64)
+    t0 = time.perf_counter()
+    numpy_checkerboard(s, BETA_C, peer_sweeps, rng)
+    t_np = (time.perf_counter() - t0) / peer_sweeps
+    return {"spinlens_s": t_ms, "peer_s": t_np, "flips_per_ns": n / t_ms * 1e-9,
+            "peer_flips_per_ns": n / t_np * 1e-9, "L": L, "note": "seconds per sweep"}
+
+
+def _replicas(random: str, quick: bool) -> dict[str, Any]:
+    from spinlens.sampling import MultiSpinReplicaSampler
+    from spinlens.spins.lattice import square_lattice
+
+    _one_thread()
+    L = 256 if quick else 1024
+    model = square_lattice(L)
+    n = model.n_spins
+    rng = np.random.default_rng(0)
+    smp = MultiSpinReplicaSampler(n_chains=64, random=random, thin=10**9)
+    state = (2 * rng.integers(0, 2, size=(64, n)) - 1).astype(np.int8)
+    smp.sample(model, BETA_C, 1, state=state, rng=1)  # compile
+    sweeps = 5 if quick else 30
+    t_ms = _per_sweep(lambda k: smp.sample(model, BETA_C, k, state=state, rng=1), sweeps)
+    s = (2 * rng.integers(0, 2, size=(L, L)) - 1).astype(np.int64)
+    peer_sweeps = 2 if quick else 3
+    t0 = time.perf_counter()
+    numpy_checkerboard(s, BETA_C, peer_sweeps, rng)
+    t_np = (time.perf_counter() - t0) / peer_sweeps * 64  # 64 lattices
+    return {"spinlens_s": t_ms, "peer_s": t_np, "flips_per_ns": 64 * n / t_ms * 1e-9, "L": L, "random": random,
+            "note": "seconds per sweep of 64 replicas (one-off packing subtracted)"}
+
+
+@benchmark("sampling/replicas64_shared_L1024")
+def bench_replicas_shared(quick: bool = False) -> dict[str, Any]:
+    """64 replicas per word, one shared uniform per site and sweep (correlated replicas)."""
+    return _replicas("shared", quick)
+
+
+@benchmark("sampling/replicas64_independent_L1024")
+def bench_replicas_independent(quick: bool = False) -> dict[str, Any]:
+    """64 replicas per word, independent uniforms per replica (independent chains)."""
+    return _replicas("independent", quick)
+
+
+@benchmark("sampling/sk_dense_N2000")
+def bench_sk_dense(quick: bool = False) -> dict[str, Any]:
+    """Dense SK, N=2000, T=1: numba Metropolis with incremental local fields vs straightforward NumPy."""
+    from spinlens.sampling import MetropolisSampler
+    from spinlens.spins.sk import sk
+
+    _one_thread()
+    N = 500 if quick else 2000
+    model = sk(N, rng=0)
+    rng = np.random.default_rng(0)
+    s0 = (2 * rng.integers(0, 2, size=N) - 1).astype(np.int8)
+    smp = MetropolisSampler(n_chains=1, thin=10**9, coupling_dtype="float32")
+    exact = MetropolisSampler(n_chains=1, thin=10**9, coupling_dtype="float64")
+    smp.sample(model, 1.0, 1, state=s0, rng=1)
+    exact.sample(model, 1.0, 1, state=s0, rng=1)
+    # equilibrate a little so the acceptance is representative, then time
+    _, st = smp.sample(model, 1.0, 50, state=s0, rng=2)
+    sweeps = 20 if quick else 100
+    t_sl = _per_sweep(lambda k: smp.sample(model, 1.0, k, state=st, rng=3), sweeps)
+    t_64 = _per_sweep(lambda k: exact.sample(model, 1.0, k, state=st, rng=3), sweeps)
+    out, _ = smp.sample(model, 1.0, 5, state=st, rng=3)
+    J = np.ascontiguousarray(model.J)
+    peer_sweeps = 1 if quick else 2
+    t0 = time.perf_counter()
+    numpy_metropolis_dense(J, st[0].copy(), 1.0, peer_sweeps, rng)
+    t_np = (time.perf_counter() - t0) / peer_sweeps
+    return {"spinlens_s": t_sl, "peer_s": t_np, "flips_per_ns": N / t_sl * 1e-9, "acceptance": out.acceptance,
+            "spinlens_float64_s": t_64, "ratio_float64": t_np / t_64, "N": N,
+            "note": "seconds per sweep; spinlens_s uses float32 couplings (the default above n = 1024)"}
+
+
+@benchmark("sampling/decorrelated_samples_Tc")
+def bench_wolff_vs_metropolis(quick: bool = False) -> dict[str, Any]:
+    """Decorrelated samples (of |m|) per CPU-second at T_c, L=64: Metropolis (peer) vs Wolff (spinlens)."""
+    from spinlens.sampling import MetropolisSampler, WolffSampler, stats
+    from spinlens.spins.lattice import square_lattice
+
+    _one_thread()
+    L = 32 if quick else 64
+    model = square_lattice(L)
+    sweeps = 2000 if quick else 20000
+    out = {}
+    for name, smp in (("metropolis", MetropolisSampler(n_chains=1)), ("wolff", WolffSampler(n_chains=1))):
+        _, st = smp.sample(model, BETA_C, 500, rng=0)
+        t0 = time.perf_counter()
+        res, _ = smp.sample(model, BETA_C, sweeps, state=st, rng=1)
+        dt = time.perf_counter() - t0
+        tau = stats.tau_int(np.abs(res.magnetization))
+        out[name] = {"seconds": dt, "tau_int": tau, "per_cpu_s": sweeps / (2 * tau) / dt}
+    return {"spinlens_s": 1.0 / out["wolff"]["per_cpu_s"], "peer_s": 1.0 / out["metropolis"]["per_cpu_s"],
+            "wolff_samples_per_s": out["wolff"]["per_cpu_s"], "metropolis_samples_per_s": out["metropolis"]["per_cpu_s"],
+            "wolff_tau_int": out["wolff"]["tau_int"], "metropolis_tau_int": out["metropolis"]["tau_int"], "L": L,
+            "note": "seconds per decorrelated sample"}
