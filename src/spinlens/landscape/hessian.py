@@ -110,9 +110,9 @@ class HessianOperator:
             (g,) = torch.autograd.grad(self.problem.batch_loss(theta, 0), theta, create_graph=True)
             self._grad_graph = (theta, g)
         theta, g = self._grad_graph
-        if V.shape[0] == 1:
-            (hv,) = torch.autograd.grad(g, theta, V[0], retain_graph=True)
-            return hv[None]
+        if V.shape[0] == 1 or V.device.type == "cpu":
+            # on the CPU a loop of single products beats vmapped backward (measured ~2x)
+            return torch.stack([torch.autograd.grad(g, theta, v, retain_graph=True)[0] for v in V])
         try:
             (hv,) = torch.autograd.grad(g, theta, V, retain_graph=True, is_grads_batched=True)
             return hv
