@@ -307,7 +307,7 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
     if file_format not in ("pt", "safetensors"):
         raise ValueError(f"file_format must be 'pt' or 'safetensors', got {file_format!r}.")
     ck_steps = (
-        checkpoint_steps(steps, checkpoints)
+        checkpoint_steps(steps, int(checkpoints))
         if isinstance(checkpoints, (int, np.integer))
         else sorted({int(s) for s in checkpoints})
     )
