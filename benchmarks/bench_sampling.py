@@ -170,6 +170,7 @@ def bench_wolff_vs_metropolis(quick: bool = False) -> dict[str, Any]:
         tau = stats.tau_int(np.abs(res.magnetization))
         out[name] = {"seconds": dt, "tau_int": tau, "per_cpu_s": sweeps / (2 * tau) / dt}
     return {"spinlens_s": 1.0 / out["wolff"]["per_cpu_s"], "peer_s": 1.0 / out["metropolis"]["per_cpu_s"],
-            "wolff_samples_per_s": out["wolff"]["per_cpu_s"], "metropolis_samples_per_s": out["metropolis"]["per_cpu_s"],
+            "wolff_samples_per_s": out["wolff"]["per_cpu_s"],
+            "metropolis_samples_per_s": out["metropolis"]["per_cpu_s"],
             "wolff_tau_int": out["wolff"]["tau_int"], "metropolis_tau_int": out["metropolis"]["tau_int"], "L": L,
             "note": "seconds per decorrelated sample"}

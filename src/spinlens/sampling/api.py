@@ -201,7 +201,7 @@ def sample(model: IsingModel, beta: float, n_sweeps: int, method: str = "auto", 
         S = initial_state(model, n_chains, S, g)
         cfg = replace(cfg, clusters_per_sweep=WolffSampler.pilot_clusters_per_sweep(model, beta, S, g))
     n_rec = n_sweeps // thin
-    n_chunks = max(1, min(20, n_rec // 50)) if progress is not None else 1
+    n_chunks = max(1, min(20, n_rec // 50))  # independent of progress: same seed, same numbers
     per = thin * math.ceil(n_rec / n_chunks)
     parts: list[Samples] = []
     done = 0

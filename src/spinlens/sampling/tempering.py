@@ -6,7 +6,8 @@ temperatures with probability :math:`\min(1, e^{(\beta_i-\beta_j)(E_i-E_j)})`, w
 Boltzmann distributions invariant. During burn-in the ladder adapts: the log-gaps
 :math:`g_k = \ln\beta_{k+1} - \ln\beta_k` are multiplied by :math:`e^{\gamma(A_k - A^*)}` where :math:`A_k` is the
 measured swap acceptance of the pair and :math:`A^*` the target, with the coldest temperature fixed at the
-requested ``beta`` (and the hottest kept at or above ``beta_min``).
+requested ``beta``. Without ``beta_min`` the hottest temperature floats (each pair approaches :math:`A^*`);
+with ``beta_min`` both ends stay and the acceptances equalise (raise ``n_temps`` if they end below target).
 
 Simulated annealing (Kirkpatrick, Gelatt & Vecchi 1983): Metropolis sweeps along a geometric schedule
 :math:`\beta_0 \to \beta_1`, then a zero-temperature quench; the lowest energy over restarts approximates the
@@ -45,7 +46,8 @@ class ParallelTempering:
     Parameters
     ----------
     n_temps : replicas per ladder.
-    beta_min : hottest inverse temperature of the initial geometric ladder (default ``beta / 4``).
+    beta_min : hottest inverse temperature, kept fixed (default: start at ``beta / 4`` and let the hot end
+        float to reach the target acceptance).
     betas : explicit ladder (ascending, last = target beta); disables adaptation when given.
     target_acceptance : swap acceptance the adaptive ladder aims at (0.2–0.4 are common choices).
     adapt : adapt the ladder during burn-in (the production run uses a fixed ladder).
@@ -149,12 +151,8 @@ class ParallelTempering:
                         win_a[k] += 1
             if rnd < burn_rounds:
                 if adapt and (rnd + 1) % 20 == 0 and rnd + 1 < burn_rounds:
-                    A = win_a / np.maximum(win_t, 1)
-                    gaps = np.diff(np.log(ladder)) * np.exp(1.0 * (A - self.target_acceptance))
-                    logb = math.log(beta) - np.concatenate([np.cumsum(gaps[::-1])[::-1], [0.0]])
-                    lo = self.beta_min if self.beta_min is not None else 1e-6
-                    ladder = np.maximum(np.exp(logb), lo)
-                    ladder = np.maximum.accumulate(ladder)
+                    ladder = _adapt_ladder(ladder, win_a / np.maximum(win_t, 1), self.target_acceptance,
+                                           fixed_range=self.beta_min is not None)
                     win_t[:] = 0
                     win_a[:] = 0
                 if rnd == burn_rounds - 1:
@@ -188,6 +186,23 @@ class ParallelTempering:
             extra["overlaps"] = Q
         final = np.ascontiguousarray(S[rep_at[:, Kt - 1]])
         return Samples(E_out, M_out, S_out, flips / (C * Kt * n * n_rounds * spp), n, "tempering", extra), final
+
+
+def _adapt_ladder(ladder: np.ndarray, acc: np.ndarray, target: float, fixed_range: bool,
+                  gamma: float = 1.0) -> np.ndarray:
+    """One feedback step on the log-gaps: ``g_k *= exp(gamma (A_k - target))``, coldest beta fixed.
+
+    With ``fixed_range`` the gaps are rescaled to keep the hottest beta too (the acceptances equalise);
+    otherwise the hottest temperature floats so that every pair approaches the target acceptance.
+    """
+    logs = np.log(ladder)
+    gaps = np.diff(logs) * np.exp(gamma * (np.clip(acc, 0.0, 1.0) - target))
+    gaps = np.maximum(gaps, 1e-6)
+    if fixed_range:
+        gaps *= (logs[-1] - logs[0]) / gaps.sum()
+    else:
+        gaps = np.minimum(gaps, 2.0)
+    return np.exp(logs[-1] - np.concatenate([np.cumsum(gaps[::-1])[::-1], [0.0]]))
 
 
 @dataclass(frozen=True)

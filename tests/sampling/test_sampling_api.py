@@ -1,0 +1,195 @@
+"""spinlens.sample API, bad input, statistics on known processes, and kernel invariants (hypothesis)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sampling_helpers import small_model
+
+import spinlens.sampling as smp
+from spinlens.results import Estimate
+from spinlens.sampling import stats
+from spinlens.sampling.samplers import pack_replicas, pack_sublattices, unpack_replicas, unpack_sublattices
+from spinlens.spins.lattice import cubic_lattice, square_lattice
+from spinlens.spins.sk import sk
+
+
+# ------------------------------------------------------------------------------------------- API
+def test_sample_result_fields_and_resume():
+    model = square_lattice(8)
+    calls = []
+    res = smp.sample(model, 0.4, 400, method="metropolis", n_chains=3, rng=0, progress=lambda d, t: calls.append(d),
+                     warn=False)
+    for name in ("energy", "magnetization", "abs_magnetization", "susceptibility", "heat_capacity", "binder"):
+        est = getattr(res, name)
+        assert isinstance(est, Estimate) and np.isfinite(est.mean) and est.error >= 0
+    assert res.energy_series.shape == (3, 400) and res.state.shape == (3, 64) and res.state.dtype == np.int8
+    assert np.allclose(res.energy_series[:, -1], model.energy(res.state) / 64)
+    assert calls and calls[-1] == 400 + 80
+    again = smp.sample(model, 0.4, 400, method="metropolis", n_chains=3, rng=0, warn=False)
+    assert np.array_equal(again.energy_series, res.energy_series)
+    resumed = smp.sample(model, 0.4, 100, method="metropolis", n_chains=3, state=res.state, rng=1, warn=False)
+    assert resumed.n_burn == 0
+    assert res.to_dict()["energy"]["mean"] == pytest.approx(res.energy.mean)
+
+
+def test_auto_method():
+    assert smp.choose_method(square_lattice(64)) == "multispin"
+    assert smp.choose_method(square_lattice(8)) == "metropolis"
+    assert smp.choose_method(sk(20, rng=0)) == "metropolis"
+    assert smp.choose_method(square_lattice(64, h=0.1)) == "metropolis"
+
+
+def test_replica_modes_and_3d():
+    m3 = cubic_lattice(4)
+    for method, opts in (("multispin", {}), ("multispin-replicas", {"random": "shared"}),
+                         ("multispin-replicas", {"random": "independent"})):
+        r = smp.sample(m3, 0.2, 200, method=method, n_chains=4, rng=0, warn=False, **opts)
+        assert np.allclose(r.energy_series[:, -1] * 64, m3.energy(r.state))
+        assert -1.2 < r.energy.mean < -0.5
+
+
+@pytest.mark.parametrize("beta", [0.0, -1.0, float("nan"), float("inf"), "hot"])
+def test_bad_beta(beta):
+    with pytest.raises(ValueError, match="beta"):
+        smp.sample(square_lattice(4), beta, 10)
+
+
+@pytest.mark.parametrize("n_sweeps", [0, -5, 2.5])
+def test_bad_n_sweeps(n_sweeps):
+    with pytest.raises(ValueError, match="n_sweeps"):
+        smp.sample(square_lattice(4), 0.4, n_sweeps)
+
+
+@pytest.mark.parametrize("method", ["wolff", "swendsen-wang"])
+def test_cluster_moves_refuse_frustrated_models(method):
+    with pytest.raises(ValueError, match="ferromagnetic"):
+        smp.sample(small_model("frustrated"), 0.5, 100, method=method)
+    with pytest.raises(ValueError, match="ferromagnetic"):
+        smp.WolffSampler().sample(square_lattice(4, J=-1.0), 0.5, 10)
+
+
+def test_other_bad_input():
+    with pytest.raises(ValueError, match="unknown method"):
+        smp.sample(square_lattice(4), 0.4, 100, method="magic")
+    with pytest.raises(ValueError, match="multispin"):
+        smp.sample(sk(16, rng=0), 0.4, 100, method="multispin")
+    with pytest.raises(ValueError, match="do not apply"):
+        smp.sample(square_lattice(4), 0.4, 100, method="wolff", random="shared")
+    with pytest.raises(ValueError, match="chains"):
+        smp.sample(square_lattice(4), 0.4, 100, state=np.ones((2, 16)), n_chains=3)
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        smp.sample(square_lattice(4), 0.4, 100, state=np.zeros(16))
+    with pytest.raises(TypeError):
+        smp.sample(np.eye(3), 0.4, 100)
+    with pytest.raises(ValueError, match="n_chains"):
+        smp.MultiSpinReplicaSampler(n_chains=100)
+
+
+# ------------------------------------------------------------------------------------------- stats
+def _ar1(phi, n, chains=4, seed=0):
+    g = np.random.default_rng(seed)
+    x = np.zeros((chains, n))
+    e = g.normal(size=(chains, n))
+    for t in range(1, n):
+        x[:, t] = phi * x[:, t - 1] + e[:, t]
+    return x
+
+
+def test_tau_int_and_error_of_ar1():
+    phi = 0.9
+    x = _ar1(phi, 40000)
+    exact_tau = (1 + phi) / (2 * (1 - phi))  # 9.5
+    est = stats.estimate(x)
+    assert est.tau_int == pytest.approx(exact_tau, rel=0.1)
+    # exact standard error of the mean of a stationary AR(1): sqrt(var * 2 tau / N)
+    exact_err = np.sqrt(1 / (1 - phi**2) * 2 * exact_tau / x.size)
+    assert est.error == pytest.approx(exact_err, rel=0.15)
+    assert stats.binning_error(x) == pytest.approx(exact_err, rel=0.25)
+    assert stats.tau_int(np.random.default_rng(1).normal(size=5000)) == pytest.approx(0.5, abs=0.1)
+
+
+def test_short_run_warns():
+    with pytest.warns(stats.ShortRunWarning):
+        stats.estimate(_ar1(0.99, 500, chains=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats.estimate(np.random.default_rng(0).normal(size=(2, 1000)))
+
+
+def test_split_r_hat():
+    g = np.random.default_rng(0)
+    assert stats.split_r_hat(g.normal(size=(4, 2000))) == pytest.approx(1.0, abs=0.01)
+    assert stats.split_r_hat(g.normal(size=(4, 2000)) + np.arange(4)[:, None]) > 1.5
+
+
+def test_binder_and_response_functions():
+    g = np.random.default_rng(0)
+    assert stats.binder_cumulant(g.normal(size=(2, 20000))).mean == pytest.approx(0.0, abs=0.03)
+    assert stats.binder_cumulant(g.choice([-0.9, 0.9], size=(2, 1000))).mean == pytest.approx(2 / 3)
+    e = g.normal(-1.0, 0.1, size=(2, 20000))
+    C = stats.heat_capacity(e, 0.5, 100)
+    assert C.mean == pytest.approx(0.25 * 100 * 0.01, rel=0.05)
+    m = g.normal(0.0, 0.2, size=(2, 20000))
+    chi = stats.susceptibility(m, 0.5, 100, connected=True)
+    assert chi.mean == pytest.approx(0.5 * 100 * 0.04, rel=0.05) and chi.error > 0
+
+
+def test_overlaps():
+    g = np.random.default_rng(0)
+    a = g.choice([-1, 1], size=(500, 100))
+    q = stats.overlap(a, a)
+    assert np.allclose(q, 1.0)
+    q = stats.overlap(a, g.choice([-1, 1], size=(500, 100)))
+    assert abs(q.mean()) < 0.02
+    assert stats.overlap_susceptibility(q, 100) == pytest.approx(1.0, rel=0.2)
+    centres, dens = stats.overlap_distribution(q, bins=21)
+    assert np.sum(dens) * (centres[1] - centres[0]) == pytest.approx(1.0)
+    assert stats.edwards_anderson(np.tile(a[0], (50, 1))) == pytest.approx(1.0)
+
+
+# -------------------------------------------------------------------------------- kernel invariants
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), beta=st.floats(0.05, 3.0),
+       kind=st.sampled_from(["dense_field", "sparse", "sparse_field", "frustrated", "ferro_field"]),
+       method=st.sampled_from(["metropolis", "heatbath", "checkerboard", "wolff", "swendsen-wang", "tempering"]))
+def test_tracked_energy_equals_model_energy(seed, beta, kind, method):
+    """Incrementally tracked energies/magnetisations equal H(s), sum(s) of the returned states (delta-E consistency)."""
+    model = small_model(kind, 9, seed)
+    if method in ("wolff", "swendsen-wang") and not model.is_ferromagnetic():
+        return
+    opts = {"n_temps": 3, "beta_min": beta / 3} if method == "tempering" else {}
+    r = smp.sample(model, beta, 20, method=method, n_chains=2, rng=seed, warn=False, record_states=True, **opts)
+    S = r.extra["states"] if "states" in r.extra else None
+    if S is not None:
+        E = model.energy(S.reshape(-1, 9)).reshape(S.shape[:2]) / 9
+        assert np.allclose(E, r.energy_series, atol=1e-9)
+        assert np.allclose(S.sum(axis=2) / 9, r.magnetization_series)
+    assert np.allclose(model.energy(r.state) / 9, r.energy_series[:, -1], atol=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), shape=st.sampled_from([(4, 4), (4, 6), (6, 8), (8, 130), (4, 4, 4), (6, 4, 8)]))
+def test_packing_roundtrip(seed, shape):
+    g = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    s = (2 * g.integers(0, 2, n) - 1).astype(np.int8)
+    B, W, nb = pack_sublattices(s, shape)
+    assert np.array_equal(unpack_sublattices(B, W, shape, nb), s)
+    R = (2 * g.integers(0, 2, (64, n)) - 1).astype(np.int8)
+    assert np.array_equal(unpack_replicas(pack_replicas(R)), R)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), beta=st.floats(0.05, 2.0), shape=st.sampled_from([(4, 4), (6, 8), (4, 4, 6)]))
+def test_multispin_energy_bookkeeping(seed, beta, shape):
+    from spinlens.spins.lattice import hypercubic_lattice
+
+    model = hypercubic_lattice(shape, J=1.0 if seed % 3 else -0.7)
+    for sampler in (smp.MultiSpinSampler(n_chains=2), smp.MultiSpinReplicaSampler(n_chains=3, random="shared")):
+        out, S = sampler.sample(model, beta, 5, rng=seed)
+        assert np.allclose(out.energy[:, -1], model.energy(S))
+        assert np.allclose(out.magnetization[:, -1], S.sum(axis=1))
