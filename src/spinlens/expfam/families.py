@@ -1,0 +1,249 @@
+r"""Discrete exponential families :math:`p_\theta(x) = \mu(x)\exp(\theta\cdot T(x) - A(\theta))`.
+
+Over a finite state space with sufficient statistics ``T`` (an ``(n_states, k)`` table) and base measure
+:math:`\mu`: :math:`A(\theta) = \ln\sum_x \mu(x) e^{\theta\cdot T(x)}`, :math:`\nabla A = E_\theta[T]`,
+:math:`\nabla^2 A = \mathrm{Cov}_\theta[T]`. Maximum entropy under :math:`E[T] = t` is the exponential-family
+member with mean ``t`` (the I-projection), found by minimising the convex dual :math:`A(\theta) - \theta\cdot t`;
+its value gives :math:`A^*(t) = -H(p_t)` (Balsubramani, arXiv:2409.18630, sections 2-4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+from spinlens.results import Result
+from spinlens.spins.model import IsingModel
+
+__all__ = ["DiscreteExpFamily", "MaxEntResult", "ising_family", "ising_theta", "ising_from_theta"]
+
+
+@dataclass(frozen=True)
+class MaxEntResult(Result):
+    """Maximum-entropy fit: natural parameters, achieved means, convergence record."""
+
+    theta: np.ndarray
+    means: np.ndarray
+    target: np.ndarray
+    max_error: float
+    entropy: float
+    converged: bool
+    n_iter: int
+
+
+class DiscreteExpFamily:
+    r"""Exponential family on a finite set of states.
+
+    Parameters
+    ----------
+    stats : (n_states, k) array
+        Sufficient statistics :math:`T(x)` of each state.
+    base_measure : (n_states,) array of non-negative weights, optional (default 1 for every state).
+    """
+
+    def __init__(self, stats: Any, base_measure: Any = None) -> None:
+        T = np.asarray(stats, dtype=np.float64)
+        if T.ndim == 1:
+            T = T[:, None]
+        if T.ndim != 2 or T.shape[0] < 1 or T.shape[1] < 1:
+            raise ValueError(f"stats must be an (n_states, k) array, got shape {np.shape(stats)}.")
+        if not np.all(np.isfinite(T)):
+            raise ValueError("stats contains NaN or inf.")
+        if base_measure is None:
+            log_mu = np.zeros(T.shape[0])
+        else:
+            mu = np.asarray(base_measure, dtype=np.float64)
+            if mu.shape != (T.shape[0],):
+                raise ValueError(f"base_measure must have shape ({T.shape[0]},), got {mu.shape}.")
+            if not np.all(np.isfinite(mu)) or np.any(mu < 0) or not np.any(mu > 0):
+                raise ValueError("base_measure must be finite, non-negative and not all zero.")
+            with np.errstate(divide="ignore"):
+                log_mu = np.log(mu)
+        self.stats = T
+        self.log_base = log_mu
+        self._support = np.isfinite(log_mu)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_states(self) -> int:
+        return int(self.stats.shape[0])
+
+    @property
+    def n_stats(self) -> int:
+        return int(self.stats.shape[1])
+
+    def _theta(self, theta: Any) -> np.ndarray:
+        th = np.asarray(theta, dtype=np.float64)
+        if th.shape != (self.n_stats,):
+            raise ValueError(f"theta must have shape ({self.n_stats},), got {th.shape}.")
+        if not np.all(np.isfinite(th)):
+            raise ValueError("theta contains NaN or inf.")
+        return th
+
+    def _logits(self, th: np.ndarray) -> np.ndarray:
+        return self.stats @ th + self.log_base
+
+    def log_partition(self, theta: Any) -> float:
+        r""":math:`A(\theta) = \ln \sum_x \mu(x) e^{\theta\cdot T(x)}` (log-sum-exp, float64)."""
+        return float(logsumexp(self._logits(self._theta(theta))))
+
+    def probabilities(self, theta: Any) -> np.ndarray:
+        r""":math:`p_\theta(x)` for every state, shape ``(n_states,)``."""
+        a = self._logits(self._theta(theta))
+        return np.exp(a - logsumexp(a))
+
+    def mean(self, theta: Any) -> np.ndarray:
+        r""":math:`\nabla A(\theta) = E_\theta[T]`, shape ``(k,)``."""
+        return self.probabilities(theta) @ self.stats
+
+    def covariance(self, theta: Any) -> np.ndarray:
+        r""":math:`\nabla^2 A(\theta) = \mathrm{Cov}_\theta[T]`, shape ``(k, k)``."""
+        p = self.probabilities(theta)
+        mu = p @ self.stats
+        C = (self.stats * p[:, None]).T @ self.stats - np.outer(mu, mu)
+        return 0.5 * (C + C.T)
+
+    def entropy(self, theta: Any) -> float:
+        r"""Shannon entropy :math:`H(p_\theta) = A(\theta) - \theta\cdot E_\theta[T] - E_\theta[\ln\mu]` (nats)."""
+        th = self._theta(theta)
+        p = self.probabilities(th)
+        elog = float(p[self._support] @ self.log_base[self._support])
+        return self.log_partition(th) - float(th @ (p @ self.stats)) - elog
+
+    def cross_entropy(self, theta_p: Any, theta_q: Any) -> float:
+        r""":math:`-\sum_x p(x)\ln q(x) = A(\theta_q) - \theta_q\cdot E_p[T] - E_p[\ln\mu]`."""
+        tp, tq = self._theta(theta_p), self._theta(theta_q)
+        p = self.probabilities(tp)
+        elog = float(p[self._support] @ self.log_base[self._support])
+        return self.log_partition(tq) - float(tq @ (p @ self.stats)) - elog
+
+    def kl(self, theta_p: Any, theta_q: Any) -> float:
+        r"""Kullback-Leibler divergence, the Bregman divergence of A:
+
+        .. math:: KL(p_{\theta_p}\|p_{\theta_q})
+                  = A(\theta_q) - A(\theta_p) - (\theta_q - \theta_p)\cdot E_{\theta_p}[T]
+        """
+        tp, tq = self._theta(theta_p), self._theta(theta_q)
+        return max(0.0, self.log_partition(tq) - self.log_partition(tp) - float((tq - tp) @ self.mean(tp)))
+
+    def free_energy(self, theta: Any, beta: float = 1.0) -> float:
+        r"""Free energy :math:`F = -A(\theta)/\beta` (with :math:`\theta = -\beta \times` energy coefficients)."""
+        if not (np.isfinite(beta) and beta > 0):
+            raise ValueError(f"beta must be a positive number, got {beta}.")
+        return -self.log_partition(theta) / float(beta)
+
+    # ------------------------------------------------------------------ maximum entropy
+    def fit_maxent(
+        self, target_means: Any, *, theta0: Any = None, tol: float = 1e-10, max_iter: int = 200, ridge: float = 0.0
+    ) -> MaxEntResult:
+        r"""Maximum-entropy distribution with :math:`E_p[T] = t`, by damped Newton on the convex dual.
+
+        Minimises :math:`g(\theta) = A(\theta) - \theta\cdot t\,(+\tfrac{\text{ridge}}{2}\|\theta\|^2)`; gradient
+        :math:`E_\theta[T] - t`, Hessian :math:`\mathrm{Cov}_\theta[T]` (pseudo-inverse for redundant statistics),
+        backtracking line search. The solution is the I-projection / exponential-family MLE.
+
+        Raises
+        ------
+        ValueError
+            For targets outside the convex hull of the statistics (no distribution has these means) or
+            on its boundary (the natural parameters diverge), unless ``ridge > 0``.
+        """
+        t = np.asarray(target_means, dtype=np.float64)
+        if t.shape != (self.n_stats,) or not np.all(np.isfinite(t)):
+            raise ValueError(f"target_means must be {self.n_stats} finite numbers, got shape {t.shape}.")
+        self._check_interior(t, ridge)
+        th = np.zeros(self.n_stats) if theta0 is None else self._theta(theta0).copy()
+
+        def dual(x: np.ndarray) -> float:
+            return self.log_partition(x) - float(x @ t) + 0.5 * ridge * float(x @ x)
+
+        g_val = dual(th)
+        converged = False
+        it = 0
+        for it in range(1, int(max_iter) + 1):  # noqa: B007
+            p = self.probabilities(th)
+            mu = p @ self.stats
+            grad = mu - t + ridge * th
+            if np.max(np.abs(grad)) < tol:
+                converged = True
+                break
+            H = (self.stats * p[:, None]).T @ self.stats - np.outer(mu, mu) + ridge * np.eye(self.n_stats)
+            step = -np.linalg.lstsq(H, grad, rcond=1e-12)[0]
+            if not np.all(np.isfinite(step)) or float(step @ grad) >= 0:
+                step = -grad
+            lr = 1.0
+            while lr > 1e-12:
+                cand = th + lr * step
+                g_new = dual(cand)
+                if g_new <= g_val + 1e-4 * lr * float(step @ grad):
+                    break
+                lr *= 0.5
+            th, g_val = cand, g_new
+        means = self.mean(th)
+        return MaxEntResult(
+            theta=th, means=means, target=t, max_error=float(np.max(np.abs(means - t))),
+            entropy=self.entropy(th), converged=converged, n_iter=it,
+        )
+
+    def _check_interior(self, t: np.ndarray, ridge: float) -> None:
+        """Reject targets outside (or on the boundary of) the convex hull of the supported statistics."""
+        if ridge > 0 or self.n_states > 4096:  # large tables: rely on the Newton iteration's own check
+            return
+        from scipy.optimize import linprog
+
+        S = self.stats[self._support]
+        # the largest margin eps with t = sum_x w_x T(x), w >= eps, sum w = 1 (eps > 0: relative interior)
+        n = S.shape[0]
+        c = np.zeros(n + 1)
+        c[-1] = -1.0
+        A_eq = np.hstack([np.vstack([S.T, np.ones((1, n))]), np.zeros((self.n_stats + 1, 1))])
+        b_eq = np.concatenate([t, [1.0]])
+        A_ub = np.hstack([-np.eye(n), np.ones((n, 1))])
+        res = linprog(c, A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=b_eq,
+                      bounds=[(0, None)] * n + [(None, 1.0)], method="highs")
+        if res.status != 0:
+            raise ValueError(
+                "target_means lie outside the convex hull of the sufficient statistics: no distribution on "
+                "these states has those means. Check the targets (e.g. correlations in [-1, 1])."
+            )
+        if -res.fun <= 1e-12:
+            raise ValueError(
+                "target_means lie on the boundary of the set of achievable means (some states must have zero "
+                "probability), so the natural parameters are infinite. Pass ridge > 0 to regularise."
+            )
+
+
+def ising_family(n_spins: int) -> DiscreteExpFamily:
+    r"""The Ising family on ``n`` spins: states all :math:`2^n` configurations (binary order, row 0 all +1,
+    as :func:`spinlens.exact.boltzmann_probabilities`), statistics :math:`(s_1..s_n, s_i s_j\ (i<j))`.
+
+    With :math:`\theta = \beta(h, J_{i<j})`, :math:`p_\theta = e^{-\beta H}/Z` and :math:`A = \ln Z`.
+    """
+    n = int(n_spins)
+    if not 1 <= n <= 20:
+        raise ValueError(f"ising_family enumerates 2^n states; n must be between 1 and 20, got {n_spins}.")
+    k = np.arange(1 << n, dtype=np.int64)
+    S = (1 - 2 * ((k[:, None] >> np.arange(n)[None, :]) & 1)).astype(np.float64)
+    iu = np.triu_indices(n, 1)
+    return DiscreteExpFamily(np.hstack([S, S[:, iu[0]] * S[:, iu[1]]]))
+
+
+def ising_theta(model: IsingModel, beta: float = 1.0) -> np.ndarray:
+    r"""Natural parameters :math:`\theta = \beta (h_1..h_n, J_{ij}\ (i<j))` of ``model`` in :func:`ising_family`."""
+    n = model.n_spins
+    iu = np.triu_indices(n, 1)
+    return float(beta) * np.concatenate([model.h, model.dense_J()[iu]])
+
+
+def ising_from_theta(theta: Any, n_spins: int, beta: float = 1.0) -> IsingModel:
+    """Inverse of :func:`ising_theta`."""
+    n = int(n_spins)
+    th = np.asarray(theta, dtype=np.float64) / float(beta)
+    if th.shape != (n + n * (n - 1) // 2,):
+        raise ValueError(f"theta for {n} spins must have {n + n * (n - 1) // 2} entries, got {th.shape}.")
+    J = np.zeros((n, n))
+    iu = np.triu_indices(n, 1)
+    J[iu] = th[n:]
+    return IsingModel(J + J.T, th[:n])
