@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 from scipy.optimize import brentq
 
@@ -54,6 +53,8 @@ __all__ = [
     "init_prediction",
     "layered_tc",
     "class_alignment",
+    "MCCrossCheck",
+    "mc_crosscheck",
     "default_tolerance",
     "PHASES",
 ]
@@ -262,62 +263,16 @@ def stability_curve(
 
 
 # ---------------------------------------------------------------------------------------------- TAP
-def _tap_fallback(model: IsingModel, beta: float, n_starts: int, rng: np.random.Generator, damping: float,
-                  max_iter: int, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Batched damped TAP iteration with AMP time indexing (used when :mod:`spinlens.meanfield` is absent).
-
-    :math:`m^{t+1} = (1-\gamma)\tanh(\beta h + \beta J m^t - \beta^2 m^{t-1} \odot J^{\circ 2}(1 - (m^t)^2))
-    + \gamma m^t`.
-    """
-    J = model.csr() if model.is_sparse else model.dense_J()
-    J2 = J.multiply(J).tocsr() if sp.issparse(J) else J * J
-    h = model.h
-    n = model.n_spins
-    M = rng.uniform(-1.0, 1.0, size=(n, n_starts))
-    M_prev = M.copy()
-    conv = np.zeros(n_starts, dtype=bool)
-    for _ in range(max_iter):
-        ons = J2 @ (1.0 - M**2)
-        new = np.tanh(beta * (h[:, None] + J @ M) - beta**2 * M_prev * ons)
-        new = damping * M + (1.0 - damping) * new
-        delta = np.max(np.abs(new - M), axis=0)
-        M_prev, M = M, new
-        conv = delta < tol
-        if np.all(conv):
-            break
-    res = np.max(np.abs(M - np.tanh(beta * (h[:, None] + J @ M) - beta**2 * M * (J2 @ (1.0 - M**2)))), axis=0)
-    conv = res < max(tol * 10, 1e-6)
-    Mt = M.T
-    # beta F_TAP per solution
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p, q = np.clip((1 + Mt) / 2, 1e-300, 1), np.clip((1 - Mt) / 2, 1e-300, 1)
-        ent = np.sum(p * np.log(p) + q * np.log(q), axis=1)
-    JM = np.asarray(J @ M).T
-    one = 1.0 - Mt**2
-    ons2 = np.asarray(J2 @ one.T).T
-    bF = ent - 0.5 * beta * np.einsum("ki,ki->k", Mt, JM) - beta * (Mt @ h)
-    bF = bF - 0.25 * beta**2 * np.einsum("ki,ki->k", one, ons2)
-    return Mt, bF / beta, conv
-
-
 def _run_tap(model: IsingModel, beta: float, n_starts: int, rng: np.random.Generator, max_iter: int,
              damping: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    try:
-        from spinlens.meanfield import tap  # type: ignore[attr-defined]
-    except ImportError:
-        tap = None
-    if tap is not None:
-        try:
-            r = tap(model, beta, n_starts=n_starts, damping=damping, max_iter=max_iter, tol=1e-8, rng=rng)
-            M = np.atleast_2d(np.asarray(r.m, dtype=np.float64))
-            F = np.atleast_1d(np.asarray(r.free_energy, dtype=np.float64))
-            C = np.atleast_1d(np.asarray(r.converged, dtype=bool))
-            if M.shape == (n_starts, model.n_spins) and F.shape[0] == n_starts:
-                return M, F, np.broadcast_to(C, (n_starts,)).copy()
-            log.warning("spinlens.meanfield.tap returned unexpected shapes; using the built-in TAP iteration")
-        except TypeError as exc:  # signature drift: fall back rather than fail the analysis
-            log.warning("spinlens.meanfield.tap failed (%s); using the built-in TAP iteration", exc)
-    return _tap_fallback(model, beta, n_starts, rng, damping, max_iter, 1e-8)
+    """TAP from random starts via :func:`spinlens.meanfield.tap`; returns (m (k, n), F (k,), converged (k,))."""
+    from spinlens.meanfield import tap
+
+    r = tap(model, beta, n_starts=n_starts, damping=damping, max_iter=max_iter, tol=1e-8, rng=rng)
+    M = np.atleast_2d(np.asarray(r.m, dtype=np.float64))
+    F = np.atleast_1d(np.asarray(r.free_energy, dtype=np.float64))
+    C = np.atleast_1d(np.asarray(r.converged, dtype=bool))
+    return M, F, C
 
 
 @dataclass(frozen=True)
@@ -380,7 +335,7 @@ def tap_evidence(
 ) -> TapEvidence:
     """Solve TAP from ``n_starts`` random starts at ``temperature`` and summarise the solutions.
 
-    Uses :func:`spinlens.meanfield.tap` (damped, AMP-indexed iteration) when available.
+    Uses :func:`spinlens.meanfield.tap` (damped, AMP-indexed iteration).
     """
     m, _ = _as_model(model)
     if not (np.isfinite(temperature) and temperature > 0):
@@ -493,7 +448,7 @@ def analyze(
     tol: float | None = None,
     n_starts: int = 16,
     tap_fractions: Sequence[float] = (0.8,),
-    tap_max_iter: int = 500,
+    tap_max_iter: int = 300,
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
 ) -> PhaseResult:
@@ -656,3 +611,71 @@ def class_alignment(m_input: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.nda
     if nm == 0:
         warnings.warn("input magnetisation is zero; class alignment is undefined (0).", stacklevel=2)
     return np.asarray(out)
+
+
+# ---------------------------------------------------------------------------------------------- Monte Carlo
+@dataclass(frozen=True)
+class MCCrossCheck(Result):
+    r"""Parallel-tempering cross-check of a transition: replica overlaps over a temperature ladder.
+
+    Attributes
+    ----------
+    temperatures : (K,) ascending ladder temperatures.
+    q2 : (K,) :math:`\langle q^2\rangle`, :math:`q = \frac1n \sum_i s_i^{a} s_i^{b}` between independent ladders.
+    chi_sg : (K,) spin-glass susceptibility :math:`\chi_{SG} = n \langle q^2 \rangle`.
+    binder : (K,) overlap Binder parameter :math:`g = \tfrac12(3 - \langle q^4\rangle/\langle q^2\rangle^2)`
+        (0 for a paramagnet, 1 deep in an ordered phase).
+    q_edges, p_q : histogram edges (B+1,) and :math:`P(q)` (K, B).
+    t_onset : highest ladder temperature with ``binder > 0.5`` (NaN if none): the finite-size onset of order.
+    """
+
+    temperatures: np.ndarray
+    q2: np.ndarray
+    chi_sg: np.ndarray
+    binder: np.ndarray
+    q_edges: np.ndarray
+    p_q: np.ndarray
+    t_onset: float
+    n_sweeps: int
+
+
+def mc_crosscheck(
+    model: Any,
+    temperatures: Sequence[float] | np.ndarray,
+    *,
+    n_sweeps: int = 2000,
+    n_burn: int | None = None,
+    n_pairs: int = 2,
+    bins: int = 41,
+    rng: RNGLike = None,
+    progress: ProgressCallback | None = None,
+) -> MCCrossCheck:
+    """Parallel tempering over ``temperatures`` with ``2 n_pairs`` independent ladders; overlap statistics.
+
+    Use it on small networks (a few hundred spins): it checks that order sets in near the ``t_c`` of
+    :func:`analyze` (a paramagnet has :math:`g \approx 0`, an ordered phase :math:`g \to 1`).
+    """
+    from spinlens.sampling import ParallelTempering
+
+    m, _ = _as_model(model)
+    T = np.sort(np.asarray(temperatures, dtype=np.float64).ravel())
+    if T.size < 2 or np.any(T <= 0) or not np.all(np.isfinite(T)):
+        raise ValueError("temperatures must hold at least two positive finite values.")
+    betas = tuple(sorted(float(b) for b in 1.0 / T))  # ascending betas = descending temperatures
+    burn = int(n_sweeps // 4) if n_burn is None else int(n_burn)
+    pt = ParallelTempering(betas=betas, n_chains=2 * int(n_pairs), n_burn=burn, record_all=True)
+    samples, _ = pt.sample(m, betas[-1], int(n_sweeps), rng=rng, progress=progress)
+    Q = np.asarray(samples.extra["overlaps"])  # (n_pairs, n_records, K), K ordered like betas (ascending)
+    Q = Q[..., ::-1]  # ascending temperatures
+    q = Q.reshape(-1, Q.shape[-1])
+    q2 = np.mean(q**2, axis=0)
+    q4 = np.mean(q**4, axis=0)
+    binder = 0.5 * (3.0 - q4 / np.maximum(q2**2, 1e-300))
+    edges = np.linspace(-1, 1, int(bins) + 1)
+    pq = np.stack([np.histogram(q[:, k], bins=edges, density=True)[0] for k in range(q.shape[1])])
+    above = np.nonzero(binder > 0.5)[0]
+    t_on = float(T[above.max()]) if above.size else float("nan")
+    return MCCrossCheck(
+        temperatures=T, q2=q2, chi_sg=m.n_spins * q2, binder=binder, q_edges=edges, p_q=pq, t_onset=t_on,
+        n_sweeps=int(n_sweeps),
+    )

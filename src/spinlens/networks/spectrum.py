@@ -24,12 +24,12 @@ __all__ = ["SpectrumResult", "spectrum", "bulk_edge", "bbp_threshold", "extreme_
 
 
 def bulk_edge(n: int, m: int, s: float) -> float:
-    r"""Largest singular value of an :math:`n\times m` i.i.d. matrix with entry s.d. ``s``: :math:`s(\sqrt n+\sqrt m)`."""
+    r"""Largest singular value of an :math:`n\times m` i.i.d. matrix, entry s.d. ``s``: :math:`s(\sqrt n+\sqrt m)`."""
     return float(s * (np.sqrt(n) + np.sqrt(m)))
 
 
 def bbp_threshold(n: int, m: int, s: float) -> float:
-    r"""Strength :math:`\theta_c = s\,(nm)^{1/4}` above which a rank-one spike :math:`\theta u v^\top` leaves the bulk."""
+    r"""BBP strength :math:`\theta_c = s\,(nm)^{1/4}` above which a spike :math:`\theta u v^\top` leaves the bulk."""
     return float(s * (n * m) ** 0.25)
 
 
@@ -57,7 +57,8 @@ def relative_change(weights: Any, init_weights: Any) -> np.ndarray:
     W0s, _, _ = extract_weights(init_weights)
     if [W.shape for W in Ws] != [W.shape for W in W0s]:
         raise ValueError("weights and init_weights have different layer shapes.")
-    return np.array([np.linalg.norm(W - W0) / max(np.linalg.norm(W0), 1e-300) for W, W0 in zip(Ws, W0s, strict=True)])
+    return np.array([float(np.linalg.norm(W - W0)) / max(float(np.linalg.norm(W0)), 1e-300)
+                     for W, W0 in zip(Ws, W0s, strict=True)])
 
 
 @dataclass(frozen=True)
