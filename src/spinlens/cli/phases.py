@@ -1,0 +1,94 @@
+"""``spinlens phases``: a network's magnetic phases over training (glass → hidden order, T_c(t), spectra)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from spinlens.cli._common import UserError, console, open_run, progress_bar
+
+__all__ = ["register", "phases"]
+
+
+def phases(
+    out: Path = typer.Option(Path("runs/phases"), "--out", help="Run directory (re-running resumes it)."),
+    binarized: bool = typer.Option(False, "--binarized", help="Binarized (sign, straight-through) activations."),
+    lazy: bool = typer.Option(False, "--lazy", help="Lazy-training control: output scale alpha, lr / alpha^2."),
+    lazy_scale: float = typer.Option(100.0, "--lazy-scale", help="alpha for --lazy."),
+    checkpoints: Path | None = typer.Option(None, "--checkpoints", help="Analyse your own checkpoint folder."),
+    model: str | None = typer.Option(None, "--model", help="module:builder returning the nn.Sequential "
+                                     "for --checkpoints (optional for plain Linear state dicts)."),
+    widths: str = typer.Option("784,256,256,10", "--widths", help="Layer widths, input first."),
+    dataset: str = typer.Option("mnist5000", "--dataset", help="digits, mnist5000 or an .npz file."),
+    n_samples: int | None = typer.Option(None, "--n-samples", help="Use only the first N samples."),
+    steps: int = typer.Option(2000, "--steps", help="Training steps."),
+    n_checkpoints: int = typer.Option(20, "--n-checkpoints", help="Log-spaced checkpoints (incl. step 0)."),
+    lr: float = typer.Option(0.05, "--lr", help="Learning rate."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) or adam."),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    n_starts: int = typer.Option(8, "--n-starts", help="Random TAP starts per probed checkpoint."),
+    tap_checkpoints: int = typer.Option(5, "--tap-checkpoints", help="Checkpoints that get TAP evidence."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000) and follow its spin-model phase over training."""
+    from spinlens.networks.experiment import (
+        ExperimentConfig,
+        _load_network,
+        _make_data,
+        analyze_checkpoints,
+        config_dict,
+        experiment_figures,
+        experiment_sections,
+        list_checkpoints,
+        load_builder,
+        summarize,
+        train_checkpoints,
+    )
+    from spinlens.report import write_report
+
+    t0 = time.perf_counter()
+    try:
+        w = tuple(int(x) for x in widths.split(","))
+    except ValueError:
+        raise UserError(f"--widths must be comma-separated integers, got {widths!r}.") from None
+    if model and not checkpoints:
+        raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
+    cfg = ExperimentConfig(
+        widths=w, activation="sign" if binarized else "relu", dataset=dataset, n_samples=n_samples, steps=steps,
+        optimizer=optimizer, lr=lr, batch_size=batch_size, n_checkpoints=n_checkpoints,
+        lazy_scale=lazy_scale if lazy else None, seed=seed, n_starts=n_starts, n_tap_checkpoints=tap_checkpoints,
+        checkpoint_dir=str(checkpoints) if checkpoints else None, model_builder=model,
+    )
+    run = open_run(out, config=config_dict(cfg), seeds={"seed": seed})
+    if checkpoints:
+        ckdir = checkpoints
+        cks = list_checkpoints(ckdir)
+        data = None
+    else:
+        ckdir = run.path / "checkpoints"
+        with progress_bar("training", steps) as cb:
+            cks = train_checkpoints(cfg, ckdir, progress=cb)
+        data = _make_data(cfg)
+    with progress_bar("phase analysis", len(cks)) as cb:
+        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, data=data)
+    builder = load_builder(model) if model else None
+    result = summarize(records, ckdir, _load_network(cks[0][1], builder))
+    run.save_result(result, "results")
+    run.save_json(records, "checkpoints_analysis")
+    paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, run.path).items()}
+    elapsed = time.perf_counter() - t0
+    title = "Phases over training" + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else "")
+    report = write_report(run.path, title, experiment_sections(result, records, paths, elapsed), run.manifest)
+    fit = result.fit
+    console.print(f"init: predicted T_c = {result.init_prediction:.4g}, measured {result.init_measured:.4g} "
+                  f"({result.phases[0]}); final: {result.phases[-1]}, T_c = {result.t_c[-1]:.4g}")
+    if fit is not None:
+        console.print(f"T_c ∝ t^{fit.exponent:.3f}  (95% CI {fit.exponent_ci[0]:.3f}..{fit.exponent_ci[1]:.3f}, "
+                      f"steps {fit.t_start:.0f}-{fit.t_end:.0f})")
+    console.print(f"[bold]report:[/bold] {report}  ({elapsed:.0f} s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``phases`` to the ``spinlens`` app."""
+    app.command("phases")(phases)
