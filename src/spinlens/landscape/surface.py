@@ -45,6 +45,9 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- batched evaluation
+_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Softplus)
+
+
 def _mlp_split(model: nn.Module) -> tuple[nn.Module | None, str, nn.Sequential] | None:
     """``(prefix, key of first Linear, rest)`` when the fast first-layer path applies, else ``None``."""
     if not isinstance(model, nn.Sequential):
@@ -147,6 +150,10 @@ def _fast_eval(
         n: torch.stack([d[n] if n in d else torch.zeros_like(base[n]) for d in dirs]) for n in rest_names
     }
     varied = [n for n in rest_names if n in dirs[0]]
+    first_act = None
+    items = list(rest._modules.values())
+    if items and isinstance(items[0], _ELEMENTWISE) and len(items) > 1:
+        first_act, rest = items[0], rest[1:]
     elt = torch.finfo(prob.dtype).bits // 8
     n_pts, r = coords.shape
     for b, w in enumerate(prob.weights):
@@ -171,7 +178,10 @@ def _fast_eval(
         vrest = vmap(rest_loss, in_dims=({n: (0 if n in varied else None) for n in rest_names}, 0))
         for s in range(0, n_pts, cs):
             C = coords[s : s + cs]
-            pre = p0[None] + torch.einsum("cr,rnh->cnh", C, P) if r > 1 else p0[None] + C[:, 0, None, None] * P[0][None]
+            # one fused pass: (c, n*h) = p0 + C @ P
+            pre = torch.addmm(p0.reshape(1, -1), C, P.reshape(r, -1)).view(C.shape[0], *p0.shape)
+            if first_act is not None:
+                pre = torch.relu_(pre) if isinstance(first_act, nn.ReLU) else first_act(pre)
             params = {
                 n: (base[n][None] + torch.einsum("cr,r...->c...", C, rest_dirs[n])) if n in varied else base[n]
                 for n in rest_names
