@@ -5,7 +5,7 @@ frozen dataclasses with ``sample(model, beta, n_sweeps, state=None, rng=None) ->
 statistics (:mod:`spinlens.sampling.stats`), parallel tempering, annealing and temperature scans
 (:mod:`spinlens.sampling.scan`) are re-exported here.
 """
-from spinlens.sampling import stats
+from spinlens.sampling import scan, stats
 from spinlens.sampling.api import METHODS, SampleResult, choose_method, make_sampler, sample
 from spinlens.sampling.samplers import (
     CheckerboardSampler,
@@ -17,11 +17,14 @@ from spinlens.sampling.samplers import (
     WolffSampler,
     multispin_supported,
 )
+from spinlens.sampling.scan import IsingScanResult, SKScanResult, ising_scan, sk_scan
 from spinlens.sampling.tempering import AnnealResult, ParallelTempering, anneal
 
 __all__ = [
     "METHODS",
     "AnnealResult",
+    "IsingScanResult",
+    "SKScanResult",
     "CheckerboardSampler",
     "MetropolisSampler",
     "MultiSpinReplicaSampler",
@@ -33,8 +36,11 @@ __all__ = [
     "WolffSampler",
     "anneal",
     "choose_method",
+    "ising_scan",
     "make_sampler",
     "multispin_supported",
     "sample",
+    "scan",
+    "sk_scan",
     "stats",
 ]
