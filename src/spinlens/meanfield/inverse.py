@@ -8,7 +8,8 @@ Methods (``InverseIsing(method=...)``):
   :math:`h_i = \operatorname{atanh} m_i - \sum_j J_{ij} m_j + m_i \sum_j J_{ij}^2 (1 - m_j^2)`
   (Kappen & Rodríguez 1998; Tanaka 1998).
 * ``"pseudolikelihood"`` — maximises :math:`\sum_i \frac1M \sum_\mu \ln P(s_i^\mu \mid s_{\setminus i}^\mu)`,
-  :math:`\ln P(s_i \mid s_{\setminus i}) = s_i \phi_i - \ln 2\cosh \phi_i`, :math:`\phi_i = h_i + \sum_{j\ne i} W_{ij} s_j`
+  :math:`\ln P(s_i \mid s_{\setminus i}) = s_i \phi_i - \ln 2\cosh \phi_i`,
+  :math:`\phi_i = h_i + \sum_{j\ne i} W_{ij} s_j`
   (Besag 1975; Aurell & Ekeberg 2012), all rows at once: one L-BFGS over every row with analytic gradients,
   two matrix products per evaluation, a fused numba pass for :math:`\ln\cosh`/:math:`\tanh`, the linear part
   from the precomputed moments, and per-row whitening of the features (preconditioning with the Cholesky
