@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from benchmarks._harness import benchmark, timeit
 
 N_THREADS = 1

@@ -39,10 +39,10 @@ def test_cd_gradient_equals_exact_gradient_with_exact_sampling() -> None:
     data = np.tile(X, (4000, 1))  # many chains per data point: Monte Carlo error ~ 0.005
     long = rbm.gradient(data, k=100, rng=1)  # k -> infinity: chains reach the model distribution
     short = rbm.gradient(data, k=1, rng=1)
-    for e, lg in zip(exact, long):
+    for e, lg in zip(exact, long, strict=False):
         assert np.max(np.abs(e - lg)) < 0.03
     # CD-1 is biased on this strongly coupled model
-    assert max(np.max(np.abs(e - s)) for e, s in zip(exact, short)) > 0.04
+    assert max(np.max(np.abs(e - s)) for e, s in zip(exact, short, strict=False)) > 0.04
 
 
 @pytest.mark.parametrize("bad", [np.array([[0.0, 1.5], [1.0, 0.0]]), np.array([[-0.1, 0.5], [1.0, 0.0]])])

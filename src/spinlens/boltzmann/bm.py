@@ -25,9 +25,10 @@ def get_boltzmann_machine() -> Any:
         """Fully visible Boltzmann machine: ``InverseIsing(method="boltzmann", ...)`` (Ackley, Hinton &
         Sejnowski 1985), fitted by moment matching of <s_i> and <s_i s_j> with Monte Carlo estimates."""
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.pop("method", None)
-            super().__init__(*args, method="boltzmann", **kwargs)
+        def __init__(self, **kwargs: Any) -> None:
+            if kwargs.pop("method", "boltzmann") != "boltzmann":
+                raise ValueError("BoltzmannMachine always uses method='boltzmann'; use InverseIsing for others.")
+            super().__init__("boltzmann", **kwargs)
 
     BoltzmannMachine.__module__ = "spinlens.boltzmann"
     return BoltzmannMachine

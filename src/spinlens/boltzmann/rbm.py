@@ -10,7 +10,8 @@ Learning (Hinton 2002; Tieleman 2008; Hinton, *A Practical Guide to Training RBM
 log-likelihood gradient :math:`\partial_W \langle\log p(v)\rangle = \langle v\,p(h|v)^\top\rangle_{data} -
 \langle v\,p(h|v)^\top\rangle_{model}`, the model term estimated from ``k`` Gibbs steps started at the data (CD-k)
 or at persistent chains (PCD). Update with momentum and L2 weight decay:
-:math:`\Delta\theta \leftarrow \mu\,\Delta\theta + \eta\,(g - \lambda\theta_W)`, :math:`\theta \leftarrow\theta+\Delta\theta`,
+:math:`\Delta\theta \leftarrow \mu\,\Delta\theta + \eta\,(g - \lambda\theta_W)`,
+:math:`\theta \leftarrow\theta+\Delta\theta`,
 with ``g`` the minibatch-*mean* gradient (scikit-learn's ``BernoulliRBM`` uses the same convention: its
 ``learning_rate`` multiplies the batch-averaged gradient).
 """
@@ -197,7 +198,8 @@ class RBM:
     def _threads(self) -> Any:
         class _Ctx:
             def __init__(s, n: int | None) -> None:
-                s.n, s.old = n, None
+                s.n: int | None = n
+                s.old: int | None = None
 
             def __enter__(s) -> None:
                 if s.n:
@@ -230,7 +232,7 @@ class RBM:
         self._set_params(W0, b0, np.zeros(nh))
         self.base_rate_bias_ = base
         self.n_features_in_ = nv
-        self.history_ = {"epoch_time": [], "reconstruction_error": []}
+        self.history_: dict[str, list[float]] = {"epoch_time": [], "reconstruction_error": []}
         gen = torch_generator(seed_int(g), device=str(dev) if dev.type != "cpu" else None)
         Xt = torch.as_tensor(A).to(dev, self.dtype).contiguous()
         with self._threads():

@@ -38,9 +38,10 @@ def capacity(
     run.save_result(res)
     fig = run.save_figure(capacity_figure(res), "capacity")
     rows = [{"N": int(n), "alpha_c(N)": float(a), "error": float(e)}
-            for n, a, e in zip(res.n_spins, res.alpha_c_n, res.alpha_c_n_error)]
+            for n, a, e in zip(res.n_spins, res.alpha_c_n, res.alpha_c_n_error, strict=False)]
     text = [
-        f"Extrapolated alpha_c = {res.alpha_c.mean:.4f} ± {res.alpha_c.error:.4f} (fit alpha_c(N) = alpha_c + a N^-1/2, "
+        f"Extrapolated alpha_c = {res.alpha_c.mean:.4f} ± {res.alpha_c.error:.4f} "
+        "(fit alpha_c(N) = alpha_c + a N^-1/2, "
         f"a = {res.slope:.3f}); replica-symmetric AGS value {alpha_c():.4f} (≈ {ALPHA_C_AGS}).",
         f"Retrieval: T = 0 asynchronous dynamics started at a stored pattern ends with overlap >= {res.threshold}.",
     ]

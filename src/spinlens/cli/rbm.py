@@ -65,7 +65,8 @@ def train(
     ax.grid(alpha=0.3)
     f_curve = run.save_figure(fig, "likelihood")
     samples = rbm.sample(50, n_gibbs=1000, rng=seed, init=te.X[:50], return_probabilities=True)
-    f_samp = run.save_figure(image_grid_figure(samples, d.image_shape, ncols=10, title="samples: 1000 Gibbs steps from held-out images"),
+    grid = image_grid_figure(samples, d.image_shape, ncols=10, title="samples: 1000 Gibbs steps from held-out images")
+    f_samp = run.save_figure(grid,
                              "samples")
     f_filt = run.save_figure(filters_figure(rbm, d.image_shape, n_filters=min(64, n_hidden)), "filters")
     run.save_json({"curve": curve, "epoch_time": rbm.history_["epoch_time"],
@@ -78,8 +79,10 @@ def train(
     write_report(run.path, f"RBM trained on {dataset}",
                  [Section("Likelihood", text=text, tables=[("evaluations", curve)],
                           figures=[(f_curve, "average log-likelihood per epoch")]),
-                  Section("Samples and filters", figures=[(f_samp, "visible probabilities after 1000 Gibbs steps (chains started at held-out images)"),
-                                                          (f_filt, "weights of hidden units")])],
+                  Section("Samples and filters",
+                          figures=[(f_samp, "visible probabilities after 1000 Gibbs steps (chains started at "
+                                            "held-out images)"),
+                                   (f_filt, "weights of hidden units")])],
                  run.manifest)
 
 

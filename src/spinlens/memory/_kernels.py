@@ -20,7 +20,7 @@ def async_zero_t(
 
     ``S`` is an int8 ``(b, n)`` batch; returns the sweeps used and whether each state is a fixed point.
     """
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (numba's per-thread generator)
     b, n = S.shape
     sweeps = np.zeros(b, dtype=np.int64)
     converged = np.zeros(b, dtype=np.bool_)
@@ -32,7 +32,7 @@ def async_zero_t(
                 acc += J[i, j] * S[a, j]
             phi[i] = acc
         for t in range(max_sweeps):
-            order = np.random.permutation(n)
+            order = np.random.permutation(n)  # noqa: NPY002
             flips = 0
             for q in range(n):
                 i = order[q]
@@ -67,7 +67,7 @@ def glauber(
     ``P(s_i = +1) = 1 / (1 + exp(-2 beta phi_i))``. Returns the overlaps ``m_mu = xi^mu . s / N``
     averaged over the sweeps after ``n_burn`` (shape ``(b, P)``; ``patterns`` is int8 ``(P, n)``).
     """
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (numba's per-thread generator)
     b, n = S.shape
     P = patterns.shape[0]
     msum = np.zeros((b, P))
@@ -81,7 +81,7 @@ def glauber(
             phi[i] = acc
         n_meas = 0
         for t in range(n_sweeps):
-            order = np.random.permutation(n)
+            order = np.random.permutation(n)  # noqa: NPY002
             for q in range(n):
                 i = order[q]
                 x = 2.0 * beta * phi[i]
@@ -90,7 +90,7 @@ def glauber(
                 elif x < -40.0:
                     new = -1
                 else:
-                    new = 1 if np.random.random() < 1.0 / (1.0 + np.exp(-x)) else -1
+                    new = 1 if np.random.random() < 1.0 / (1.0 + np.exp(-x)) else -1  # noqa: NPY002
                 if new != S[a, i]:
                     S[a, i] = new
                     d = 2.0 * new

@@ -12,7 +12,8 @@ with :math:`\langle\cdot\rangle_z` a standard Gaussian average:
 and the free energy per spin
 
 .. math::
-    f = \frac\alpha2 + \frac{m^2}2 + \frac{\alpha}{2\beta}\Big[\ln(1-\beta+\beta q) - \frac{\beta q}{1-\beta+\beta q}\Big]
+    f = \frac\alpha2 + \frac{m^2}2
+        + \frac{\alpha}{2\beta}\Big[\ln(1-\beta+\beta q) - \frac{\beta q}{1-\beta+\beta q}\Big]
         + \frac{\alpha\beta}2 r(1-q) - \frac1\beta\langle\ln 2\cosh\beta(m+\sqrt{\alpha r}\,z)\rangle_z .
 
 At T = 0, with :math:`y = m/\sqrt{2\alpha r}`: :math:`\sqrt{2\alpha} = \mathrm{erf}(y)/y - \tfrac{2}{\sqrt\pi}e^{-y^2}`,

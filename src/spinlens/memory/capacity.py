@@ -26,7 +26,8 @@ from spinlens._rng import RNGLike, as_generator
 from spinlens.memory.hopfield import Rule, hopfield, retrieve
 from spinlens.results import Estimate, Result
 
-__all__ = ["CapacityResult", "capacity_experiment", "capacity_figure", "fit_alpha_c", "extrapolate_alpha_c", "ALPHA_C_AGS"]
+__all__ = ["CapacityResult", "capacity_experiment", "capacity_figure", "fit_alpha_c", "extrapolate_alpha_c",
+           "ALPHA_C_AGS"]
 
 #: Replica-symmetric capacity of the Hebbian Hopfield network (AGS 1985), see :func:`spinlens.memory.ags.alpha_c`.
 ALPHA_C_AGS = 0.1379
@@ -171,7 +172,7 @@ def capacity_figure(result: CapacityResult) -> Any:
         ax1.errorbar(result.alphas, result.p_retrieval[i], yerr=result.p_error[i], fmt="o-", ms=3, capsize=2,
                      label=f"N = {N}")
     ax1.axvline(ALPHA_C_AGS, color="k", ls="--", lw=1, label=r"AGS $\alpha_c$ = 0.138")
-    ax1.set(xlabel=r"load $\alpha = P/N$", ylabel=r"P(retrieval), $m_f \geq$ %.2g" % result.threshold,
+    ax1.set(xlabel=r"load $\alpha = P/N$", ylabel=rf"P(retrieval), $m_f \geq$ {result.threshold:.2g}",
             title=f"Hopfield capacity ({result.rule})")
     ax1.legend(frameon=False, fontsize=8)
     ax1.grid(alpha=0.3)

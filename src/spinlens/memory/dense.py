@@ -86,7 +86,9 @@ class DenseAssociativeMemory:
             return a - b
         return np.sum(plus**self.n - minus**self.n, axis=2)
 
-    def update(self, s: Any, mode: Literal["sync", "async"] = "sync", n_steps: int = 1, rng: RNGLike = None) -> np.ndarray:
+    def update(
+        self, s: Any, mode: Literal["sync", "async"] = "sync", n_steps: int = 1, rng: RNGLike = None
+    ) -> np.ndarray:
         """Apply ``n_steps`` updates: ``"sync"`` updates every spin at once from the same state (the one-step
         retrieval of Krotov & Hopfield), ``"async"`` one spin at a time in random order (a sweep per step)."""
         S0 = as_spins(s, self.n_spins)
@@ -120,7 +122,8 @@ class DenseAssociativeMemory:
 
 
 class ModernHopfield:
-    r"""Modern (continuous) Hopfield network of Ramsauer et al.: :math:`\xi \leftarrow X^\top\mathrm{softmax}(\beta X\xi)`.
+    r"""Modern (continuous) Hopfield network of Ramsauer et al.:
+    :math:`\xi \leftarrow X^\top\mathrm{softmax}(\beta X\xi)`.
 
     Parameters
     ----------
@@ -138,7 +141,10 @@ class ModernHopfield:
         self.beta = float(beta)
 
     def energy(self, xi: Any) -> np.ndarray | float:
-        r""":math:`E = -\beta^{-1}\ln\sum_\mu e^{\beta x^\mu\cdot\xi} + \tfrac12\xi\cdot\xi + \beta^{-1}\ln P + \tfrac12 M^2`."""
+        r"""Energy
+        :math:`E = -\beta^{-1}\ln\sum_\mu e^{\beta x^\mu\cdot\xi} + \tfrac12\xi\cdot\xi`
+        :math:`+ \beta^{-1}\ln P + \tfrac12 M^2`.
+        """
         V = np.atleast_2d(np.asarray(xi, dtype=np.float64))
         M = np.max(np.linalg.norm(self.patterns, axis=1))
         e = (-logsumexp(self.beta * V @ self.patterns.T, axis=1) / self.beta + 0.5 * np.sum(V * V, axis=1)
@@ -179,7 +185,7 @@ class DenseCapacityResult(Result):
 
 
 def _stable_prob(n: int, N: int, P: int, n_trials: int, g: np.random.Generator) -> float:
-    ok = 0
+    ok = 0.0
     for _ in range(n_trials):
         X = np.where(g.random((P, N)) < 0.5, 1, -1).astype(np.int8)
         frac, _ = DenseAssociativeMemory(X, n=n).stable_fraction()
