@@ -1,0 +1,120 @@
+"""Inverse Ising on samples drawn exactly from a known n = 10 model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spinlens.exact as ex
+from spinlens.meanfield import InverseIsing
+from spinlens.spins import sk
+
+_IU = np.triu_indices(10, 1)
+
+
+@pytest.fixture(scope="module")
+def truth():
+    g = np.random.default_rng(5)
+    model = sk(10, J=1.0, rng=g).with_field(g.normal(0.0, 0.3, 10))
+    states, p = ex.boltzmann_probabilities(model, 1.0)
+    return model, states, p
+
+
+def _draw(truth, M: int, seed: int) -> np.ndarray:
+    _, states, p = truth
+    return states[np.random.default_rng(seed).choice(p.size, size=M, p=p)].astype(np.float64)
+
+
+def _err(est: InverseIsing, model) -> float:
+    return float(np.sqrt(np.mean((est.J_[_IU] - model.J[_IU]) ** 2) + np.mean((est.h_ - model.h) ** 2)))
+
+
+def test_pseudolikelihood_and_boltzmann_reach_the_ml_floor_and_scale_as_inverse_sqrt_M(truth) -> None:
+    model = truth[0]
+    Ms = [1000, 4000, 16000]
+    errs: dict[str, list[float]] = {"pseudolikelihood": [], "boltzmann": []}
+    for M in Ms:
+        e = {k: [] for k in errs}
+        for seed in range(4):
+            S = _draw(truth, M, seed)
+            ml = InverseIsing("boltzmann").fit(S)  # n = 10: exact gradients = exact maximum likelihood
+            assert ml.converged_
+            # at the ML optimum the model moments equal the data moments (moment matching)
+            r = ex.enumerate(ml.to_model(), 1.0)
+            np.testing.assert_allclose(r.m, S.mean(0), atol=1e-7)
+            np.testing.assert_allclose(r.corr, S.T @ S / M, atol=1e-7)
+            pl = InverseIsing("pseudolikelihood").fit(S)
+            e["boltzmann"].append(_err(ml, model))
+            e["pseudolikelihood"].append(_err(pl, model))
+        for k in errs:
+            errs[k].append(float(np.mean(e[k])))
+    # pseudo-likelihood is consistent and nearly efficient: within 25 % of the ML floor
+    for e_pl, e_ml in zip(errs["pseudolikelihood"], errs["boltzmann"]):
+        assert e_pl <= 1.25 * e_ml
+    # error ~ M^(-1/2)
+    for k in errs:
+        slope = np.polyfit(np.log(Ms), np.log(errs[k]), 1)[0]
+        assert -0.7 < slope < -0.35, (k, slope, errs[k])
+
+
+def test_monte_carlo_boltzmann_learning_reaches_the_floor(truth) -> None:
+    model = truth[0]
+    S = _draw(truth, 8000, 11)
+    ml = InverseIsing("boltzmann").fit(S)
+    mc = InverseIsing("boltzmann", exact_max=0, max_iter=400, n_chains=400, rng=0).fit(S)
+    assert _err(mc, model) <= 1.5 * _err(ml, model)
+    assert np.max(np.abs(mc.J_ - ml.J_)) < 0.1
+
+
+def test_mean_field_inversions_in_weak_coupling() -> None:
+    g = np.random.default_rng(2)
+    model = sk(10, J=0.2, rng=g).with_field(g.normal(0.0, 0.2, 10))
+    states, p = ex.boltzmann_probabilities(model, 1.0)
+    # exact moments as "infinite data": weighted samples via a large draw
+    S = states[g.choice(p.size, size=400_000, p=p)]
+    e_nmf = _err(InverseIsing("nmf").fit(S), model)
+    e_tap = _err(InverseIsing("tap").fit(S), model)
+    assert e_tap < e_nmf < 0.05
+
+
+def test_zero_one_input_is_converted_and_to_model(truth) -> None:
+    S = _draw(truth, 2000, 3)
+    a = InverseIsing("pseudolikelihood").fit(S)
+    b = InverseIsing("pseudolikelihood").fit((S + 1) // 2)
+    np.testing.assert_allclose(a.J_, b.J_, atol=1e-10)
+    model = a.to_model()
+    assert model.n_spins == 10 and np.allclose(model.J, model.J.T) and np.all(np.diag(model.J) == 0)
+
+
+def test_l1_and_l2_shrink_couplings(truth) -> None:
+    S = _draw(truth, 2000, 4)
+    base = InverseIsing("pseudolikelihood").fit(S)
+    l2 = InverseIsing("pseudolikelihood", l2=0.05).fit(S)
+    l1 = InverseIsing("pseudolikelihood", l1=0.05).fit(S)
+    assert np.sum(l2.J_**2) < np.sum(base.J_**2)
+    assert np.sum(np.abs(l1.J_)) < np.sum(np.abs(base.J_))
+    assert np.sum(np.abs(l1.W_) < 1e-8) > np.sum(np.abs(base.W_) < 1e-8)
+
+
+def test_bad_input() -> None:
+    S = np.where(np.random.default_rng(0).random((100, 5)) < 0.5, 1, -1)
+    with pytest.raises(ValueError, match="-1, \\+1"):
+        InverseIsing().fit(S * 2)
+    mixed = S.copy()
+    mixed[0, 0] = 0  # a mix of -1, 0 and +1
+    with pytest.raises(ValueError, match="-1, \\+1"):
+        InverseIsing().fit(mixed)
+    with pytest.raises(ValueError, match="2-D"):
+        InverseIsing().fit(S[0])
+    const = S.copy()
+    const[:, 2] = 1
+    with pytest.raises(ValueError, match="constant"):
+        InverseIsing().fit(const)
+    with pytest.warns(UserWarning, match="constant"):
+        est = InverseIsing(l2=0.1).fit(const)
+    assert np.all(np.isfinite(est.h_)) and est.h_[2] > 0
+    with pytest.raises(ValueError, match="method"):
+        InverseIsing("magic").fit(S)
+    with pytest.raises(ValueError, match="not fitted"):
+        InverseIsing().to_model()
+    with pytest.raises(ValueError, match="l1"):
+        InverseIsing("nmf", l1=0.1).fit(S)
