@@ -44,7 +44,7 @@ def test_tap_beats_naive_at_high_temperature_and_both_vanish_as_beta_to_zero() -
     for name in errs:  # errors shrink monotonically with beta -> 0
         assert errs[name][0] > errs[name][1] > errs[name][2]
     # TAP is correct to second order in beta, naive MF only to first: TAP error well below naive
-    for e_mf, e_tap in zip(errs["naive"], errs["tap"]):
+    for e_mf, e_tap in zip(errs["naive"], errs["tap"], strict=True):
         assert e_tap < 0.25 * e_mf
     # and the naive error scales like beta^2, the TAP error like beta^3 (ratios for halving beta)
     assert errs["naive"][1] / errs["naive"][2] > 3.0

@@ -48,7 +48,7 @@ def test_pseudolikelihood_and_boltzmann_reach_the_ml_floor_and_scale_as_inverse_
         for k in errs:
             errs[k].append(float(np.mean(e[k])))
     # pseudo-likelihood is consistent and nearly efficient: within 25 % of the ML floor
-    for e_pl, e_ml in zip(errs["pseudolikelihood"], errs["boltzmann"]):
+    for e_pl, e_ml in zip(errs["pseudolikelihood"], errs["boltzmann"], strict=True):
         assert e_pl <= 1.25 * e_ml
     # error ~ M^(-1/2)
     for k in errs:
