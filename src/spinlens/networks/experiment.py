@@ -6,7 +6,8 @@ bond-matrix spectrum is summarised (:func:`spinlens.networks.spectrum.spectrum`)
 written atomically to ``analysis/step_XXXXXXXX.json`` (+ ``.npz``); a re-run reuses finished records.
 
 The melting temperature is fitted as a power law :math:`T_c(t) = a\,t^{\gamma}` by least squares on
-:math:`\log T_c` vs :math:`\log t` over the hidden-order checkpoints (the fit range is reported), with a
+:math:`\log T_c` vs :math:`\log t` over the trailing hidden-order checkpoints without the onset one (the fit
+range is reported), with a
 95% confidence interval for :math:`\gamma` from the t distribution (Barney, Winer & Galitski, arXiv:2408.06421).
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ class ExperimentConfig:
     # analysis
     n_grid: int = 16
     n_starts: int = 8
-    tap_max_iter: int = 300
+    tap_max_iter: int = 1000
     n_tap_checkpoints: int = 5
     threads: int | None = 1
     # the user's own run
@@ -396,6 +397,8 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
     start = len(steps)
     while start > 0 and ho[start - 1]:
         start -= 1
+    if len(steps) - start >= 4:  # skip the onset checkpoint (the jump out of the glass), fit the growth
+        start += 1
     if len(steps) - start >= 3:
         fit = fit_power_law(steps, t_c, (float(steps[start]), float(steps[-1])))
     else:

@@ -14,6 +14,7 @@ Checkpoints are untrusted input: :func:`load_checkpoint` never unpickles arbitra
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -142,38 +143,49 @@ def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], l
 _BAD_KEY_HINTS = ("running_mean", "running_var", "num_batches_tracked", "in_proj", "conv", "attn", "norm")
 
 
+def _natural_key(name: str) -> list[Any]:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+
+
+def _chain_ok(Ws: list[np.ndarray]) -> bool:
+    return all(Ws[l].shape[1] == Ws[l - 1].shape[0] for l in range(1, len(Ws)))
+
+
 def _from_state_dict(sd: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str]]:
-    Ws: list[np.ndarray] = []
-    bs: list[np.ndarray | None] = []
-    names: list[str] = []
+    weights: dict[str, np.ndarray] = {}
+    biases: dict[str, np.ndarray] = {}
     for key, val in sd.items():
         if not isinstance(key, str):
             raise ValueError(f"state dict keys must be strings, got {key!r}.")
-        arr = _to_numpy(val, f"state-dict entry {key!r}")
-        base, _, leaf = key.rpartition(".")
         if any(h in key.lower() for h in ("running_mean", "running_var", "num_batches_tracked")):
             raise ValueError(f"state-dict entry {key!r} belongs to a normalisation layer (BatchNorm); "
                              f"it is not supported. {_SUPPORTED_TEXT}.")
-        if leaf == "weight" or (not base and key == "weight"):
+        arr = _to_numpy(val, f"state-dict entry {key!r}")
+        base, _, leaf = key.rpartition(".")
+        if leaf == "weight":
             if arr.ndim != 2:
                 raise ValueError(
                     f"state-dict entry {key!r} has shape {arr.shape}: not a Linear layer "
                     f"(convolutions and normalisation layers are not supported). {_SUPPORTED_TEXT}."
                 )
-            Ws.append(arr)
-            bs.append(None)
-            names.append(base or key)
+            weights[base] = arr
         elif leaf == "bias":
-            if not Ws or names[-1] != base:
-                raise ValueError(f"state-dict entry {key!r} is a bias without a preceding Linear weight.")
-            if arr.shape != (Ws[-1].shape[0],):
-                raise ValueError(f"bias {key!r} has shape {arr.shape}, expected ({Ws[-1].shape[0]},).")
-            bs[-1] = arr
+            biases[base] = arr
         else:
             raise ValueError(f"state-dict entry {key!r} is not a Linear weight or bias. {_SUPPORTED_TEXT}.")
-    if not Ws:
+    if not weights:
         raise ValueError(f"the state dict holds no Linear weights. {_SUPPORTED_TEXT}.")
-    return Ws, bs, names
+    for base, b in biases.items():
+        if base not in weights:
+            raise ValueError(f"state-dict entry {base + '.bias'!r} is a bias without a Linear weight.")
+        if b.shape != (weights[base].shape[0],):
+            raise ValueError(f"bias {base + '.bias'!r} has shape {b.shape}, expected ({weights[base].shape[0]},).")
+    names = list(weights)  # insertion order = module order for torch state dicts
+    if not _chain_ok([weights[n] for n in names]):
+        natural = sorted(names, key=_natural_key)  # e.g. safetensors files store keys sorted as text
+        if _chain_ok([weights[n] for n in natural]):
+            names = natural
+    return [weights[n] for n in names], [biases.get(n) for n in names], names
 
 
 def extract_weights(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str]]:

@@ -412,9 +412,6 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
             buf = io.BytesIO()
             torch.save(opt.state_dict(), buf)
             atomic_write_bytes(out_path / f"optim_{step:08d}.pt", buf.getvalue())
-            prev = [s for s in ck_steps if s < step and (out_path / f"optim_{s:08d}.pt").is_file()]
-            for s in prev:
-                (out_path / f"optim_{s:08d}.pt").unlink(missing_ok=True)
         _write_index(out_path, config, ck_steps, names, losses, accs)
 
     if out_path is not None:
