@@ -36,7 +36,7 @@ def test_lanczos_extremes(which: str) -> None:
     # signed: bottom means most negative, not smallest |lambda|
     if which == "bottom":
         assert res.eigenvalues[0] == pytest.approx(-4.5, abs=1e-8)
-    for lam, v in zip(res.eigenvalues, res.eigenvectors):
+    for lam, v in zip(res.eigenvalues, res.eigenvectors, strict=False):
         np.testing.assert_allclose(A @ v, lam * v, atol=1e-6)
 
 

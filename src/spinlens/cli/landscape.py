@@ -154,7 +154,7 @@ def landscape(
     g = np.random.default_rng(seed)
     hess_dirs = np.stack([eigs.eigenvectors[0], eigs.eigenvectors[k]])
     rand_dirs = ls.orthonormalize([g.standard_normal(op.n_params) for _ in range(2)])
-    kw = {"n_points": grid, "span": (-span, span), "device": "cpu"}
+    kw: dict[str, Any] = {"n_points": grid, "span": (-span, span), "device": "cpu"}
     s_rand = ls.surface_2d(net_a, loss, data, rand_dirs, **kw)
     s_hess = ls.surface_2d(net_a, loss, data, hess_dirs, **kw)
     s_filt = ls.surface_2d(net_a, loss, data, "random", n_points=grid, span=(-1, 1), rng=seed, device="cpu")
@@ -164,8 +164,8 @@ def landscape(
         pca = ls.pca_directions(traj)
         c = pca.coordinates
         pad = 0.25 * max(np.ptp(c[:, 0]), np.ptp(c[:, 1]), 1e-3)
-        s_pca = ls.surface_2d(net_a, loss, data, pca.directions, n_points=grid, device="cpu",
-                              span=(c[:, 0].min() - pad, c[:, 0].max() + pad, c[:, 1].min() - pad, c[:, 1].max() + pad),
+        box = (c[:, 0].min() - pad, c[:, 0].max() + pad, c[:, 1].min() - pad, c[:, 1].max() + pad)
+        s_pca = ls.surface_2d(net_a, loss, data, pca.directions, n_points=grid, device="cpu", span=box,
                               trajectory=np.asarray(traj))
         surfaces["pca"] = s_pca
         pca_fig = plots.plot_contour(s_pca, title=f"PCA plane of the training path "
@@ -220,8 +220,8 @@ def landscape(
         Section("Hessian spectrum",
                 text=["Lanczos (full reorthogonalisation, float64) for the signed extremes; stochastic Lanczos "
                       "quadrature with Gaussian broadening for the density; Hutch++ trace."],
-                tables=[("extreme eigenvalues", [{"top": f"{a:.5g}", "bottom": f"{b:.5g}"}
-                                                 for a, b in zip(eigs.eigenvalues[:k], eigs.eigenvalues[k:])]),
+                tables=[("extreme eigenvalues", [{"top": f"{a:.5g}", "bottom": f"{b:.5g}"} for a, b in
+                                                 zip(eigs.eigenvalues[:k], eigs.eigenvalues[k:], strict=False)]),
                         ("trace", [{"trace": f"{tr.trace}", "mean eigenvalue": tr.mean_eigenvalue}])],
                 figures=[(paths["spectrum"], "SLQ density (log scale) and Lanczos eigenvalues")]),
         Section("Random plane vs Hessian plane",
@@ -298,7 +298,7 @@ def hessian(
     write_report(run.path, "spinlens hessian", [Section(
         "Hessian", text=[f"MLP {widths} ({activation}); {op.n_params} parameters; trace {tr.trace} (Hutch++)."],
         tables=[("eigenvalues", [{"i": i, "λ": float(v), "residual": float(r)}
-                                 for i, (v, r) in enumerate(zip(eigs.eigenvalues, eigs.residuals))])],
+                                 for i, (v, r) in enumerate(zip(eigs.eigenvalues, eigs.residuals, strict=False))])],
         figures=[(p, "SLQ density and Lanczos eigenvalues")])], run.manifest)
     console.print(f"eigenvalues: {np.array2string(eigs.eigenvalues, precision=5)}; trace {tr.trace}")
 

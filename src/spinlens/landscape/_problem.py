@@ -160,7 +160,7 @@ class Problem:
     def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         """Flat vector (N,) → ``{name: tensor}`` for the selected parameters."""
         parts = torch.split(theta, self.numels)
-        return {n: p.view(s) for n, p, s in zip(self.names, parts, self.shapes)}
+        return {n: p.view(s) for n, p, s in zip(self.names, parts, self.shapes, strict=False)}
 
     def full_params(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         d = dict(self.fixed)

@@ -143,7 +143,9 @@ def pca_directions(trajectory: Sequence[Any] | np.ndarray, n_components: int = 2
         if isinstance(item, nn.Module):
             rows.append(flat_parameters(item))
         elif isinstance(item, dict):
-            rows.append(np.concatenate([torch.as_tensor(v).detach().double().reshape(-1).numpy() for v in item.values()]))
+            rows.append(
+                np.concatenate([torch.as_tensor(v).detach().double().reshape(-1).numpy() for v in item.values()])
+            )
         else:
             rows.append(np.asarray(item, dtype=np.float64).reshape(-1))
     T = np.stack(rows)
@@ -192,9 +194,9 @@ def user_direction(model: nn.Module, direction: Any, params: Sequence[str] | str
         d = np.concatenate(parts)
     else:
         d = np.asarray(torch.as_tensor(direction).detach().cpu().double().numpy()).reshape(-1)
-    n = sum(p.numel() for _, p in named)
-    if d.size != n:
-        raise ValueError(f"direction has {d.size} entries but the model has {n} parameters.")
+    n_par = sum(p.numel() for _, p in named)
+    if d.size != n_par:
+        raise ValueError(f"direction has {d.size} entries but the model has {n_par} parameters.")
     if not np.all(np.isfinite(d)):
         raise ValueError("direction has non-finite entries.")
     return d

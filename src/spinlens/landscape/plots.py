@@ -65,7 +65,7 @@ def plot_planes(surfaces: Sequence[Surface2D], titles: Sequence[str], suptitle: 
     allz = np.log10(np.maximum(allz, 1e-12)) if log else allz
     levels = np.linspace(allz.min(), allz.max(), 30)
     cs = None
-    for ax, s, t in zip(axes, surfaces, titles):
+    for ax, s, t in zip(axes, surfaces, titles, strict=False):
         cs = _contour(ax, s, t, levels=levels, log=log)  # type: ignore[arg-type]
     if cs is not None:
         fig.colorbar(cs, ax=list(axes), label="log10 loss" if log else "loss")

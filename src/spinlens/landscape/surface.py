@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,7 @@ __all__ = [
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Softplus)
 
 
-def _mlp_split(model: nn.Module) -> tuple[nn.Module | None, str, nn.Sequential] | None:
+def _mlp_split(model: nn.Module) -> tuple[nn.Module | None, str, nn.Module] | None:
     """``(prefix, key of first Linear, rest)`` when the fast first-layer path applies, else ``None``."""
     if not isinstance(model, nn.Sequential):
         return None
@@ -106,7 +107,9 @@ def evaluate_losses(
     coords = torch.as_tensor(coords, dtype=prob.dtype, device=prob.device)
     directions = torch.as_tensor(directions, dtype=prob.dtype, device=prob.device)
     if coords.ndim != 2 or directions.ndim != 2 or coords.shape[1] != directions.shape[0]:
-        raise ValueError(f"coords (P, r) and directions (r, N) disagree: {tuple(coords.shape)}, {tuple(directions.shape)}.")
+        raise ValueError(
+            f"coords (P, r) and directions (r, N) disagree: {tuple(coords.shape)}, {tuple(directions.shape)}."
+        )
     if directions.shape[1] != prob.n_params:
         raise ValueError(f"directions have {directions.shape[1]} entries, the model {prob.n_params} parameters.")
     split = _mlp_split(prob.model) if fast is not False else None
@@ -131,7 +134,7 @@ def evaluate_losses(
 
 def _fast_eval(
     prob: Problem,
-    split: tuple[nn.Module | None, str, nn.Sequential],
+    split: tuple[nn.Module | None, str, nn.Module],
     coords: torch.Tensor,
     directions: torch.Tensor,
     origin: torch.Tensor,
@@ -151,9 +154,10 @@ def _fast_eval(
     }
     varied = [n for n in rest_names if n in dirs[0]]
     first_act = None
-    items = list(rest._modules.values())
-    if items and isinstance(items[0], _ELEMENTWISE) and len(items) > 1:
-        first_act, rest = items[0], rest[1:]
+    items = list(rest._modules.items())
+    if len(items) > 1 and isinstance(items[0][1], _ELEMENTWISE):
+        # keep the original keys so parameter names still match
+        first_act, rest = items[0][1], nn.Sequential(OrderedDict(items[1:]))  # type: ignore[arg-type]
     elt = torch.finfo(prob.dtype).bits // 8
     n_pts, r = coords.shape
     for b, w in enumerate(prob.weights):
@@ -376,11 +380,13 @@ def weight_matching(
     keys = _linear_chain(model_a)
     if _linear_chain(model_b) != keys:
         raise ValueError("the two models must have the same architecture.")
-    Wa = [model_a._modules[k].weight.detach().double().cpu().numpy() for k in keys]  # type: ignore[union-attr]
-    Wb = [model_b._modules[k].weight.detach().double().cpu().numpy() for k in keys]  # type: ignore[union-attr]
-    ba = [_bias(model_a._modules[k]) for k in keys]
-    bb = [_bias(model_b._modules[k]) for k in keys]
-    for x, y in zip(Wa, Wb):
+    lin_a = [_lin(model_a, k) for k in keys]
+    lin_b = [_lin(model_b, k) for k in keys]
+    Wa = [m.weight.detach().double().cpu().numpy() for m in lin_a]
+    Wb = [m.weight.detach().double().cpu().numpy() for m in lin_b]
+    ba = [_bias(m) for m in lin_a]
+    bb = [_bias(m) for m in lin_b]
+    for x, y in zip(Wa, Wb, strict=False):
         if x.shape != y.shape:
             raise ValueError("the two models must have the same layer shapes.")
     L = len(keys) - 1  # hidden layers
@@ -412,6 +418,12 @@ def weight_matching(
             if l > 0:
                 W.copy_(W[:, torch.as_tensor(perms[l - 1])])
     return out, perms
+
+
+def _lin(model: nn.Module, key: str) -> nn.Linear:
+    m = model._modules[key]
+    assert isinstance(m, nn.Linear)
+    return m
 
 
 def _bias(m: nn.Module) -> np.ndarray:
