@@ -23,7 +23,6 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, spawn
 from spinlens.results import Result
-from spinlens.sampling import stats
 from spinlens.sampling.api import sample
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
@@ -86,9 +85,9 @@ def binder_crossing(T: np.ndarray, U1: np.ndarray, e1: np.ndarray, U2: np.ndarra
                     n_bootstrap: int = 400, rng: RNGLike = None) -> tuple[float, float]:
     """Temperature where ``U2(T) - U1(T)`` changes sign from + to -, with a parametric bootstrap error.
 
-    The sign change is located by linear interpolation and refined by a weighted cubic fit of the difference
-    through the nearest grid points; the error is the spread over Gaussian resamplings of every point with its
-    error bar. ``(nan, nan)`` without a crossing.
+    The sign change is located by linear interpolation and refined by a weighted quadratic fit of the
+    difference through the 4 nearest grid points; the error is the spread over Gaussian resamplings of every
+    point with its error bar. ``(nan, nan)`` without a crossing.
     """
     g = as_generator(rng)
     order = np.argsort(T)
@@ -103,13 +102,13 @@ def binder_crossing(T: np.ndarray, U1: np.ndarray, e1: np.ndarray, U2: np.ndarra
         # the crossing nearest the middle of all sign changes (robust to noise far from T_c)
         k = idx[len(idx) // 2]
         t_lin = float(T[k] + (T[k + 1] - T[k]) * d[k] / (d[k] - d[k + 1]))
-        # refine with a weighted cubic through the (up to) 6 nearest points: linear interpolation of curved
-        # Binder curves on a coarse grid is biased
-        near = np.argsort(np.abs(T - t_lin))[: min(6, T.size)]
+        # refine with a weighted quadratic through the 4 nearest points: linear interpolation of the curved
+        # difference of Binder curves on a coarse grid is biased (towards low T for the 2D Ising model)
+        near = np.argsort(np.abs(T - t_lin))[: min(4, T.size)]
         if near.size < 4:
             return t_lin
         x = T[near] - t_lin
-        coef = np.polynomial.polynomial.polyfit(x, d[near], 3 if near.size >= 5 else 2, w=np.sqrt(w[near]))
+        coef = np.polynomial.polynomial.polyfit(x, d[near], 2, w=np.sqrt(w[near]))
         roots = np.polynomial.polynomial.polyroots(coef)
         roots = roots[np.isreal(roots)].real
         span = T[near].max() - T[near].min()
@@ -255,6 +254,23 @@ def fit_finite_size(N: np.ndarray, e: np.ndarray, err: np.ndarray | None = None,
     return float(coef[0]), float(math.sqrt(max(cov[0, 0], 0.0))), float(coef[1])
 
 
+def _lattice_density(q: np.ndarray, n: int, centres: np.ndarray) -> np.ndarray:
+    """Symmetrised density of overlaps that live on the grid ``-1 + 2k/n``, interpolated to ``centres``.
+
+    Histogramming such discrete values with bins unrelated to ``2/n`` gives empty and doubled bins (aliasing);
+    counting per grid value and dividing by the spacing does not.
+    """
+    k = np.rint((np.asarray(q).ravel() + 1.0) * n / 2.0).astype(np.int64)
+    counts = np.bincount(np.clip(k, 0, n), minlength=n + 1).astype(np.float64)
+    counts = 0.5 * (counts + counts[::-1])
+    grid = -1.0 + 2.0 * np.arange(n + 1) / n
+    dens = counts / (counts.sum() * (2.0 / n))
+    out = np.interp(centres, grid, dens)
+    width = centres[1] - centres[0] if centres.size > 1 else 1.0
+    total = out.sum() * width
+    return out / total if total > 0 else out
+
+
 def sk_scan(N_values: Sequence[int], temperatures: Sequence[float], n_samples: int = 8, n_sweeps: int = 2000,
             n_burn: int | None = None, anneal_steps: int = 300, anneal_restarts: int = 4, bins: int = 41,
             rng: RNGLike = None, progress: ProgressCallback | None = None) -> SKScanResult:
@@ -300,8 +316,7 @@ def sk_scan(N_values: Sequence[int], temperatures: Sequence[float], n_samples: i
             Q4[a, ::-1, k] = np.mean(q**4, axis=0)
             QA[a, ::-1, k] = np.mean(np.abs(q), axis=0)
             for kk in range(nT):
-                _, dens = stats.overlap_distribution(q[:, kk], bins=bins)
-                hist[a, nT - 1 - kk] += dens / n_samples
+                hist[a, nT - 1 - kk] += _lattice_density(q[:, kk], int(N), centres) / n_samples
             swap[a] += smp.extra["swap_acceptance"][::-1] / n_samples
             e0[a, k] = anneal(model, n_steps=anneal_steps, n_restarts=anneal_restarts, rng=g).energy_per_spin
             done += 1
