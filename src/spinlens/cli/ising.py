@@ -122,7 +122,7 @@ def ising_command(
     f1 = run.save_figure(_thermo_figure(res), "thermodynamics")
     f2 = run.save_figure(_collapse_figure(res), "collapse")
     rel = abs(res.tc - ONSAGER_TC) / ONSAGER_TC if np.isfinite(res.tc) else float("nan")
-    summary = [
+    summary: list[dict[str, Any]] = [
         {"quantity": "T_c (Binder crossings, combined)", "value": f"{res.tc:.5f} ± {res.tc_error:.2g}"},
         {"quantity": "exact T_c (Onsager)", "value": f"{ONSAGER_TC:.7f}"},
         {"quantity": "relative deviation", "value": f"{rel:.3%}"},

@@ -100,7 +100,7 @@ def sk_command(
     f1, f2 = _figures(res)
     p1 = run.save_figure(f1, "sk_scan")
     p2 = run.save_figure(f2, "overlaps")
-    summary = [
+    summary: list[dict[str, Any]] = [
         {"quantity": "e0 extrapolated (N -> inf)", "value": f"{res.e0_inf:.4f} ± {res.e0_inf_err:.2g}"},
         {"quantity": "Parisi e0", "value": PARISI_E0},
         {"quantity": "min swap acceptance", "value": float(np.min(res.swap_acceptance))},

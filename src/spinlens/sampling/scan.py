@@ -43,7 +43,7 @@ ISING_2D_EXPONENTS = {"nu": 1.0, "beta": 0.125, "gamma": 1.75}
 PARISI_E0 = -0.7632
 
 
-def _check_grid(values: Sequence[Any], name: str, positive: bool = True) -> np.ndarray:
+def _check_grid(values: Sequence[Any] | np.ndarray, name: str, positive: bool = True) -> np.ndarray:
     a = np.asarray(values, dtype=np.float64).ravel()
     if a.size == 0 or not np.all(np.isfinite(a)) or (positive and np.any(a <= 0)):
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}.")
@@ -125,7 +125,7 @@ def binder_crossing(T: np.ndarray, U1: np.ndarray, e1: np.ndarray, U2: np.ndarra
     return t0, err
 
 
-def ising_scan(L_values: Sequence[int], temperatures: Sequence[float], n_sweeps: int = 4000,
+def ising_scan(L_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] | np.ndarray, n_sweeps: int = 4000,
                n_burn: int | None = None, method: str = "wolff", n_chains: int = 4, rng: RNGLike = None,
                progress: ProgressCallback | None = None, n_bootstrap: int = 400) -> IsingScanResult:
     """Scan the periodic 2D Ising model (J = 1) over sizes ``L_values`` and ``temperatures``.
@@ -271,7 +271,8 @@ def _lattice_density(q: np.ndarray, n: int, centres: np.ndarray) -> np.ndarray:
     return out / total if total > 0 else out
 
 
-def sk_scan(N_values: Sequence[int], temperatures: Sequence[float], n_samples: int = 8, n_sweeps: int = 2000,
+def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] | np.ndarray, n_samples: int = 8,
+            n_sweeps: int = 2000,
             n_burn: int | None = None, anneal_steps: int = 300, anneal_restarts: int = 4, bins: int = 41,
             rng: RNGLike = None, progress: ProgressCallback | None = None) -> SKScanResult:
     """Scan SK (J = 1, zero field) over sizes and temperatures (see module docstring).
