@@ -79,8 +79,8 @@ def test_in_memory_and_safetensors(tmp_path):
 
 def test_lazy_training_barely_moves_weights():
     X, y = _data(seed=1)
-    rich = train(mlp([12, 16, 3], rng=0), (X, y), 60, lr=0.1, checkpoints=2, rng=0)
-    lazy = train(mlp([12, 16, 3], rng=0), (X, y), 60, lr=0.1, checkpoints=2, rng=0, lazy_scale=30.0)
+    rich = train(mlp([12, 16, 3], rng=0), (X, y), 60, lr=0.1, checkpoints=2, rng=0, num_threads=1)
+    lazy = train(mlp([12, 16, 3], rng=0), (X, y), 60, lr=0.1, checkpoints=2, rng=0, lazy_scale=30.0, num_threads=1)
     w = lambda sd: [sd[k].numpy() for k in sd if k.endswith("weight")]
     d_rich = relative_change(w(rich.state_dicts[-1]), w(rich.state_dicts[0]))
     d_lazy = relative_change(w(lazy.state_dicts[-1]), w(lazy.state_dicts[0]))

@@ -164,13 +164,13 @@ class StabilityCurve(Result):
 
 
 def default_tolerance(n_spins: int) -> float:
-    r"""Finite-size scale of :math:`f_{\min}/T_*` for a glass: ``max(0.01, 3 n^{-2/3})``.
+    r"""Finite-size scale of :math:`f_{\min}/T_*` for a glass: ``min(0.1, max(0.01, 3 n^{-2/3}))``.
 
     The top of a random bulk fluctuates on the Tracy–Widom scale :math:`n^{-2/3}` around its edge;
     a dip of :math:`f` deeper than this tolerance (relative to :math:`T_*`) is an outlier (hidden order),
     a minimum higher than :math:`5\times` it is no tangency (paramagnet).
     """
-    return float(max(0.01, 3.0 * max(int(n_spins), 1) ** (-2.0 / 3.0)))
+    return float(min(0.1, max(0.01, 3.0 * max(int(n_spins), 1) ** (-2.0 / 3.0))))
 
 
 def stability_curve(
