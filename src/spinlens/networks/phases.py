@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse.linalg as sla
 from scipy.optimize import brentq
 
@@ -62,7 +63,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PHASES = ("paramagnet", "spin glass", "hidden order")
-_DENSE_MAX = 400
+_DENSE_MAX = 100
 _ACCEPT_RESIDUAL = 1e-5  # max_i |m_i - rhs_i(m)| accepted as a TAP solution
 
 
@@ -110,7 +111,7 @@ class _Stability:
         dT = self.d / T
         if self.dense:
             K = self.J - np.diag(dT)
-            w, V = np.linalg.eigh(K)
+            w, V = scipy.linalg.eigh(K, subset_by_index=[self.n - 1, self.n - 1], driver="evr")
             mu, v = float(w[-1]), V[:, -1]
         else:
             J = self.J

@@ -40,7 +40,7 @@ def extreme_eigenvalues(model: Any, k: int = 6) -> tuple[np.ndarray, np.ndarray]
     mdl, _ = _as_model(model)
     n = mdl.n_spins
     k = max(1, min(int(k), n - 1))
-    if n <= 400:
+    if n <= 100:
         w = np.linalg.eigvalsh(mdl.dense_J())
         return w[::-1][:k].copy(), w[:k].copy()
     J = mdl.csr()
