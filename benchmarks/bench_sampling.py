@@ -1,6 +1,10 @@
 """Monte Carlo engine benchmarks: spin flips per nanosecond against NumPy references, one core.
 
 Run: ``.venv/bin/python -m benchmarks.run -k sampling/`` (``--quick`` for a smoke test).
+
+numba runs with one thread; times are process CPU seconds (``time.process_time``), so that a machine shared
+with other jobs does not inflate them (both spinlens and the NumPy peer are measured the same way; set
+``OPENBLAS_NUM_THREADS=1`` for a strict one-core NumPy figure).
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import numpy as np
 from benchmarks._harness import benchmark
 
 BETA_C = 0.5 * math.log(1.0 + math.sqrt(2.0))
+_clock = time.process_time
 
 
 def _one_thread() -> None:
@@ -51,12 +56,12 @@ def numpy_metropolis_dense(J: np.ndarray, s: np.ndarray, beta: float, n_sweeps: 
 
 def _per_sweep(run: Any, sweeps: int) -> float:
     """Seconds per sweep with the fixed per-call cost (packing, set-up) subtracted: (t(1+k) - t(1)) / k."""
-    t0 = time.perf_counter()
+    t0 = _clock()
     run(1)
-    t1 = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t1 = _clock() - t0
+    t0 = _clock()
     run(1 + sweeps)
-    tk = time.perf_counter() - t0
+    tk = _clock() - t0
     return max(tk - t1, 1e-9) / sweeps
 
 
@@ -78,9 +83,9 @@ def bench_multispin(quick: bool = False) -> dict[str, Any]:
     t_ms = _per_sweep(lambda k: ms.sample(model, BETA_C, k, state=s0, rng=1), sweeps)
     peer_sweeps = 2 if quick else 5
     s = s0.reshape(L, L).astype(np.int64)
-    t0 = time.perf_counter()
+    t0 = _clock()
     numpy_checkerboard(s, BETA_C, peer_sweeps, rng)
-    t_np = (time.perf_counter() - t0) / peer_sweeps
+    t_np = (_clock() - t0) / peer_sweeps
     return {"spinlens_s": t_ms, "peer_s": t_np, "flips_per_ns": n / t_ms * 1e-9,
             "peer_flips_per_ns": n / t_np * 1e-9, "L": L, "note": "seconds per sweep"}
 
@@ -101,9 +106,9 @@ def _replicas(random: str, quick: bool) -> dict[str, Any]:
     t_ms = _per_sweep(lambda k: smp.sample(model, BETA_C, k, state=state, rng=1), sweeps)
     s = (2 * rng.integers(0, 2, size=(L, L)) - 1).astype(np.int64)
     peer_sweeps = 2 if quick else 3
-    t0 = time.perf_counter()
+    t0 = _clock()
     numpy_checkerboard(s, BETA_C, peer_sweeps, rng)
-    t_np = (time.perf_counter() - t0) / peer_sweeps * 64  # 64 lattices
+    t_np = (_clock() - t0) / peer_sweeps * 64  # 64 lattices
     return {"spinlens_s": t_ms, "peer_s": t_np, "flips_per_ns": 64 * n / t_ms * 1e-9, "L": L, "random": random,
             "note": "seconds per sweep of 64 replicas (one-off packing subtracted)"}
 
@@ -143,9 +148,9 @@ def bench_sk_dense(quick: bool = False) -> dict[str, Any]:
     out, _ = smp.sample(model, 1.0, 5, state=st, rng=3)
     J = np.ascontiguousarray(model.J)
     peer_sweeps = 1 if quick else 2
-    t0 = time.perf_counter()
+    t0 = _clock()
     numpy_metropolis_dense(J, st[0].copy(), 1.0, peer_sweeps, rng)
-    t_np = (time.perf_counter() - t0) / peer_sweeps
+    t_np = (_clock() - t0) / peer_sweeps
     return {"spinlens_s": t_sl, "peer_s": t_np, "flips_per_ns": N / t_sl * 1e-9, "acceptance": out.acceptance,
             "spinlens_float64_s": t_64, "ratio_float64": t_np / t_64, "N": N,
             "note": "seconds per sweep; spinlens_s uses float32 couplings (the default above n = 1024)"}
@@ -164,9 +169,9 @@ def bench_wolff_vs_metropolis(quick: bool = False) -> dict[str, Any]:
     out = {}
     for name, smp in (("metropolis", MetropolisSampler(n_chains=1)), ("wolff", WolffSampler(n_chains=1))):
         _, st = smp.sample(model, BETA_C, 500, rng=0)
-        t0 = time.perf_counter()
+        t0 = _clock()
         res, _ = smp.sample(model, BETA_C, sweeps, state=st, rng=1)
-        dt = time.perf_counter() - t0
+        dt = _clock() - t0
         tau = stats.tau_int(np.abs(res.magnetization))
         out[name] = {"seconds": dt, "tau_int": tau, "per_cpu_s": sweeps / (2 * tau) / dt}
     return {"spinlens_s": 1.0 / out["wolff"]["per_cpu_s"], "peer_s": 1.0 / out["metropolis"]["per_cpu_s"],

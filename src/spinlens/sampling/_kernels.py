@@ -19,6 +19,7 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _TWO53 = 1.0 / 9007199254740992.0
+HALF53 = np.uint64(1 << 52)
 
 
 @njit(cache=True, inline="always")
@@ -66,6 +67,20 @@ def xo_next(s):
     s[2] = s2
     s[3] = s3
     return result
+
+
+@njit(cache=True, inline="always")
+def xo_step(s0, s1, s2, s3):
+    """xoshiro256** on a state held in four locals (stays in registers): ``(bits, s0, s1, s2, s3)``."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
 
 
 @njit(cache=True, inline="always")
@@ -488,6 +503,33 @@ def _accept_bits(rs, u0, u1, u2, P0, P1, P2):
 
 
 @njit(cache=True, inline="always")
+def _accept_bits_t(s0, s1, s2, s3, u0, u1, u2, P0, P1, P2):
+    """:func:`_accept_bits` with the RNG state in locals; returns ``(mask, s0, s1, s2, s3)``."""
+    res = _ZERO
+    for pos in range(52, -1, -1):
+        if (u0 | u1 | u2) == _ZERO:
+            break
+        R, s0, s1, s2, s3 = xo_step(s0, s1, s2, s3)
+        sh = np.uint64(pos)
+        if (P0 >> sh) & _ONE:
+            res |= u0 & ~R
+            u0 &= R
+        else:
+            u0 &= ~R
+        if (P1 >> sh) & _ONE:
+            res |= u1 & ~R
+            u1 &= R
+        else:
+            u1 &= ~R
+        if (P2 >> sh) & _ONE:
+            res |= u2 & ~R
+            u2 &= R
+        else:
+            u2 &= ~R
+    return res, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
 def _count_add(c0, c1, c2, x):
     t = c0 & x
     c0 ^= x
@@ -527,12 +569,17 @@ def msc_sublattice_sweeps(B, W, nbr_rows, row_par, nb, antiferro, P, n_sweeps, n
     Bit 1 means spin +1. Records energy and magnetisation (totals).
     """
     rs = xo_seed(seed)
+    x0 = rs[0]
+    x1 = rs[1]
+    x2 = rs[2]
+    x3 = rs[3]
     R, nw = B.shape
     nrn = nbr_rows.shape[1]
     mask = _ALL if nb == 64 else ((_ONE << np.uint64(nb)) - _ONE)
     P0 = P[0]
     P1 = P[1]
     P2 = P[2]
+    af = _ALL if antiferro else _ZERO
     rec = 0
     flips = 0
     for t in range(n_sweeps):
@@ -542,33 +589,35 @@ def msc_sublattice_sweeps(B, W, nbr_rows, row_par, nb, antiferro, P, n_sweeps, n
             for r in range(R):
                 direction = 1 if (row_par[r] ^ sub) == 1 else -1
                 Yr = Y[r]
-                for k in range(nw):
-                    s = X[r, k]
-                    c0 = _ZERO
+                Ya = Y[nbr_rows[r, 0]]
+                Yb = Y[nbr_rows[r, 1]]
+                Yc = Y[nbr_rows[r, 2]] if nrn == 4 else Ya
+                Yd = Y[nbr_rows[r, 3]] if nrn == 4 else Ya
+                Xr = X[r]
+                for ks in range(nw):
+                    k = np.uintp(ks)  # unsigned: no negative-index wrap-around checks
+                    s = Xr[k]
+                    sa = s ^ af  # antiferromagnet: unsatisfied bonds are the aligned ones
+                    if direction == 1:
+                        nxt = Yr[k + np.uintp(1)] if ks + 1 < nw else _shift_next(Yr[np.uintp(0)], nb, mask)
+                    else:
+                        nxt = Yr[k - np.uintp(1)] if ks > 0 else _shift_prev(Yr[np.uintp(nw - 1)], nb, mask)
+                    c0 = sa ^ Ya[k]
                     c1 = _ZERO
                     c2 = _ZERO
-                    for q in range(nrn):
-                        d = s ^ Y[nbr_rows[r, q], k]
-                        c0, c1, c2 = _count_add(c0, c1, c2, d)
-                    c0, c1, c2 = _count_add(c0, c1, c2, s ^ Yr[k])
-                    if direction == 1:
-                        nxt = Yr[k + 1] if k + 1 < nw else _shift_next(Yr[0], nb, mask)
-                    else:
-                        nxt = Yr[k - 1] if k > 0 else _shift_prev(Yr[nw - 1], nb, mask)
-                    c0, c1, c2 = _count_add(c0, c1, c2, s ^ nxt)
-                    if antiferro:
-                        # unsatisfied = aligned; count of aligned = z - disagreeing: recount cheaply
-                        c0, c1, c2 = _ZERO, _ZERO, _ZERO
-                        for q in range(nrn):
-                            c0, c1, c2 = _count_add(c0, c1, c2, ~(s ^ Y[nbr_rows[r, q], k]))
-                        c0, c1, c2 = _count_add(c0, c1, c2, ~(s ^ Yr[k]))
-                        c0, c1, c2 = _count_add(c0, c1, c2, ~(s ^ nxt))
+                    c0, c1, c2 = _count_add(c0, c1, c2, sa ^ Yb[k])
+                    c0, c1, c2 = _count_add(c0, c1, c2, sa ^ Yr[k])
+                    c0, c1, c2 = _count_add(c0, c1, c2, sa ^ nxt)
+                    if nrn == 4:
+                        c0, c1, c2 = _count_add(c0, c1, c2, sa ^ Yc[k])
+                        c0, c1, c2 = _count_add(c0, c1, c2, sa ^ Yd[k])
                     always, half, m0, m1, m2 = _class_masks(c0, c1, c2, z)
                     if half != _ZERO:
-                        always |= half & xo_next(rs)
-                    acc = always | _accept_bits(rs, m0 & mask, m1 & mask, m2 & mask, P0, P1, P2)
-                    acc &= mask
-                    X[r, k] = s ^ acc
+                        Rh, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
+                        always |= half & Rh
+                    rb, x0, x1, x2, x3 = _accept_bits_t(x0, x1, x2, x3, m0 & mask, m1 & mask, m2 & mask, P0, P1, P2)
+                    acc = (always | rb) & mask
+                    Xr[k] = s ^ acc
                     flips += _popcount(acc)
         if t >= n_burn and (t - n_burn + 1) % thin == 0:
             E_out[rec], M_out[rec] = msc_sublattice_observables(B, W, nbr_rows, row_par, nb, antiferro, j_abs)
@@ -659,6 +708,10 @@ def msc_replica_sweeps(S, nbr_rows, Lx, antiferro, P, shared, n_sweeps, n_burn, 
     unsatisfied bonds and up spins into ``bad_out`` / ``up_out`` (records, 64).
     """
     rs = xo_seed(seed)
+    x0 = rs[0]
+    x1 = rs[1]
+    x2 = rs[2]
+    x3 = rs[3]
     n_sites = S.shape[0]
     R = n_sites // Lx
     nrn = nbr_rows.shape[1]
@@ -667,49 +720,46 @@ def msc_replica_sweeps(S, nbr_rows, Lx, antiferro, P, shared, n_sweeps, n_burn, 
     P0 = P[0]
     P1 = P[1]
     P2 = P[2]
-    p0 = float(P0) * _TWO53
-    p1 = float(P1) * _TWO53
-    p2 = float(P2) * _TWO53
     cnt_bad = np.zeros(48, np.uint64)
     cnt_up = np.zeros(48, np.uint64)
+    af = _ALL if antiferro else _ZERO
     rec = 0
     for t in range(n_sweeps):
         for r in range(R):
             base = r * Lx
-            for x in range(Lx):
-                i = base + x
+            ba = nbr_rows[r, 0] * Lx
+            bb = nbr_rows[r, 1] * Lx
+            bc = nbr_rows[r, 2] * Lx if nrn == 4 else ba
+            bd = nbr_rows[r, 3] * Lx if nrn == 4 else ba
+            for xs in range(Lx):
+                # unsigned indices: no negative-index wrap-around checks in the inner loop
+                x = np.uintp(xs)
+                i = np.uintp(base) + x
                 s = S[i]
-                xl = x - 1 if x > 0 else Lx - 1
-                xr = x + 1 if x + 1 < Lx else 0
-                c0 = _ZERO
+                sa = s ^ af  # antiferromagnet: unsatisfied bonds are the aligned ones
+                xl = np.uintp(base + (xs - 1 if xs > 0 else Lx - 1))
+                xr = np.uintp(base + (xs + 1 if xs + 1 < Lx else 0))
+                c0 = sa ^ S[xl]
                 c1 = _ZERO
                 c2 = _ZERO
-                if antiferro:
-                    c0, c1, c2 = _count_add(c0, c1, c2, ~(s ^ S[base + xl]))
-                    c0, c1, c2 = _count_add(c0, c1, c2, ~(s ^ S[base + xr]))
-                    for q in range(nrn):
-                        c0, c1, c2 = _count_add(c0, c1, c2, ~(s ^ S[nbr_rows[r, q] * Lx + x]))
-                else:
-                    c0, c1, c2 = _count_add(c0, c1, c2, s ^ S[base + xl])
-                    c0, c1, c2 = _count_add(c0, c1, c2, s ^ S[base + xr])
-                    for q in range(nrn):
-                        c0, c1, c2 = _count_add(c0, c1, c2, s ^ S[nbr_rows[r, q] * Lx + x])
+                c0, c1, c2 = _count_add(c0, c1, c2, sa ^ S[xr])
+                c0, c1, c2 = _count_add(c0, c1, c2, sa ^ S[np.uintp(ba) + x])
+                c0, c1, c2 = _count_add(c0, c1, c2, sa ^ S[np.uintp(bb) + x])
+                if nrn == 4:
+                    c0, c1, c2 = _count_add(c0, c1, c2, sa ^ S[np.uintp(bc) + x])
+                    c0, c1, c2 = _count_add(c0, c1, c2, sa ^ S[np.uintp(bd) + x])
                 always, half, m0, m1, m2 = _class_masks(c0, c1, c2, z)
                 if shared:
-                    u = xo_uniform(rs)
-                    acc = always
-                    if u < 0.5:
-                        acc |= half
-                    if u < p2:
-                        acc |= m2
-                    if u < p1:
-                        acc |= m1
-                    if u < p0:
-                        acc |= m0
+                    Ru, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
+                    u = Ru >> np.uint64(11)  # 53-bit integer uniform, compared with the integer thresholds
+                    acc = (always | (half & (_ZERO - np.uint64(u < HALF53))) | (m2 & (_ZERO - np.uint64(u < P2)))
+                           | (m1 & (_ZERO - np.uint64(u < P1))) | (m0 & (_ZERO - np.uint64(u < P0))))
                 else:
                     if half != _ZERO:
-                        always |= half & xo_next(rs)
-                    acc = always | _accept_bits(rs, m0, m1, m2, P0, P1, P2)
+                        Rh, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
+                        always |= half & Rh
+                    rb, x0, x1, x2, x3 = _accept_bits_t(x0, x1, x2, x3, m0, m1, m2, P0, P1, P2)
+                    acc = always | rb
                 S[i] = s ^ acc
         if t >= n_burn and (t - n_burn + 1) % thin == 0:
             msc_replica_observables(S, nbr_fwd, Lx, cnt_bad, cnt_up, bad_out[rec], up_out[rec])
