@@ -152,7 +152,7 @@ def test_overlaps():
 
 
 # -------------------------------------------------------------------------------- kernel invariants
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), beta=st.floats(0.05, 3.0),
        kind=st.sampled_from(["dense_field", "sparse", "sparse_field", "frustrated", "ferro_field"]),
        method=st.sampled_from(["metropolis", "heatbath", "checkerboard", "wolff", "swendsen-wang", "tempering"]))

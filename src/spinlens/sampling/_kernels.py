@@ -119,6 +119,10 @@ def single_spin_csr(indptr, indices, data, h, states, phis, energies, mags, beta
     acc = np.zeros(n_chains, np.int64)
     for c in range(n_chains):
         rs = xo_seed(seeds[c])
+        x0 = rs[0]
+        x1 = rs[1]
+        x2 = rs[2]
+        x3 = rs[3]
         s = states[c]
         phi = phis[c]
         beta = betas[c]
@@ -130,13 +134,16 @@ def single_spin_csr(indptr, indices, data, h, states, phis, energies, mags, beta
             for i in range(n):
                 si = s[i]
                 dE = 2.0 * si * phi[i]
-                if heatbath:
-                    x = beta * dE
-                    flip = xo_uniform(rs) * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
-                elif dE < 0.0:
+                if dE < 0.0 and not heatbath:
                     flip = True
                 else:
-                    flip = xo_uniform(rs) < (0.5 if dE == 0.0 else np.exp(-beta * dE))
+                    Ru, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
+                    u = float(Ru >> np.uint64(11)) * _TWO53
+                    if heatbath:
+                        x = beta * dE
+                        flip = u * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
+                    else:
+                        flip = u < (0.5 if dE == 0.0 else np.exp(-beta * dE))
                 if flip:
                     s[i] = -si
                     E += dE
@@ -165,6 +172,10 @@ def single_spin_dense(J, h, states, phis, energies, mags, betas, n_sweeps, n_bur
     acc = np.zeros(n_chains, np.int64)
     for c in range(n_chains):
         rs = xo_seed(seeds[c])
+        x0 = rs[0]
+        x1 = rs[1]
+        x2 = rs[2]
+        x3 = rs[3]
         s = states[c]
         phi = phis[c]
         beta = betas[c]
@@ -176,13 +187,16 @@ def single_spin_dense(J, h, states, phis, energies, mags, betas, n_sweeps, n_bur
             for i in range(n):
                 si = s[i]
                 dE = 2.0 * si * phi[i]
-                if heatbath:
-                    x = beta * dE
-                    flip = xo_uniform(rs) * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
-                elif dE < 0.0:
+                if dE < 0.0 and not heatbath:
                     flip = True
                 else:
-                    flip = xo_uniform(rs) < (0.5 if dE == 0.0 else np.exp(-beta * dE))
+                    Ru, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
+                    u = float(Ru >> np.uint64(11)) * _TWO53
+                    if heatbath:
+                        x = beta * dE
+                        flip = u * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
+                    else:
+                        flip = u < (0.5 if dE == 0.0 else np.exp(-beta * dE))
                 if flip:
                     s[i] = -si
                     E += dE
