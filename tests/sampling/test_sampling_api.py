@@ -193,3 +193,31 @@ def test_multispin_energy_bookkeeping(seed, beta, shape):
         out, S = sampler.sample(model, beta, 5, rng=seed)
         assert np.allclose(out.energy[:, -1], model.energy(S))
         assert np.allclose(out.magnetization[:, -1], S.sum(axis=1))
+
+
+@settings(max_examples=12, deadline=None)
+@given(h=st.floats(-2.0, 2.0), beta=st.floats(0.05, 3.0), rule=st.sampled_from(["metropolis", "heatbath"]),
+       seed=st.integers(0, 1000))
+def test_single_update_detailed_balance(h, beta, rule, seed):
+    """One spin in a field: one sweep is one update; its flip rates obey pi(+) P(+->-) = pi(-) P(-->+)."""
+    from spinlens.spins import IsingModel
+
+    model = IsingModel(np.zeros((1, 1)), [h])
+    n = 4000
+    rates = {}
+    for s0 in (1, -1):
+        out, S = smp.MetropolisSampler(rule=rule, n_chains=n).sample(model, beta, 1, state=np.full((n, 1), s0),
+                                                                     rng=seed)
+        rates[s0] = float(np.mean(S[:, 0] != s0))
+    dE = {s0: 2.0 * s0 * h for s0 in (1, -1)}  # energy change of flipping s0
+
+    def rule_rate(d):
+        if rule == "heatbath":
+            return 1.0 / (1.0 + np.exp(beta * d))
+        return 0.5 if d == 0 else min(1.0, float(np.exp(-beta * d)))
+
+    for s0 in (1, -1):
+        p = rule_rate(dE[s0])
+        assert abs(rates[s0] - p) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12
+    pi_up = 1.0 / (1.0 + np.exp(-2 * beta * h))
+    assert pi_up * rule_rate(dE[1]) == pytest.approx((1 - pi_up) * rule_rate(dE[-1]), rel=1e-9, abs=1e-300)
