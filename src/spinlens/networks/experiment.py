@@ -570,6 +570,8 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
             "‖ΔW‖/‖W0‖": " ".join(f"{x:.3g}" if isinstance(x, float) else str(x) for x in r["rel_change"]),
             "TAP distinct (±)": f"{tap['n_distinct']} ({'yes' if tap['pm_pairs'] else 'no'})" if tap else "",
             "q_l (TAP)": " ".join(f"{x:.2g}" for x in tap.get("q_layers", [])) if tap else "",
+            "|m*·v1|": f"{tap['alignment'][0]:.2f}" if tap and tap.get("alignment") else "",
+            "best class cos": _best_class(tap.get("class_alignment")) if tap else "",
         })
     secs = [
         Section("Phases over training", text=head,
@@ -577,7 +579,12 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
                     ("tc_vs_step", "T_c(t) on log–log axes, coloured by phase, with the power-law fit (shaded range)"),
                     ("stability_curves", "f(T)/T for a few checkpoints: tangency = glass, dip below 0 = hidden order"),
                 ) if k in figure_paths]),
-        Section("Per checkpoint", tables=[("phase, transition and evidence per checkpoint", rows)]),
+        Section("Per checkpoint", text=[
+            "TAP evidence (on a few checkpoints): distinct non-trivial TAP solutions from random starts below T_c "
+            "(up to the global flip; (±) = a solution and its mirror image were both found), per-layer q_l of the "
+            "best solution, its overlap with the top eigenvector v1 of J, and the largest cosine between the "
+            "input-layer magnetisation and a centred class-mean image."],
+            tables=[("phase, transition and evidence per checkpoint", rows)]),
         Section("Bond-matrix spectrum", text=[
             "Singular values of each weight matrix against the random-matrix bulk edge s(√n + √m) of the initial "
             "weights; singular values above it (BBP outliers) are learned structure. Lazy training keeps "
@@ -586,6 +593,13 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
                      ("spectra_over_training", "singular_values", "training") if k in figure_paths]),
     ]
     return secs
+
+
+def _best_class(a: Any) -> str:
+    if not a:
+        return ""
+    k = int(np.argmax(np.abs(a)))
+    return f"{a[k]:+.2f} (class {k})"
 
 
 def config_dict(cfg: ExperimentConfig) -> dict[str, Any]:

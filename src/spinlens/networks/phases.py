@@ -571,8 +571,8 @@ def layered_tc(widths: Sequence[int], variances: Sequence[float]) -> float:
     try:  # the exact module's closed form when present (same formula)
         from spinlens.exact import layered_sk_tc  # type: ignore[attr-defined]
 
-        return float(layered_sk_tc(list(w.astype(int)), list(s2)))
-    except (ImportError, TypeError):
+        return float(layered_sk_tc([int(x) for x in w], [float(x) for x in s2]))
+    except (ImportError, TypeError, ValueError):  # e.g. an all-zero layer: the local computation handles it
         pass
     L = len(w)
     M = np.zeros((L, L))
