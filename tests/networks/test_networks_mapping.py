@@ -108,6 +108,7 @@ class _Evil:
         return (os.system, (f"touch {os.environ['SPINLENS_EVIL_MARKER']}",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_malicious_pickles_are_refused_without_running(tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
     monkeypatch.setenv("SPINLENS_EVIL_MARKER", str(marker))
