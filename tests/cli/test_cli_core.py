@@ -12,6 +12,10 @@ from spinlens.cli.main import app, main
 runner = CliRunner()
 
 
+COMMANDS = ["demo", "phases", "exact", "ising", "sk", "tap", "maxent", "hopfield", "rbm", "landscape", "hessian",
+            "criticality", "report", "rerun", "doctor"]
+
+
 def test_version_and_help() -> None:
     r = runner.invoke(app, ["--version"])
     assert r.exit_code == 0 and __version__ in r.output
@@ -19,25 +23,26 @@ def test_version_and_help() -> None:
     assert r.exit_code == 0 and "demo" in r.output and "doctor" in r.output
 
 
-def test_demo_writes_a_complete_run_dir(tmp_path) -> None:
-    out = tmp_path / "demo"
-    r = runner.invoke(app, ["demo", "--out", str(out), "--size", "3", "--n-temps", "6"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_on_the_main_app(command: str) -> None:
+    r = runner.invoke(app, [command, "--help"])
     assert r.exit_code == 0, r.output
-    for name in ("manifest.json", "report.html", "report.json", "energy.png", "thermodynamics.npz"):
-        assert (out / name).exists(), name
-    summary = json.loads((out / "summary.json").read_text())["summary"]
-    assert summary[0]["value"] < 1e-10  # enumeration equals Kaufman's formula
+    assert "Usage" in r.output and command in r.output
+
+
+def exact_args(out) -> list[str]:
+    return ["exact", "--model", "square", "--size", "3", "--betas", "0.2:1.0:5", "--out", str(out)]
 
 
 def test_config_file_rerun_and_report(tmp_path, monkeypatch) -> None:
     cfg = tmp_path / "run.toml"
-    cfg.write_text('size = 3\nn_temps = 5\n')
+    cfg.write_text('model = "square"\nsize = 3\nbetas = "0.2:1.0:5"\n')
     out = tmp_path / "a"
     with pytest.raises(SystemExit) as ex:
-        main(["demo", "--config", str(cfg), "--out", str(out)])
+        main(["exact", "--config", str(cfg), "--out", str(out)])
     assert ex.value.code in (0, None)
     man = json.loads((out / "manifest.json").read_text())
-    assert man["config"]["L"] == 3 and len(man["config"]["temperatures"]) == 5
+    assert man["config"]["n_spins"] == 9 and len(man["config"]["betas"]) == 5
     assert "--size" in man["argv"]
     (out / "report.html").unlink()
     r = runner.invoke(app, ["report", str(out)])
@@ -57,7 +62,7 @@ def test_errors_are_one_line_with_hint(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "no report.json" in err and "Traceback" not in err and "--debug" in err
     with pytest.raises(SystemExit) as ex:
-        main(["demo", "--config", str(tmp_path / "missing.toml")])
+        main(["exact", "--config", str(tmp_path / "missing.toml")])
     assert ex.value.code == 2
 
 

@@ -26,7 +26,10 @@ def test_report_renders_in_headless_chromium(tmp_path) -> None:
     assert CHROMIUM is not None, "SPINLENS_REQUIRE_BROWSER=1 but chromium is not on PATH"
     sync_api = pytest.importorskip("playwright.sync_api")
     out = tmp_path / "run"
-    r = CliRunner().invoke(app, ["demo", "--out", str(out), "--size", "3", "--n-temps", "6"])
+    # the flagship report (several sections and figures) on a tiny network trained for a few steps
+    r = CliRunner().invoke(app, ["phases", "--out", str(out), "--dataset", "digits", "--n-samples", "400",
+                                 "--widths", "64,24,10", "--steps", "30", "--n-checkpoints", "5", "--n-starts", "3",
+                                 "--tap-checkpoints", "2", "--lr", "0.1"])
     assert r.exit_code == 0, r.output
     flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync"]

@@ -53,7 +53,10 @@ def expand_config(argv: list[str]) -> list[str]:
     i = argv.index("--config")
     if i + 1 >= len(argv):
         raise UserError("--config needs a file name, e.g. --config run.toml")
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
 
     path = Path(argv[i + 1])
     if not path.exists():

@@ -22,7 +22,15 @@ app = typer.Typer(
 # Each module defines ``register(app)``; the order is the order in --help.
 _SUBCOMMANDS = [
     "spinlens.cli.demo",
+    "spinlens.cli.phases",
     "spinlens.cli.exact",
+    "spinlens.cli.ising",
+    "spinlens.cli.sk",
+    "spinlens.cli.tap",
+    "spinlens.cli.maxent",
+    "spinlens.cli.hopfield",
+    "spinlens.cli.rbm",
+    "spinlens.cli.landscape",
     "spinlens.cli.criticality",
     "spinlens.cli.tools",
 ]
