@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -148,8 +149,20 @@ def _is_array_type(tp: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- atomic files
+@functools.cache
+def _umask() -> int:
+    # read once (os.umask can only be read by setting it, which races with other threads)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder + ``os.replace``).
+
+    The file gets the permissions an ordinary ``open(path, "w")`` would give (``0o666`` less the
+    umask), not the owner-only ``0o600`` of the temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -158,6 +171,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -68,3 +68,18 @@ def test_rng_helpers() -> None:
         as_generator("seed")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         as_generator(-1)
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path) -> None:
+    # mkstemp makes 0o600 files; saved results must be readable like any file open() creates
+    import os
+
+    from spinlens.results import _umask, atomic_write_text
+
+    p = atomic_write_text(tmp_path / "a.txt", "x")
+    assert p.read_text() == "x"
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~_umask())
+    ref = tmp_path / "b.txt"
+    ref.write_text("y")
+    assert (p.stat().st_mode & 0o777) == (ref.stat().st_mode & 0o777)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
