@@ -157,7 +157,7 @@ def _call(fn: UnitFn, config: Any, key: str, params: Mapping[str, Any], seed: in
 def run_sweep(
     fn: UnitFn,
     units: Iterable[Unit | tuple[str, Mapping[str, Any]] | str],
-    run_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str] | None,
     *,
     config: Any = None,
     seed: int = 0,
@@ -173,7 +173,8 @@ def run_sweep(
     ----------
     fn : a module-level (picklable) pure function.
     units : :class:`Unit` objects, ``(key, params)`` pairs or bare keys; keys must be unique.
-    run_dir : the run directory; unit files go to ``run_dir/units``.
+    run_dir : the run directory; unit files go to ``run_dir/units``. ``None`` keeps outputs in memory only
+        (nothing written, nothing resumed): what library calls use when no run directory is involved.
     config : passed unchanged to every unit (must be picklable).
     seed : base seed; unit seeds are :func:`unit_seed` (seed, key).
     executor : ``"serial"``, ``"local"`` (process pool, default) or ``"dask"``.
@@ -190,14 +191,18 @@ def run_sweep(
         executor = "dask"
     if executor not in ("serial", "local", "dask"):
         raise ValueError(f"executor must be 'serial', 'local' or 'dask', got {executor!r}.")
-    units_dir = Path(run_dir) / "units"
-    units_dir.mkdir(parents=True, exist_ok=True)
+    units_dir = None if run_dir is None else Path(run_dir) / "units"
+    if units_dir is not None:
+        units_dir.mkdir(parents=True, exist_ok=True)
 
     outputs: dict[str, Any] = {}
     reused: list[str] = []
     corrupt: list[str] = []
     todo: list[Unit] = []
     for u in norm:
+        if units_dir is None:
+            todo.append(u)
+            continue
         path = _unit_path(units_dir, u.key)
         ok, out = _read_unit(path, u.key)
         if ok:
@@ -216,7 +221,8 @@ def run_sweep(
 
     def finish(u: Unit, seed_u: int, out: Any) -> None:
         nonlocal done
-        _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, out)
+        if units_dir is not None:
+            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, out)
         outputs[u.key] = decode(encode(out))  # same form as a resumed unit
         ran.append(u.key)
         done += 1

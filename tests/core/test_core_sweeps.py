@@ -100,3 +100,26 @@ def test_sigint_keeps_finished_units_and_resume_completes(tmp_path) -> None:
     assert len(resumed.reused) == finished and len(resumed.ran) == 40 - finished
     clean = run_sweep(noisy_mean, units, tmp_path / "clean", config={"n": 1000}, seed=5, executor="serial")
     _same(resumed.outputs, clean.outputs)
+
+
+def test_in_memory_sweep_writes_nothing_and_matches_a_run_dir(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    mem = run_sweep(noisy_mean, UNITS, None, config=CONFIG, seed=3, executor="serial")
+    disk = run_sweep(noisy_mean, UNITS, tmp_path / "run", config=CONFIG, seed=3, executor="serial")
+    assert list(tmp_path.iterdir()) == [tmp_path / "run"]
+    _same(mem.outputs, disk.outputs)
+    again = run_sweep(noisy_mean, UNITS, None, config=CONFIG, seed=3, executor="serial")
+    assert sorted(again.ran) == sorted(u.key for u in UNITS) and not again.reused
+
+
+def test_cli_sweep_flags() -> None:
+    from spinlens.cli._common import UserError, sweep_kwargs
+
+    assert sweep_kwargs(1, None) == {"executor": "serial"}
+    assert sweep_kwargs(0, None) == {"executor": "local", "n_workers": None}
+    assert sweep_kwargs(3, None) == {"executor": "local", "n_workers": 3}
+    assert sweep_kwargs(0, "tcp://127.0.0.1:8786") == {"executor": "dask", "scheduler": "tcp://127.0.0.1:8786"}
+    with pytest.raises(UserError, match="tcp://HOST:PORT"):
+        sweep_kwargs(0, "127.0.0.1:8786")
+    with pytest.raises(UserError, match="--workers"):
+        sweep_kwargs(-1, None)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,13 +21,32 @@ from rich.progress import (
 from spinlens._progress import ProgressCallback
 from spinlens.results import RunDir
 
-__all__ = ["console", "progress_bar", "open_run", "UserError", "command_line", "expand_config"]
+__all__ = ["console", "progress_bar", "open_run", "UserError", "command_line", "expand_config", "WORKERS",
+           "SCHEDULER", "sweep_kwargs"]
 
 console = Console(stderr=True)
 
 
 class UserError(Exception):
     """An error caused by user input; the CLI prints it as one line with a hint."""
+
+
+# Options shared by every command that loops over units of work (spinlens.sweeps.run_sweep).
+WORKERS = typer.Option(0, "--workers", help="Processes of the local sweep pool (0: one per CPU; 1: serial).")
+SCHEDULER = typer.Option(None, "--scheduler", help="Dask scheduler tcp://HOST:PORT: run the sweep on that cluster.")
+
+
+def sweep_kwargs(workers: int, scheduler: str | None) -> dict[str, Any]:
+    """``run_sweep`` keyword arguments for the ``--workers`` / ``--scheduler`` flags."""
+    if workers < 0:
+        raise UserError(f"--workers must be >= 0 (0 = one per CPU), got {workers}.")
+    if scheduler:
+        if not scheduler.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://")):
+            raise UserError(f"--scheduler {scheduler!r} is not a Dask address; use tcp://HOST:PORT.")
+        return {"executor": "dask", "scheduler": scheduler}
+    if workers == 1:
+        return {"executor": "serial"}
+    return {"executor": "local", "n_workers": workers or None}
 
 
 def command_line() -> str:
