@@ -212,6 +212,7 @@ def exact_command(
     with progress_bar(f"enumerating 2^{n} states", total=1) as bar:
         res = exact.enumerate(m, grid, max_spins=max_spins, progress=bar)
     elapsed = time.perf_counter() - t0
+    n_temps = f"{grid.size} temperature{'s' if grid.size != 1 else ''}"
     T = 1.0 / grid
     series = {
         "energy": res.energy / n,
@@ -256,15 +257,15 @@ def exact_command(
         [
             Section(
                 "Exact enumeration",
-                [f"All 2^{n} states enumerated in Gray-code order (float64, log-sum-exp) for {grid.size} "
-                 f"temperatures in {elapsed:.3g} s.", *notes],
+                [f"All 2^{n} states enumerated in Gray-code order (float64, log-sum-exp) for {n_temps} "
+                 f"in {elapsed:.3g} s.", *notes],
                 [("summary", rows), ("thermodynamics per spin", table)],
                 [(fig_path, "energy, heat capacity, entropy and rms magnetisation per spin vs temperature")],
             )
         ],
         run.manifest,
     )
-    console.print(f"{n} spins, {grid.size} temperatures in {elapsed:.3g} s;  report: {run.path / 'report.html'}")
+    console.print(f"{n} spins, {n_temps} in {elapsed:.3g} s;  report: {run.path / 'report.html'}")
 
 
 def register(app: typer.Typer) -> None:
