@@ -5,7 +5,8 @@ seed is derived from the sweep's base seed and the unit's key alone, so a unit g
 wherever it runs: serially, in a local process pool, or on a Dask cluster.
 
 Every finished unit is written atomically to ``RUN_DIR/units/<key>.json`` together with a SHA-256
-checksum of its payload. Re-running the same sweep skips units whose file is present and intact, reruns
+checksum of its payload and a digest of the sweep's configuration and base seed. Re-running the same sweep
+skips units whose file is present and intact, reruns units made with another configuration or seed, reruns
 units whose file is corrupt (and says so in the log and in :attr:`SweepResult.rerun_corrupt`), and a
 Ctrl-C keeps every finished unit. A unit that raises is reported with its key; the others still finish.
 
@@ -33,7 +34,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens.results import atomic_write_text, to_jsonable
 
-__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "unit_seed", "encode", "decode"]
+__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "unit_seed", "config_digest", "encode", "decode"]
 
 log = logging.getLogger(__name__)
 
@@ -130,23 +131,34 @@ def _unit_path(units_dir: Path, key: str) -> Path:
     return units_dir / f"{safe}.json"
 
 
-def _write_unit(path: Path, key: str, seed: int, output: Any) -> None:
+def config_digest(config: Any, seed: int) -> str:
+    """Digest of what every unit depends on besides its key: the sweep's ``config`` and base ``seed``."""
+    try:
+        text = json.dumps(encode(config), sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON-able: its repr is the best stable description there is
+        text = repr(config)
+    return hashlib.sha256(f"{int(seed)}|{text}".encode()).hexdigest()[:16]
+
+
+def _write_unit(path: Path, key: str, seed: int, digest: str, output: Any) -> None:
     payload = encode(output)
-    doc = {"key": key, "seed": seed, "checksum": _checksum(payload), "output": payload}
+    doc = {"key": key, "seed": seed, "config": digest, "checksum": _checksum(payload), "output": payload}
     atomic_write_text(path, json.dumps(doc, sort_keys=True))
 
 
-def _read_unit(path: Path, key: str) -> tuple[bool, Any]:
-    """(ok, output). ``ok`` is False for a missing, unreadable or corrupt file."""
+def _read_unit(path: Path, key: str, digest: str) -> tuple[str, Any]:
+    """(status, output): status ``"ok"``, ``"missing"``, ``"stale"`` (other config/seed) or ``"corrupt"``."""
     if not path.exists():
-        return False, None
+        return "missing", None
     try:
         doc = json.loads(path.read_text())
         if doc.get("key") != key or _checksum(doc["output"]) != doc["checksum"]:
-            return False, None
-        return True, decode(doc["output"])
+            return "corrupt", None
+        if doc.get("config") != digest:
+            return "stale", None
+        return "ok", decode(doc["output"])
     except (ValueError, KeyError, TypeError, OSError):
-        return False, None
+        return "corrupt", None
 
 
 def _call(fn: UnitFn, config: Any, key: str, params: Mapping[str, Any], seed: int) -> Any:
@@ -191,6 +203,7 @@ def run_sweep(
         executor = "dask"
     if executor not in ("serial", "local", "dask"):
         raise ValueError(f"executor must be 'serial', 'local' or 'dask', got {executor!r}.")
+    digest = config_digest(config, seed)
     units_dir = None if run_dir is None else Path(run_dir) / "units"
     if units_dir is not None:
         units_dir.mkdir(parents=True, exist_ok=True)
@@ -204,15 +217,18 @@ def run_sweep(
             todo.append(u)
             continue
         path = _unit_path(units_dir, u.key)
-        ok, out = _read_unit(path, u.key)
-        if ok:
+        status, out = _read_unit(path, u.key, digest)
+        if status == "ok":
             outputs[u.key] = out
             reused.append(u.key)
-        else:
-            if path.exists():
-                corrupt.append(u.key)
-                log.warning("unit %r: file %s is corrupt (checksum mismatch); running it again", u.key, path.name)
-            todo.append(u)
+            continue
+        if status == "corrupt":
+            corrupt.append(u.key)
+            log.warning("unit %r: file %s is corrupt (checksum mismatch); running it again", u.key, path.name)
+        elif status == "stale":
+            log.info("unit %r: file %s was made with another configuration or seed; running it again",
+                     u.key, path.name)
+        todo.append(u)
     total = len(norm)
     done = len(reused)
     notify(progress, done, total)
@@ -222,7 +238,7 @@ def run_sweep(
     def finish(u: Unit, seed_u: int, out: Any) -> None:
         nonlocal done
         if units_dir is not None:
-            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, out)
+            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, digest, out)
         outputs[u.key] = decode(encode(out))  # same form as a resumed unit
         ran.append(u.key)
         done += 1

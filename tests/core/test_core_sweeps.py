@@ -57,6 +57,18 @@ def test_resume_skips_finished_and_reruns_corrupt(tmp_path, caplog) -> None:
     assert second["mu=1"]["mean"] == first["mu=1"]["mean"]
 
 
+def test_units_of_another_configuration_or_seed_are_rerun(tmp_path) -> None:
+    run_sweep(noisy_mean, UNITS[:2], tmp_path, config=CONFIG, seed=1, executor="serial")
+    same = run_sweep(noisy_mean, UNITS[:2], tmp_path, config=CONFIG, seed=1, executor="serial")
+    assert sorted(same.reused) == ["mu=0", "mu=1"] and not same.ran
+    other = run_sweep(noisy_mean, UNITS[:2], tmp_path, config={"n": 999}, seed=1, executor="serial")
+    assert sorted(other.ran) == ["mu=0", "mu=1"] and not other.reused and not other.rerun_corrupt
+    assert other["mu=0"]["samples"].shape == (5,)
+    reseeded = run_sweep(noisy_mean, UNITS[:2], tmp_path, config={"n": 999}, seed=2, executor="serial")
+    assert sorted(reseeded.ran) == ["mu=0", "mu=1"]
+    assert reseeded["mu=0"]["mean"] != other["mu=0"]["mean"]
+
+
 def test_failing_unit_reported_with_key_others_kept(tmp_path) -> None:
     with pytest.raises(SweepError, match="mu=2.*exploded") as err:
         run_sweep(sometimes_fails, UNITS, tmp_path, seed=0, executor="serial")
@@ -80,11 +92,10 @@ def test_sigint_keeps_finished_units_and_resume_completes(tmp_path) -> None:
         from spinlens.sweeps import Unit, run_sweep
         from tests.core.sweep_units import noisy_mean
         units = [Unit(f"mu={{m}}", {{"mu": m}}) for m in range(40)]
-        run_sweep(noisy_mean, units, {str(tmp_path)!r}, config={{"n": 1000, "sleep": 0.15}}, seed=5,
-                  executor="serial")
+        run_sweep(noisy_mean, units, {str(tmp_path)!r}, config={{"n": 1000}}, seed=5, executor="serial")
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "SPINLENS_TEST_UNIT_SLEEP": "0.15"})
     units_dir = tmp_path / "units"
     deadline = time.time() + 60
     while time.time() < deadline and len(list(units_dir.glob("*.json"))) < 5:
