@@ -51,7 +51,7 @@ def test_transfer_matrix_scalar_and_large_n() -> None:
 
 
 # ------------------------------------------------------------------ Kaufman
-@pytest.mark.parametrize("shape", [(4, 4), (5, 4), (4, 5), (3, 3), (3, 5)])
+@pytest.mark.parametrize("shape", [(4, 4), (5, 4), (4, 5), (3, 3), (3, 5), (2, 2), (2, 3)])
 def test_kaufman_equals_enumeration(shape: tuple[int, int]) -> None:
     r = enumerate(hypercubic_lattice(shape), BETAS)
     L: object = shape[0] if shape[0] == shape[1] else shape

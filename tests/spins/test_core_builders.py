@@ -42,6 +42,12 @@ def test_two_site_periodic_ring_has_two_bonds() -> None:
     assert chain(2).energy(np.ones(2)) == pytest.approx(-2.0)
 
 
+def test_integral_float_and_numpy_sizes_are_accepted() -> None:
+    assert square_lattice(np.int64(3)).n_spins == 9
+    assert chain(4.0).n_spins == 4
+    assert layered_sk(np.array([3, 2]), rng=0).n_spins == 5
+
+
 def test_curie_weiss_energy() -> None:
     n = 10
     m = curie_weiss(n, J=2.0)
@@ -92,6 +98,10 @@ def test_layered_from_weights_energy_is_network_formula() -> None:
         (lambda: layered_sk([5, 5], C=-1), "positive"),
         (lambda: layered_sk_from_weights([np.ones((3, 2)), np.ones((2, 4))]), "inputs"),
         (lambda: layered_sk_from_weights([np.full((2, 2), np.nan)]), "NaN"),
+        (lambda: square_lattice(2.5), "integer"),
+        (lambda: chain(True), "integer"),
+        (lambda: sk("10"), "integer"),
+        (lambda: layered_sk([4, 2.5]), "integer"),
     ],
 )
 def test_builder_errors(call, match: str) -> None:

@@ -88,6 +88,11 @@ def test_dense_and_sparse_agree() -> None:
         (np.zeros((2, 2)), np.array([0.0, np.inf]), "NaN or inf"),
         (sp.csr_matrix(np.array([[0.0, 1.0], [0.0, 0.0]])), None, "not symmetric"),
         (sp.csr_matrix(np.array([[2.0, 0.0], [0.0, 0.0]])), None, "diagonal"),
+        (np.array([[0.0, 1j], [1j, 0.0]]), None, "complex"),
+        (sp.csr_matrix(np.array([[0.0, 1j], [1j, 0.0]])), None, "complex"),
+        (np.zeros((2, 2)), np.array([1j, 0.0]), "complex"),
+        (np.zeros((2, 2)), ["a", "b"], "numeric"),
+        ([["0", "x"], ["x", "0"]], None, "numeric"),
     ],
 )
 def test_bad_couplings_give_clear_errors(J: object, h: object, match: str) -> None:

@@ -102,7 +102,7 @@ def _references(
         vline = np.array([exact.ONSAGER_TC * coupling])
         label = "Onsager (L = inf)"
         notes.append("Reference: Onsager's infinite-lattice solution (Yang's spontaneous magnetisation).")
-        if field == 0.0 and L >= 3:
+        if field == 0.0 and L >= 2:
             refs["log_z"] = np.atleast_1d(exact.kaufman(L, betas, J=coupling))
             notes.append("ln Z is checked against Kaufman's exact finite-torus partition function.")
     elif kind == "chain":

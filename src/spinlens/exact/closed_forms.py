@@ -231,7 +231,8 @@ def kaufman(L: int | Sequence[int], beta: Any, J: float = 1.0) -> Any:
     :math:`\cosh\gamma_j = \cosh 2K^*\cosh 2K - \sinh 2K^*\sinh 2K\cos(\pi j/n)` (:math:`\gamma_j>0`), except
     :math:`\gamma_{2n} \equiv \gamma_0 = 2(K - K^*)`, whose sign changes at :math:`T_c` (the fourth product is
     negative above :math:`T_c`). The sum is evaluated in log space with signs.
-    Matches :func:`spinlens.spins.hypercubic_lattice` ``((L1, L2))`` for :math:`L_1, L_2 \ge 3`.
+    Matches :func:`spinlens.spins.hypercubic_lattice` ``((L1, L2))`` for all :math:`L_1, L_2 \ge 2` (a side of 2
+    carries two bonds between each pair, as the torus does).
 
     Parameters
     ----------

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from spinlens.spins.model import IsingModel, LatticeGeometry
+from spinlens.spins.model import IsingModel, LatticeGeometry, as_count
 
 __all__ = ["hypercubic_lattice", "square_lattice", "cubic_lattice", "chain", "curie_weiss"]
 
 
 def hypercubic_lattice(shape: tuple[int, ...], J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
     """Uniform nearest-neighbour Ising model on a hypercubic lattice of the given ``shape``."""
-    shape = tuple(int(x) for x in shape)
+    shape = tuple(as_count(x, "lattice side") for x in shape)
     if any(L < 2 for L in shape):
         raise ValueError(f"every lattice dimension must be >= 2, got shape {shape}.")
     if not np.isfinite(J) or not np.isfinite(h):
@@ -45,24 +45,27 @@ def hypercubic_lattice(shape: tuple[int, ...], J: float = 1.0, h: float = 0.0, p
 
 def square_lattice(L: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
     """L×L square lattice (sparse couplings, ``geometry`` set)."""
-    return hypercubic_lattice((int(L), int(L)), J=J, h=h, periodic=periodic)
+    L = as_count(L, "L")
+    return hypercubic_lattice((L, L), J=J, h=h, periodic=periodic)
 
 
 def cubic_lattice(L: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
     """L×L×L simple cubic lattice."""
-    return hypercubic_lattice((int(L),) * 3, J=J, h=h, periodic=periodic)
+    L = as_count(L, "L")
+    return hypercubic_lattice((L,) * 3, J=J, h=h, periodic=periodic)
 
 
 def chain(n: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
     """One-dimensional chain of ``n`` spins (a ring when ``periodic``)."""
-    if int(n) < 2:
+    n = as_count(n, "n")
+    if n < 2:
         raise ValueError(f"a chain needs at least 2 spins, got {n}.")
-    return hypercubic_lattice((int(n),), J=J, h=h, periodic=periodic)
+    return hypercubic_lattice((n,), J=J, h=h, periodic=periodic)
 
 
 def curie_weiss(n: int, J: float = 1.0, h: float = 0.0) -> IsingModel:
     r"""Fully connected ferromagnet :math:`H = -(J/n)\sum_{i<j} s_i s_j - h\sum_i s_i` (dense)."""
-    n = int(n)
+    n = as_count(n, "n")
     if n < 2:
         raise ValueError(f"the Curie-Weiss model needs at least 2 spins, got {n}.")
     A = np.full((n, n), float(J) / n)

@@ -76,7 +76,12 @@ class IsingModel:
         if self.h is None:
             h = np.zeros(n)
         else:
-            h = np.array(self.h, dtype=np.float64, copy=True)
+            if np.iscomplexobj(self.h):
+                raise ValueError("h is complex; fields must be real numbers.")
+            try:
+                h = np.array(self.h, dtype=np.float64, copy=True)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"h must be a number or a numeric vector: {exc}") from None
             if h.ndim == 0:
                 h = np.full(n, float(h))
             if h.shape != (n,):
@@ -182,6 +187,8 @@ def _validate_couplings(J: Any) -> Couplings:
     if sp.issparse(J):
         if J.ndim != 2 or J.shape[0] != J.shape[1]:
             raise ValueError(f"J must be a square matrix, got shape {J.shape}.")
+        if np.issubdtype(J.dtype, np.complexfloating):
+            raise ValueError("J is complex; Ising couplings must be real numbers (pass J.real if that is meant).")
         M = sp.csr_matrix(J, dtype=np.float64, copy=True)
         if not np.all(np.isfinite(M.data)):
             raise ValueError("J contains NaN or inf; all couplings must be finite numbers.")
@@ -203,6 +210,8 @@ def _validate_couplings(J: Any) -> Couplings:
         M.sort_indices()
         M.data.setflags(write=False)
         return M
+    if np.iscomplexobj(J):
+        raise ValueError("J is complex; Ising couplings must be real numbers (pass J.real if that is meant).")
     try:
         A = np.array(J, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
@@ -223,6 +232,17 @@ def _validate_couplings(J: Any) -> Couplings:
     A = 0.5 * (A + A.T)
     A.setflags(write=False)
     return A
+
+
+def as_count(value: Any, name: str) -> int:
+    """``value`` as an int, refusing non-integral input (``2.5``, ``"4"``, ``True``) with a clear ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise ValueError(f"{name} must be an integer, got {value!r}.")
 
 
 def as_spins(s: Any, n: int | None = None) -> np.ndarray:

@@ -14,14 +14,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from spinlens._rng import RNGLike, as_generator
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count
 
 __all__ = ["sk", "layered_sk", "layered_sk_from_weights"]
 
 
 def sk(n_spins: int, J: float = 1.0, J0: float = 0.0, h: float = 0.0, rng: RNGLike = None) -> IsingModel:
     """Sherrington–Kirkpatrick sample with ``J_ij ~ N(J0/N, J^2/N)`` (dense couplings)."""
-    n = int(n_spins)
+    n = as_count(n_spins, "n_spins")
     if n < 2:
         raise ValueError(f"SK needs at least 2 spins, got {n_spins}.")
     if not (np.isfinite(J) and J >= 0):
@@ -69,7 +69,7 @@ def layered_sk_from_weights(weights: Sequence[np.ndarray], h: np.ndarray | None 
 
 def layered_sk(widths: Sequence[int], C: float = 1.0, rng: RNGLike = None) -> IsingModel:
     """Random layered SK model: Gaussian ``W_l`` with variance ``C / n_l`` between adjacent layers."""
-    widths = [int(w) for w in widths]
+    widths = [as_count(w, "layer width") for w in widths]
     if len(widths) < 2 or any(w < 1 for w in widths):
         raise ValueError(f"widths must list at least two positive layer sizes, got {widths}.")
     if not (np.isfinite(C) and C > 0):
