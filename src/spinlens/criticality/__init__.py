@@ -26,6 +26,7 @@ from spinlens.criticality.rg import (
     rg_eigenvalues,
     rg_flow,
     rg_step,
+    sample_dynamic_neurons,
 )
 from spinlens.criticality.ryh import (
     CriticalInit,
@@ -56,5 +57,5 @@ __all__ = [
     "correlation_length_exponent", "correlation_map", "critical_init", "critical_line", "critical_sigma_w2",
     "decimate", "dynamic_neuron_energy", "erf_maps", "fixed_point", "get_activation", "gradient_norms",
     "iterate_maps", "kernel_recursion", "length_map", "phase_diagram", "relu_maps", "rg_eigenvalues",
-    "rg_flow", "rg_step", "simulate_signal", "trainability", "universality_class",
+    "rg_flow", "rg_step", "sample_dynamic_neurons", "simulate_signal", "trainability", "universality_class",
 ]

@@ -47,7 +47,7 @@ def _gauss_pdf(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation ``phi`` with derivatives ``d1``, ``d2`` acting on float64 NumPy arrays.
+    r"""An activation ``phi`` with derivatives ``d1``, ``d2`` acting on float64 NumPy arrays.
 
     Attributes
     ----------
@@ -56,6 +56,8 @@ class Activation:
     derivative_method : ``"closed-form"``, ``"autograd"`` or ``"finite-difference"``.
     chi1_infinite : True for discontinuous activations (``sign``): the slope of the correlation map at
         ``c = 1`` is infinite.
+    pair_kernel : optional closed form of :math:`\mathbb E[\phi(u_1)\phi(u_2)]` as a function of ``(q, c)``,
+        used by the correlation map instead of quadrature (set for ``sign``).
     """
 
     name: str
@@ -64,6 +66,8 @@ class Activation:
     d2: ArrayFn
     derivative_method: str = "closed-form"
     chi1_infinite: bool = False
+    pair_kernel: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(default=None, compare=False,
+                                                                               repr=False)
     torch_fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -99,6 +103,12 @@ def _torch_named(name: str) -> Callable[..., Any]:
         "sign": torch.sign,
     }
     return table[name]
+
+
+def _sign_kernel(q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    r""":math:`\mathbb E[\mathrm{sign}(u_1)\mathrm{sign}(u_2)] = (2/\pi)\arcsin c` (Sheppard), any q > 0."""
+    return np.broadcast_to((2.0 / np.pi) * np.arcsin(np.clip(c, -1.0, 1.0)), np.broadcast_shapes(
+        np.shape(q), np.shape(c))).copy()
 
 
 def _named(name: str) -> Activation:
@@ -160,7 +170,8 @@ def _named(name: str) -> Activation:
             np.zeros_like,
         )
     if name == "sign":
-        return Activation(name, np.sign, np.zeros_like, np.zeros_like, chi1_infinite=True)
+        return Activation(name, np.sign, np.zeros_like, np.zeros_like, chi1_infinite=True,
+                          pair_kernel=_sign_kernel)
     raise KeyError(name)
 
 
@@ -174,10 +185,17 @@ def _is_torch_callable(f: Callable[..., Any]) -> bool:
     except ImportError:  # pragma: no cover
         return False
     try:
-        out = f(torch.linspace(-1.0, 1.0, 5, dtype=torch.float64))
+        t = torch.linspace(-1.0, 1.0, 5, dtype=torch.float64, requires_grad=True)
+        out = f(t)
+        if not isinstance(out, torch.Tensor):
+            return False
+        if out.requires_grad:  # autograd must work too (np.tanh on a tensor returns one without a graph)
+            torch.autograd.grad(out.sum(), t)
+        else:
+            return False
     except Exception:
         return False
-    return isinstance(out, torch.Tensor)
+    return True
 
 
 def _wrap_callable(f: Callable[..., Any]) -> Activation:
@@ -238,7 +256,7 @@ def get_activation(activation: str | Activation | Callable[..., Any]) -> Activat
                 f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} or pass a callable."
             ) from None
         return Activation(act.name, act.fn, act.d1, act.d2, act.derivative_method, act.chi1_infinite,
-                          torch_fn=_LazyTorch(key))
+                          act.pair_kernel, torch_fn=_LazyTorch(key))
     if callable(activation):
         return _wrap_callable(activation)
     raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}.")

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
+from spinlens._rng import RNGLike, as_generator
 from spinlens.criticality.activations import get_activation
 from spinlens.criticality.signal import (
     N_QUAD_2D,
@@ -53,6 +54,7 @@ __all__ = [
     "RGFlow",
     "ExponentFit",
     "dynamic_neuron_energy",
+    "sample_dynamic_neurons",
     "decimate",
     "rg_step",
     "rg_flow",
@@ -87,6 +89,37 @@ def dynamic_neuron_energy(
         d = np.asarray(y) - np.asarray(h[-1])
         E += beta * float(d @ d)
     return E
+
+
+def sample_dynamic_neurons(
+    x: np.ndarray,
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    activation: Any,
+    lam: float,
+    rng: RNGLike = None,
+) -> list[np.ndarray]:
+    r"""Exact sample of the neurons from the Gibbs measure :math:`\propto e^{-H_\lambda}` at :math:`\beta=0`
+    with :math:`h^{(0)}=x` clamped.
+
+    At :math:`\beta = 0` the measure is a Markov chain along depth (only adjacent layers interact):
+    :math:`h^{(m+1)}\mid h^{(m)}\sim\mathcal N(\phi(W^m h^{(m)}+b^m), \lambda^{-1} I)`, so ancestral sampling
+    is exact. Consequences checked in the tests: equipartition :math:`\langle H_\lambda\rangle = \tfrac12
+    \sum_{m\ge1} n_m` for every :math:`\lambda`; :math:`h\to` the forward pass as :math:`\lambda\to\infty`
+    (deviation :math:`\propto\lambda^{-1/2}`); at large width the pre-activation length obeys the length map
+    with the bias variance shifted, :math:`\sigma_b^2\to\sigma_b^2+\sigma_w^2/\lambda` (each neuron carries
+    extra variance :math:`1/\lambda`)."""
+    act = get_activation(activation)
+    if not lam > 0:
+        raise ValueError(f"lam must be > 0 (lam -> inf recovers the network), got {lam}.")
+    if len(biases) != len(weights):
+        raise ValueError("need len(weights) == len(biases).")
+    g = as_generator(rng)
+    h = [np.asarray(x, dtype=np.float64)]
+    for W, b in zip(weights, biases, strict=True):
+        mean = act.fn(np.asarray(W) @ h[-1] + np.asarray(b))
+        h.append(mean + g.standard_normal(mean.shape) / np.sqrt(lam))
+    return h
 
 
 @dataclass(frozen=True)

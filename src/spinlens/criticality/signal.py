@@ -169,7 +169,10 @@ def correlation_map(
     c = np.asarray(c, dtype=np.float64)
     if np.any(np.abs(c) > 1 + 1e-12):
         raise ValueError("correlations c must lie in [-1, 1].")
-    num = sw * _pair_expectation(act.fn, act.fn, q, np.clip(c, -1, 1), act, n_quad) + sb
+    if act.pair_kernel is not None:  # closed form (sign: quadrature cannot resolve the jump)
+        num = sw * act.pair_kernel(np.asarray(q, float), np.clip(c, -1, 1)) + sb
+    else:
+        num = sw * _pair_expectation(act.fn, act.fn, q, np.clip(c, -1, 1), act, n_quad) + sb
     # same nodes for the normaliser, so that c = 1 maps exactly to 1 (needed near the critical line)
     return num / (sw * _second_moment(act, np.asarray(q, float), n_quad) + sb)
 
@@ -272,8 +275,11 @@ def _polish(act: Activation, sw: np.ndarray, sb: np.ndarray, lo: np.ndarray, hi:
         with np.errstate(divide="ignore", invalid="ignore"):
             step = xi - F / dF
         bad = ~np.isfinite(step) | (step <= lo[idx]) | (step >= hi[idx])
-        new = np.where(bad, 0.5 * (lo[idx] + hi[idx]), step)
-        done = (np.abs(new - xi) <= 1e-12 * xi) | (np.abs(F) <= 1e-14 * xi)  # relative: q* may be tiny
+        root = np.abs(F) <= 1e-14 * xi  # relative: q* may be tiny
+        # at an exact root (F = 0: the secant start is exact for linear maps, relu) keep it; the bracket
+        # update has set lo = xi there, which would otherwise reject the step and bisect away from the root
+        new = np.where(root, xi, np.where(bad, 0.5 * (lo[idx] + hi[idx]), step))
+        done = root | (np.abs(new - xi) <= 1e-12 * xi)
         x[idx] = new
         active[idx[done]] = False
     return x
@@ -301,6 +307,13 @@ class FixedPoint(Result):
     xi_q: float
     xi_c: float
     phase: str
+
+
+def _kinked(act: Activation) -> bool:
+    """True when phi' jumps somewhere on [-6, 6] (relu, hard-tanh, sign, kinked callables)."""
+    x = np.linspace(-6.0, 6.0, 4801)
+    d = np.abs(np.diff(act.d1(x)))
+    return bool(np.max(d) > 0.05)
 
 
 def _xi(chi: float | np.ndarray) -> Any:
@@ -372,17 +385,26 @@ def fixed_point(
             # (C(c) - c)/(1 - c): removes the trivial root c = 1; h(1-) = 1 - chi_1 < 0 <= h(0)
             return (float(correlation_map(act, q, c, sw, sb, n_quad_2d)) - c) / (1.0 - c)
 
-        hi = 1.0 - 1e-9
-        if h(0.0) <= 0.0:
-            c_star = 0.0 if h(0.0) == 0.0 else float(brentq(h, -1.0 + 1e-9, 0.0, xtol=1e-15))
-        elif h(hi) >= 0.0:
-            c_star = hi
+        h0 = h(0.0)
+        if h0 <= 0.0:
+            c_star = 0.0 if h0 == 0.0 else float(brentq(h, -1.0 + 1e-9, 0.0, xtol=1e-15))
         else:
+            # upper bracket: h(1-) = 1 - chi_1 < 0 analytically, but for kinked or discontinuous
+            # activations the product rule cannot resolve c within ~1e-3 of 1 (the kink falls between
+            # nodes), so step away from c = 1 until the quadrature shows the sign the limit has.
+            hi = next((1.0 - d for d in (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.4, 0.7)
+                       if h(1.0 - d) < 0.0), None)
+            if hi is None:
+                raise ValueError(f"could not bracket the chaotic fixed point c* for {act.name!r} at "
+                                 f"sigma_w2={sw}, sigma_b2={sb}; use phase_diagram (Mehler series) instead.")
             c_star = float(brentq(h, 0.0, hi, xtol=1e-15, rtol=1e-15))
-        if act.chi1_infinite:
-            d = 1e-6
-            chi_c = float((correlation_map(act, q, c_star + d, sw, sb, n_quad_2d)
-                           - correlation_map(act, q, c_star - d, sw, sb, n_quad_2d)) / (2 * d))
+        if act.chi1_infinite or _kinked(act):
+            # slope of the same map whose root is c* (product quadrature of the indicator phi'phi' of a
+            # kinked activation is far worse than that of phi phi)
+            d = 1e-6 if act.chi1_infinite else 1e-5
+            cp, cm = min(c_star + d, 1.0), max(c_star - d, -1.0)
+            chi_c = float((correlation_map(act, q, cp, sw, sb, n_quad_2d)
+                           - correlation_map(act, q, cm, sw, sb, n_quad_2d)) / (cp - cm))
         else:
             chi_c = float(sw * _pair_expectation(act.d1, act.d1, np.asarray(q), np.asarray(c_star), act, n_quad_2d))
     xi_c = float(_xi(chi_c)) if phase != "critical" else float("inf")
@@ -526,12 +548,33 @@ def _evaluate(
     c_star = np.where(fin, 1.0, np.nan)
     chi_c = np.where(fin, chi1, np.nan)
     chaos = fin & (chi1 > 1.0 + 1e-12) & (q > 0)
-    if np.any(chaos):
+    if np.any(chaos) and act.pair_kernel is not None:  # closed-form kernel (sign): vectorised bisection
+        qc, swc, sbc = q[chaos], sw[chaos], sb[chaos]
+        norm = swc * _second_moment(act, qc, n_quad) + sbc
+
+        def cmap(c: np.ndarray) -> np.ndarray:
+            return (swc * act.pair_kernel(qc, c) + sbc) / norm  # type: ignore[misc]
+
+        lo, hi = np.zeros(qc.shape), np.full(qc.shape, 1.0 - 1e-12)
+        for _ in range(60):  # h = C(c) - c is convex (arcsin), h(0) >= 0 = h(1): > 0 below c*, < 0 above
+            mid = 0.5 * (lo + hi)
+            pos = cmap(mid) - mid > 0
+            lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+        cs = 0.5 * (lo + hi)
+        d = 1e-7
+        c_star[chaos] = cs
+        chi_c[chaos] = (cmap(np.minimum(cs + d, 1.0)) - cmap(cs - d)) / (np.minimum(cs + d, 1.0) - (cs - d))
+    elif np.any(chaos):
         z, _ = gauss_hermite(n_quad)
         vals = act.fn(np.sqrt(q[chaos])[:, None] * z)
         _check_finite(vals, act, "correlation map")
         b = vals @ _hermite_table(n_quad, n_mehler)
-        cs, slope = _mehler_c_star(b * b, sw[chaos], sb[chaos])
+        b2 = b * b
+        # Parseval: sum_k a_k^2 = E[phi^2]. The truncated tail (slow for kinked/discontinuous phi, e.g.
+        # sign: a_k^2 ~ k^-3/2) goes into the last coefficient, so that C(1) = 1 stays exact while C(c) at
+        # c* < 1 is off only by tail * c^(K-1).
+        b2[:, -1] += np.maximum(_second_moment(act, q[chaos], n_quad) - b2.sum(axis=1), 0.0)
+        cs, slope = _mehler_c_star(b2, sw[chaos], sb[chaos])
         c_star[chaos] = cs
         chi_c[chaos] = slope
     xi_c = np.where(fin, _xi(chi_c), np.nan)
