@@ -54,7 +54,7 @@ def capacity(
 def phase_diagram_cmd(
     n_spins: int = typer.Option(300, help="network size N"),
     alphas: str = typer.Option("", help="comma-separated loads (default 0.01..0.18 step 0.01)"),
-    temperatures: str = typer.Option("", help="comma-separated temperatures (default 0.05..1.2 step 0.05)"),
+    temperatures: str = typer.Option("", help="comma-separated temperatures (default 0.05..1.5 step 0.05)"),
     n_trials: int = typer.Option(2, help="independent pattern sets per grid point"),
     n_sweeps: int = typer.Option(60, help="Glauber sweeps per run (overlap averaged over the second half)"),
     seed: int = typer.Option(0, help="random seed"),

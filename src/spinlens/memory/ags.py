@@ -278,7 +278,7 @@ def phase_diagram(
     from spinlens.memory.hopfield import hopfield, retrieve
 
     A = np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    Ts = np.round(np.arange(0.05, 1.2001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
+    Ts = np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
     if np.any(Ts <= 0) or np.any(A <= 0):
         raise ValueError("temperatures and alphas must be positive.")
     g = as_generator(rng)
@@ -307,7 +307,7 @@ def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
     """Heat map of the simulated overlap with the AGS lines T_g, T_M and T_c drawn on top."""
     from spinlens.report import new_figure
 
-    fig, ax = new_figure(size=(6.4, 4.6))
+    fig, ax = new_figure(size=(6.4, 5.2))
     A, Ts = result.alphas, result.temperatures
     da = (A[1] - A[0]) / 2 if len(A) > 1 else 0.005
     dT = (Ts[1] - Ts[0]) / 2 if len(Ts) > 1 else 0.025
@@ -315,11 +315,20 @@ def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
                    extent=(A[0] - da, A[-1] + da, Ts[0] - dT, Ts[-1] + dT))
     fig.colorbar(im, ax=ax, label=r"overlap $m$ (start at a pattern)")
     la = result.line_alpha
-    ax.plot(la, result.T_g, "w--", lw=1.5, label=r"$T_g = 1+\sqrt{\alpha}$ (spin glass)")
-    ax.plot(la, result.T_M, "r-", lw=2, label=r"$T_M$: retrieval states exist (AGS)")
-    ax.plot(la, result.T_c, "m-.", lw=1.5, label=r"$T_c$: retrieval global minima (AGS)")
-    ax.set(xlabel=r"load $\alpha = P/N$", ylabel="temperature T", xlim=(A[0] - da, A[-1] + da),
-           ylim=(Ts[0] - dT, Ts[-1] + dT), title=f"Hopfield phase diagram, N = {result.n_spins}")
-    ax.legend(loc="center right", fontsize=7, framealpha=0.7)
+    ax.plot(la, result.T_g, "w--", lw=1.5, label=r"$T_g = 1+\sqrt{\alpha}$: spin glass below")
+    ax.plot(la, result.T_M, "r-", lw=2, label=r"$T_M$: retrieval states exist below (AGS)")
+    ax.plot(la, result.T_c, "m-.", lw=1.5, label=r"$T_c$: retrieval states global minima below (AGS)")
+    x0, x1, y0, y1 = A[0] - da, A[-1] + da, Ts[0] - dT, Ts[-1] + dT
+    ax.set(xlabel=r"load $\alpha = P/N$", ylabel="temperature T", xlim=(x0, x1), ylim=(y0, y1),
+           title=f"Hopfield phase diagram, N = {result.n_spins}, {result.n_sweeps} Glauber sweeps")
+    # phase names of the AGS diagram where they fall inside the plotted window
+    box = dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.6)
+    labels = [(0.25, 0.12, "retrieval"), (0.8, 0.5, "spin glass")]
+    Tg_mid = 1.0 + np.sqrt(0.5 * (x0 + x1))
+    if Tg_mid + 0.05 < y1:
+        labels.append((0.5, (0.5 * (Tg_mid + y1) - y0) / (y1 - y0), "paramagnet"))
+    for fx, fy, name in labels:
+        ax.text(fx, fy, name, transform=ax.transAxes, ha="center", va="center", fontsize=8, bbox=box)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=7, frameon=False)
     return fig
 

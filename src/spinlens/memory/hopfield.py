@@ -193,6 +193,7 @@ def retrieve(
     mode: Literal["async", "sync"] = "async",
     max_sweeps: int = 200,
     rng: RNGLike = None,
+    sampler: Literal["heatbath", "metropolis"] = "heatbath",
 ) -> RetrievalResult:
     r"""Run retrieval dynamics from ``state`` and measure the overlaps with every stored pattern.
 
@@ -200,8 +201,9 @@ def retrieve(
       in random order until no spin changes (energy never increases, so this always converges).
     * ``T = 0, mode="sync"``: all spins at once, :math:`s \leftarrow \mathrm{sign}(Js + h)`; stops at a fixed
       point or a 2-cycle (``converged`` False).
-    * ``T > 0``: Glauber heat bath, :math:`P(s_i=+1) = 1/(1+e^{-2\phi_i/T})`, for ``max_sweeps`` sweeps;
-      overlaps are averaged over the second half.
+    * ``T > 0``: the Monte Carlo engine (:class:`spinlens.sampling.MetropolisSampler`) samples
+      :math:`e^{-H/T}` from ``state``: Glauber heat bath :math:`P(s_i=+1) = 1/(1+e^{-2\phi_i/T})` (default) or
+      Metropolis, for ``max_sweeps`` sweeps; overlaps are averaged over the second half.
 
     Parameters
     ----------
@@ -212,6 +214,7 @@ def retrieve(
     mode : "async" or "sync" (T = 0 only).
     max_sweeps : sweeps at most (T = 0) or exactly (T > 0).
     rng : seed or Generator.
+    sampler : "heatbath" (Glauber) or "metropolis" single-spin updates at T > 0.
     """
     S0 = as_spins(state, model.n_spins)
     single = S0.ndim == 1
@@ -229,14 +232,15 @@ def retrieve(
         raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}.")
     if mode not in ("async", "sync"):
         raise ValueError(f"mode must be 'async' or 'sync', got {mode!r}.")
-    J, h = _model_arrays(model)
     b = S.shape[0]
     if T == 0.0 and mode == "async":
         from spinlens.memory._kernels import async_zero_t
 
+        J, h = _model_arrays(model)
         sweeps, conv = async_zero_t(J, h, S, int(max_sweeps), seed_int(rng))
         m = overlaps(S, X)
     elif T == 0.0:
+        J, h = _model_arrays(model)
         conv = np.zeros(b, dtype=bool)
         sweeps = np.full(b, max_sweeps, dtype=np.int64)
         active = np.ones(b, dtype=bool)
@@ -259,9 +263,15 @@ def retrieve(
     else:
         if mode != "async":
             raise ValueError("finite-temperature retrieval uses asynchronous (Glauber) updates; use mode='async'.")
-        from spinlens.memory._kernels import glauber
+        if sampler not in ("heatbath", "metropolis"):
+            raise ValueError(f"sampler must be 'heatbath' or 'metropolis', got {sampler!r}.")
+        from spinlens.sampling import MetropolisSampler
 
-        m = glauber(J, h, S, 1.0 / T, int(max_sweeps), int(max_sweeps) // 2, X, seed_int(rng))
+        n_burn = int(max_sweeps) // 2
+        mc = MetropolisSampler(rule=sampler, n_chains=b, n_burn=n_burn, record_states=True, coupling_dtype="float64")
+        smp, S = mc.sample(model, 1.0 / T, int(max_sweeps), state=S, rng=rng)
+        states = np.asarray(smp.states)  # (b, records, n)
+        m = np.einsum("brn,pn->bp", states.astype(np.float64), X.astype(np.float64)) / (X.shape[1] * states.shape[1])
         conv = np.zeros(b, dtype=bool)
         sweeps = np.full(b, max_sweeps, dtype=np.int64)
     if single:
