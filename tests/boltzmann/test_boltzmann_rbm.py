@@ -51,3 +51,27 @@ def test_bernoulli_rbm_rejects_data_outside_unit_interval(bad: np.ndarray) -> No
         RBM(n_hidden=2, n_epochs=1).fit(bad)
     # Gaussian visible units accept real data
     RBM(n_hidden=2, n_epochs=1, visible="gaussian", rng=0).fit(bad)
+
+
+def test_fully_visible_boltzmann_machine_recovers_couplings() -> None:
+    import itertools
+
+    from spinlens.boltzmann import BoltzmannMachine
+    from spinlens.meanfield import InverseIsing
+
+    g = np.random.default_rng(0)
+    n = 4
+    J = np.triu(g.normal(0, 0.5, (n, n)), 1)
+    J = J + J.T
+    h = g.normal(0, 0.3, n)
+    S = np.array(list(itertools.product([-1, 1], repeat=n)))
+    lp = 0.5 * np.einsum("si,ij,sj->s", S, J, S) + S @ h
+    p = np.exp(lp - lp.max())
+    X = S[g.choice(len(S), size=20000, p=p / p.sum())]  # exact samples of P(s) ~ exp(s.J.s/2 + h.s)
+    bm = BoltzmannMachine(rng=0).fit(X)
+    assert isinstance(bm, InverseIsing) and bm.method == "boltzmann"
+    assert type(bm).__module__ == "spinlens.boltzmann" and type(bm).__qualname__ == "BoltzmannMachine"
+    # maximum likelihood from 20,000 samples: statistical error ~ 1/sqrt(M) = 0.007
+    assert np.abs(bm.J_ - J).max() < 0.05 and np.abs(bm.h_ - h).max() < 0.05
+    with pytest.raises(ValueError, match="always uses method='boltzmann'"):
+        BoltzmannMachine(method="nmf")

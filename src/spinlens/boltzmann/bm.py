@@ -31,4 +31,5 @@ def get_boltzmann_machine() -> Any:
             super().__init__("boltzmann", **kwargs)
 
     BoltzmannMachine.__module__ = "spinlens.boltzmann"
+    BoltzmannMachine.__qualname__ = "BoltzmannMachine"
     return BoltzmannMachine
