@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from spinlens.cli._common import UserError, console, open_run, progress_bar
+from spinlens.cli._common import SCHEDULER, WORKERS, UserError, console, open_run, progress_bar, sweep_kwargs
 
 
 def parse_list(spec: str, name: str, kind: type = float) -> np.ndarray:
@@ -101,6 +101,8 @@ def ising_command(
                                "heatbath, checkerboard."),
     seed: int = typer.Option(0, "--seed", help="Seed of the whole scan."),
     out: Path = typer.Option(Path("runs/ising"), "--out", help="Run directory."),
+    workers: int = WORKERS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """2D Ising scan: E, |m|, chi, C, Binder vs T for several L; Binder-crossing T_c; data collapse."""
     from spinlens.exact import ONSAGER_TC
@@ -116,7 +118,7 @@ def ising_command(
     t0 = time.perf_counter()
     with progress_bar("ising scan (L, T) points", total=Ls.size * Ts.size) as bar:
         res = ising_scan(Ls, Ts, n_sweeps=sweeps, n_burn=burn, method=method, n_chains=chains, rng=seed,
-                         progress=bar)
+                         progress=bar, sweep={"run_dir": run.path, **sweep_kwargs(workers, scheduler)})
     elapsed = time.perf_counter() - t0
     run.save_result(res)
     f1 = run.save_figure(_thermo_figure(res), "thermodynamics")

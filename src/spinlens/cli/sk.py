@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from spinlens.cli._common import UserError, console, open_run, progress_bar
+from spinlens.cli._common import SCHEDULER, WORKERS, UserError, console, open_run, progress_bar, sweep_kwargs
 from spinlens.cli.ising import parse_list
 
 PARISI_E0 = -0.7632
@@ -32,7 +32,7 @@ def _figures(res: Any) -> tuple[Any, Any]:
     ax.plot(Tp, -0.5 / Tp, "k--", lw=1, label="paramagnet -beta/2")
     ax.axhline(PARISI_E0, color="grey", ls=":", lw=1, label="Parisi e0 = -0.7632")
     ax.set(xlabel="T", ylabel="energy per spin")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
     ax = axes[1]
     for a, N in enumerate(res.N_values):
         ax.errorbar(T, res.chi_sg[a], yerr=res.chi_sg_err[a], fmt="o-", ms=3, lw=1, capsize=2, label=f"N = {N}")
@@ -79,6 +79,8 @@ def sk_command(
     restarts: int = typer.Option(4, "--restarts", help="Annealing restarts per sample (best kept)."),
     seed: int = typer.Option(0, "--seed", help="Seed of disorder and dynamics."),
     out: Path = typer.Option(Path("runs/sk"), "--out", help="Run directory."),
+    workers: int = WORKERS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """SK scan: P(q), overlap susceptibility, energies and extrapolated ground-state energy."""
     from spinlens.report import Section, write_report
@@ -94,7 +96,8 @@ def sk_command(
     t0 = time.perf_counter()
     with progress_bar("sk disorder samples", total=Ns.size * samples) as bar:
         res = sk_scan(Ns, Ts, n_samples=samples, n_sweeps=sweeps, n_burn=burn, anneal_steps=anneal_steps,
-                      anneal_restarts=restarts, rng=seed, progress=bar)
+                      anneal_restarts=restarts, rng=seed, progress=bar,
+                      sweep={"run_dir": run.path, **sweep_kwargs(workers, scheduler)})
     elapsed = time.perf_counter() - t0
     run.save_result(res)
     f1, f2 = _figures(res)

@@ -14,19 +14,20 @@ r"""Temperature scans with finite-size analysis.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from spinlens._progress import ProgressCallback, notify
-from spinlens._rng import RNGLike, as_generator, spawn
+from spinlens._progress import ProgressCallback
+from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
 from spinlens.sampling.api import sample
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
 from spinlens.spins.sk import sk
+from spinlens.sweeps import SweepResult, Unit, run_sweep
 
 __all__ = [
     "ISING_2D_EXPONENTS",
@@ -36,6 +37,8 @@ __all__ = [
     "collapse",
     "ising_scan",
     "sk_scan",
+    "ising_point",
+    "sk_sample",
     "fit_finite_size",
 ]
 
@@ -125,43 +128,50 @@ def binder_crossing(T: np.ndarray, U1: np.ndarray, e1: np.ndarray, U2: np.ndarra
     return t0, err
 
 
+_ISING_FIELDS = (("e", "ee", "energy"), ("m", "me", "abs_magnetization"), ("x", "xe", "susceptibility"),
+                 ("c", "ce", "heat_capacity"), ("u", "ue", "binder"))
+
+
+def ising_point(config: dict[str, Any], key: str, params: dict[str, Any], seed: int) -> dict[str, float]:
+    """One (L, T) point of :func:`ising_scan`: a sweep unit, a pure function of (config, params, seed)."""
+    r = sample(square_lattice(int(params["L"])), 1.0 / float(params["T"]), int(config["n_sweeps"]),
+               method=config["method"], n_chains=int(config["n_chains"]), n_burn=config["n_burn"], rng=seed,
+               warn=False)
+    out = {"te": r.energy.tau_int, "tm": r.abs_magnetization.tau_int, "rh": r.r_hat}
+    for km, ke, name in _ISING_FIELDS:
+        est = getattr(r, name)
+        out[km], out[ke] = est.mean, est.error
+    return {k: float(v) for k, v in out.items()}
+
+
 def ising_scan(L_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] | np.ndarray, n_sweeps: int = 4000,
                n_burn: int | None = None, method: str = "wolff", n_chains: int = 4, rng: RNGLike = None,
-               progress: ProgressCallback | None = None, n_bootstrap: int = 400) -> IsingScanResult:
+               progress: ProgressCallback | None = None, n_bootstrap: int = 400,
+               sweep: Mapping[str, Any] | None = None) -> IsingScanResult:
     """Scan the periodic 2D Ising model (J = 1) over sizes ``L_values`` and ``temperatures``.
 
-    Every (L, T) point is an independent :func:`~spinlens.sampling.sample` run (own spawned generator);
-    ``method="wolff"`` (default) keeps autocorrelations short near T_c. ``progress(done, total)`` counts points.
+    Every (L, T) point is an independent :func:`~spinlens.sampling.sample` run, one unit of
+    :func:`spinlens.sweeps.run_sweep` (:func:`ising_point`) whose seed depends on the base seed and the point
+    alone; ``sweep`` passes runner options (``run_dir`` to keep and resume units, ``executor``, ``n_workers``,
+    ``scheduler``), serial in memory by default. ``method="wolff"`` (default) keeps autocorrelations short near
+    T_c. ``progress(done, total)`` counts points.
     """
     Ls = np.asarray([int(x) for x in L_values])
     if Ls.size == 0 or np.any(Ls < 4):
         raise ValueError(f"L_values must list lattice sizes >= 4, got {L_values!r}.")
     Ts = np.sort(_check_grid(temperatures, "temperatures"))
-    gens = spawn(rng, Ls.size * Ts.size + 1)
-    shape = (Ls.size, Ts.size)
-    out = {k: np.full(shape, np.nan) for k in ("e", "ee", "m", "me", "x", "xe", "c", "ce", "u", "ue", "te", "tm",
-                                               "rh")}
-    total = Ls.size * Ts.size
-    done = 0
-    for a, L in enumerate(Ls):
-        model = square_lattice(int(L))
-        for j, T in enumerate(Ts):
-            r = sample(model, 1.0 / T, n_sweeps, method=method, n_chains=n_chains, n_burn=n_burn,
-                       rng=gens[a * Ts.size + j], warn=False)
-            vals = (r.energy, r.abs_magnetization, r.susceptibility, r.heat_capacity, r.binder)
-            for (km, ke), est in zip((("e", "ee"), ("m", "me"), ("x", "xe"), ("c", "ce"), ("u", "ue")), vals,
-                                     strict=True):
-                out[km][a, j] = est.mean
-                out[ke][a, j] = est.error
-            out["te"][a, j] = r.energy.tau_int
-            out["tm"][a, j] = r.abs_magnetization.tau_int
-            out["rh"][a, j] = r.r_hat
-            done += 1
-            notify(progress, done, total)
+    base = seed_int(rng)
+    config = {"n_sweeps": int(n_sweeps), "n_burn": None if n_burn is None else int(n_burn), "method": method,
+              "n_chains": int(n_chains)}
+    units = [Unit(f"L={int(L)},T={T:.10g}", {"L": int(L), "T": float(T)}) for L in Ls for T in Ts]
+    res = _run(ising_point, units, config, base, sweep, progress)
+    out = {k: np.array([[res[f"L={int(L)},T={T:.10g}"][k] for T in Ts] for L in Ls])
+           for k in ("e", "ee", "m", "me", "x", "xe", "c", "ce", "u", "ue", "te", "tm", "rh")}
+    boot = as_generator(np.random.SeedSequence([base, 1]))  # the bootstrap's own stream
     pairs = []
     for a in range(Ls.size - 1):
         t, e = binder_crossing(Ts, out["u"][a], out["ue"][a], out["u"][a + 1], out["ue"][a + 1],
-                               n_bootstrap=n_bootstrap, rng=gens[-1])
+                               n_bootstrap=n_bootstrap, rng=boot)
         pairs.append((Ls[a], Ls[a + 1], t, e))
     tc_pairs = np.asarray(pairs, dtype=np.float64).reshape(-1, 4)
     tc, tc_err = _combine(tc_pairs[:, 2], tc_pairs[:, 3])
@@ -271,14 +281,51 @@ def _lattice_density(q: np.ndarray, n: int, centres: np.ndarray) -> np.ndarray:
     return out / total if total > 0 else out
 
 
+def sk_sample(config: dict[str, Any], key: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One disorder sample of :func:`sk_scan` at size ``params["N"]``: a sweep unit.
+
+    Arrays are indexed by the scan temperatures (ascending T): ``E`` energy per spin, ``Q2``, ``Q4``, ``QA``
+    moments of the overlap between the two ladders, ``hist`` the overlap density ``(n_T, bins)``, ``swap``
+    acceptance between neighbouring temperatures, ``e0`` the annealed ground-state energy per spin.
+    """
+    N = int(params["N"])
+    Ts = np.asarray(config["temperatures"], dtype=np.float64)
+    nT, bins = Ts.size, int(config["bins"])
+    betas = np.sort(1.0 / Ts)  # ascending beta; ladder index kk <-> temperature index nT - 1 - kk
+    g = as_generator(seed)
+    model = sk(N, rng=g)
+    pt = ParallelTempering(betas=tuple(betas), n_chains=2, n_burn=int(config["n_burn"]), record_all=True,
+                           adapt=False)
+    smp, _ = pt.sample(model, float(betas[-1]), int(config["n_sweeps"]) + int(config["n_burn"]), rng=g)
+    e_all = smp.extra["energy_all"] / N  # (2, T, K)
+    q = smp.extra["overlaps"][0]  # (T, K)
+    centres = np.linspace(-1, 1, bins + 1)
+    centres = 0.5 * (centres[1:] + centres[:-1])
+    hist = np.array([_lattice_density(q[:, kk], N, centres) for kk in range(nT)])[::-1]
+    e0 = anneal(model, n_steps=int(config["anneal_steps"]), n_restarts=int(config["anneal_restarts"]),
+                rng=g).energy_per_spin
+    return {"E": e_all.mean(axis=(0, 1))[::-1], "Q2": np.mean(q**2, axis=0)[::-1],
+            "Q4": np.mean(q**4, axis=0)[::-1], "QA": np.mean(np.abs(q), axis=0)[::-1], "hist": hist,
+            "swap": np.asarray(smp.extra["swap_acceptance"], dtype=np.float64)[::-1], "e0": float(e0)}
+
+
+def _run(fn: Any, units: list[Unit], config: dict[str, Any], seed: int, sweep: Mapping[str, Any] | None,
+         progress: ProgressCallback | None) -> SweepResult:
+    opts = {"run_dir": None, "executor": "serial", **(sweep or {})}
+    run_dir = opts.pop("run_dir")
+    return run_sweep(fn, units, run_dir, config=config, seed=seed, progress=progress, **opts)
+
+
 def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] | np.ndarray, n_samples: int = 8,
             n_sweeps: int = 2000,
             n_burn: int | None = None, anneal_steps: int = 300, anneal_restarts: int = 4, bins: int = 41,
-            rng: RNGLike = None, progress: ProgressCallback | None = None) -> SKScanResult:
+            rng: RNGLike = None, progress: ProgressCallback | None = None,
+            sweep: Mapping[str, Any] | None = None) -> SKScanResult:
     """Scan SK (J = 1, zero field) over sizes and temperatures (see module docstring).
 
-    Each disorder sample runs parallel tempering with the scan temperatures as its fixed ladder and two
-    independent ladders (for overlaps), then simulated annealing for its ground-state energy.
+    Each disorder sample (one unit of :func:`spinlens.sweeps.run_sweep`, :func:`sk_sample`) runs parallel
+    tempering with the scan temperatures as its fixed ladder and two independent ladders (for overlaps), then
+    simulated annealing for its ground-state energy. ``sweep`` passes runner options as in :func:`ising_scan`.
     """
     Ns = np.asarray([int(x) for x in N_values])
     if Ns.size == 0 or np.any(Ns < 4):
@@ -289,39 +336,21 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     if int(n_samples) < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
     n_burn = int(n_sweeps) // 4 if n_burn is None else int(n_burn)
-    betas = np.sort(1.0 / Ts)  # ascending beta; ladder index k <-> temperature Ts[::-1][k]
-    gens = spawn(rng, Ns.size * int(n_samples))
-    nN, nT = Ns.size, Ts.size
-    E = np.zeros((nN, nT, n_samples))
-    Q2 = np.zeros((nN, nT, n_samples))
-    Q4 = np.zeros((nN, nT, n_samples))
-    QA = np.zeros((nN, nT, n_samples))
-    hist = np.zeros((nN, nT, bins))
-    e0 = np.zeros((nN, n_samples))
-    swap = np.zeros((nN, nT - 1))
+    config = {"temperatures": Ts, "n_sweeps": int(n_sweeps), "n_burn": n_burn, "anneal_steps": int(anneal_steps),
+              "anneal_restarts": int(anneal_restarts), "bins": int(bins)}
+    units = [Unit(f"N={int(N)},sample={k}", {"N": int(N)}) for N in Ns for k in range(int(n_samples))]
+    res = _run(sk_sample, units, config, seed_int(rng), sweep, progress)
+
+    def stack(name: str) -> np.ndarray:  # (nN, ..., n_samples)
+        return np.stack([np.stack([np.asarray(res[f"N={int(N)},sample={k}"][name]) for k in range(int(n_samples))],
+                                  axis=-1) for N in Ns])
+
+    E, Q2, Q4, QA = stack("E"), stack("Q2"), stack("Q4"), stack("QA")
+    hist = stack("hist").mean(axis=-1)
+    swap = stack("swap").mean(axis=-1)
+    e0 = stack("e0")
     centres = np.linspace(-1, 1, bins + 1)
     centres = 0.5 * (centres[1:] + centres[:-1])
-    total = nN * int(n_samples)
-    done = 0
-    pt = ParallelTempering(betas=tuple(betas), n_chains=2, n_burn=n_burn, record_all=True, adapt=False)
-    for a, N in enumerate(Ns):
-        for k in range(int(n_samples)):
-            g = gens[a * n_samples + k]
-            model = sk(int(N), rng=g)
-            smp, _ = pt.sample(model, float(betas[-1]), int(n_sweeps) + n_burn, rng=g)
-            e_all = smp.extra["energy_all"] / N  # (2, T, K)
-            q = smp.extra["overlaps"][0]  # (T, K)
-            # ladder index kk (ascending beta) -> temperature index j = nT - 1 - kk
-            E[a, ::-1, k] = e_all.mean(axis=(0, 1))
-            Q2[a, ::-1, k] = np.mean(q**2, axis=0)
-            Q4[a, ::-1, k] = np.mean(q**4, axis=0)
-            QA[a, ::-1, k] = np.mean(np.abs(q), axis=0)
-            for kk in range(nT):
-                hist[a, nT - 1 - kk] += _lattice_density(q[:, kk], int(N), centres) / n_samples
-            swap[a] += smp.extra["swap_acceptance"][::-1] / n_samples
-            e0[a, k] = anneal(model, n_steps=anneal_steps, n_restarts=anneal_restarts, rng=g).energy_per_spin
-            done += 1
-            notify(progress, done, total)
     sem = (lambda x: x.std(axis=-1, ddof=1) / math.sqrt(x.shape[-1])) if n_samples > 1 else \
         (lambda x: np.full(x.shape[:-1], np.nan))
     chi = Ns[:, None] * Q2.mean(axis=2)
