@@ -60,3 +60,40 @@ def test_bad_scheduler_address_is_one_clear_line(tmp_path) -> None:
     r = runner.invoke(app, [*ISING, "--scheduler", "localhost:8786", "--out", str(tmp_path / "x")])
     assert r.exit_code != 0
     assert "tcp://HOST:PORT" in str(r.exception)
+
+
+def test_failing_units_exit_1_and_keep_the_others(tmp_path, monkeypatch, capsys) -> None:
+    from spinlens.cli.main import main
+    from spinlens.sampling import scan
+
+    real = scan.ising_point
+
+    def flaky(config, key, params, seed):
+        if params["L"] == 6 and params["T"] > 2.5:
+            raise RuntimeError("this unit fails on purpose")
+        return real(config, key, params, seed)
+
+    monkeypatch.setattr(scan, "ising_point", flaky)
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as ex:
+        main([*ISING, "--workers", "1", "--out", str(out)])
+    assert ex.value.code == 1
+    err = capsys.readouterr().err
+    assert "L=6,T=2.6" in err and "fails on purpose" in err and "Traceback" not in err
+    assert len(list((out / "units").glob("*.json"))) == 5
+    monkeypatch.setattr(scan, "ising_point", real)
+    with pytest.raises(SystemExit) as ex:
+        main([*ISING, "--workers", "1", "--out", str(out)])
+    assert ex.value.code in (0, None)
+    assert (out / "report.html").exists()
+
+
+def test_unknown_method_is_refused_before_any_unit_runs(tmp_path, capsys) -> None:
+    from spinlens.cli.main import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as ex:
+        main([*ISING, "--method", "glauber", "--workers", "1", "--out", str(out)])
+    assert ex.value.code == 2
+    assert "unknown method 'glauber'" in capsys.readouterr().err
+    assert not list((out / "units").glob("*.json"))

@@ -55,6 +55,11 @@ for _mod in _SUBCOMMANDS:
     importlib.import_module(_mod).register(app)
 
 
+def _error_line(message: str, hint: str) -> None:
+    console.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True, highlight=False)
+    console.print(f"[dim]hint: {escape(hint)}[/dim]")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: library errors become one clear line (``--debug`` for the traceback).
 
@@ -63,17 +68,23 @@ def main(argv: list[str] | None = None) -> None:
     """
     import sys
 
+    from spinlens.sweeps import SweepError
+
     try:
         args = expand_config(list(sys.argv[1:] if argv is None else argv))
         sys.argv = [sys.argv[0], *args]
         if "--debug" in args:
             os.environ["SPINLENS_DEBUG"] = "1"
         app(args, prog_name="spinlens")
+    except SweepError as exc:
+        if os.environ.get("SPINLENS_DEBUG"):
+            raise
+        _error_line(str(exc), "fix the failing units and run the same command again: finished units are reused.")
+        raise SystemExit(1) from None
     except (UserError, ValueError, FileNotFoundError, TypeError, ImportError, RuntimeError) as exc:
         if os.environ.get("SPINLENS_DEBUG"):
             raise
-        console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        console.print("[dim]hint: run with --debug for the full traceback; --help lists the options.[/dim]")
+        _error_line(str(exc), "run with --debug for the full traceback; --help lists the options.")
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: finished work was kept in the run directory.[/yellow]")

@@ -23,7 +23,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
-from spinlens.sampling.api import sample
+from spinlens.sampling.api import METHODS, sample
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
 from spinlens.spins.sk import sk
@@ -160,6 +160,8 @@ def ising_scan(L_values: Sequence[int] | np.ndarray, temperatures: Sequence[floa
     if Ls.size == 0 or np.any(Ls < 4):
         raise ValueError(f"L_values must list lattice sizes >= 4, got {L_values!r}.")
     Ts = np.sort(_check_grid(temperatures, "temperatures"))
+    if method not in METHODS:  # bad input is refused before any unit runs
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     base = seed_int(rng)
     config = {"n_sweeps": int(n_sweeps), "n_burn": None if n_burn is None else int(n_burn), "method": method,
               "n_chains": int(n_chains)}
