@@ -263,20 +263,40 @@ def test_smooth_activations_against_closed_forms() -> None:
         assert fp.chi_1 == pytest.approx(1.7 * float(np.sum(w * d1(math.sqrt(fp.q_star) * z) ** 2)), rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Gauss-Hermite on kinks away from 0 (hard-tanh at +-1/sqrt(q)) "
-                   "gives q* to ~4% and chi_1 to ~10%; needs closed-form or kink-aware 1-D moments")
 def test_hard_tanh_against_closed_form_moments() -> None:
     # E[clip(sqrt(q) z)^2] = P(|z| > a) + q (P(|z|<a) - 2 a pdf(a)), a = 1/sqrt(q); chi_1 = sigma_w^2 P(|z| < a)
+    from scipy.stats import norm
+
     def m2(q: float) -> float:
         a = 1 / math.sqrt(q)
         inside = 2 * ndtr(a) - 1
         return (1 - inside) + q * (inside - 2 * a * math.exp(-a * a / 2) / math.sqrt(2 * math.pi))
 
-    for sw2 in (0.8, 3.0):
+    def e_clip(m: np.ndarray, s: float) -> np.ndarray:  # E[clip(m + s Z)] in closed form
+        lo, hi = (-1 - m) / s, (1 - m) / s
+        return -norm.cdf(lo) + norm.sf(hi) + m * (norm.cdf(hi) - norm.cdf(lo)) + s * (norm.pdf(lo) - norm.pdf(hi))
+
+    z = np.linspace(-12, 12, 200001)
+    w = norm.pdf(z) * (z[1] - z[0])
+    for sw2 in (0.8, 1.5, 3.0):
         q = brentq(lambda q, s=sw2: s * m2(q) + 0.05 - q, 1e-6, 50.0)
         fp = fixed_point("hard-tanh", sw2, 0.05)
-        assert fp.q_star == pytest.approx(q, rel=1e-2)
-        assert fp.chi_1 == pytest.approx(sw2 * (2 * ndtr(1 / math.sqrt(q)) - 1), rel=1e-2)
+        assert fp.q_star == pytest.approx(q, rel=1e-12)
+        assert fp.chi_1 == pytest.approx(sw2 * (2 * ndtr(1 / math.sqrt(q)) - 1), rel=1e-12)
+        if fp.phase != "chaotic":
+            continue
+        # c*: E[phi(u1) phi(u2)] with the inner Gaussian integral in closed form, outer by dense trapezoid
+        u1 = math.sqrt(q) * z
+
+        def cmap(c: float, q: float = q, u1: np.ndarray = u1, s: float = sw2) -> float:
+            pair = float(np.sum(w * np.clip(u1, -1, 1) * e_clip(c * u1, math.sqrt(q * (1 - c * c)))))
+            return (s * pair + 0.05) / q
+
+        c_ex = brentq(lambda c: cmap(c) - c, 0.0, 0.99)
+        assert fp.c_star == pytest.approx(c_ex, abs=2e-5)
+        assert phase_diagram("hard-tanh", [sw2], [0.05]).c_star[0, 0] == pytest.approx(c_ex, abs=2e-5)
+        slope = (cmap(c_ex + 1e-4) - cmap(c_ex - 1e-4)) / 2e-4
+        assert fp.chi_c == pytest.approx(slope, rel=2e-5)
 
 
 def test_callables_numpy_and_torch() -> None:

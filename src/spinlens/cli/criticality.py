@@ -33,13 +33,30 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
     run.save_result(pd, "phase_diagram")
     sections = []
 
-    fig, ax = new_figure(size=(5.6, 4.2))
+    fig, ax = new_figure(size=(5.8, 4.3))
     xi = np.where(np.isfinite(pd.xi_c), pd.xi_c, np.nan)
-    im = ax.pcolormesh(sws, sbs, np.log10(np.clip(xi, 1e-2, 1e4)), shading="auto", cmap="magma")
-    fig.colorbar(im, ax=ax, label=r"$\log_{10}\xi_c$")
-    ax.plot(pd.critical, sbs, "c-", lw=2, label=r"critical line $\chi_1=1$")
-    ax.set(xlabel=r"$\sigma_w^2$", ylabel=r"$\sigma_b^2$", title=f"{act.name}: depth scale $\\xi_c$")
-    ax.legend(loc="upper left", frameon=False, labelcolor="w")
+    logxi = np.log10(np.clip(xi, 1e-2, 1e4))
+    vmax = float(np.nanpercentile(logxi, 99.5)) if np.any(np.isfinite(logxi)) else 1.0
+    ax.set_facecolor("0.82")  # NaN cells: the length map diverges (q* = inf)
+    im = ax.pcolormesh(sws, sbs, logxi, shading="auto", cmap="magma", vmax=vmax)
+    fig.colorbar(im, ax=ax, label=r"$\log_{10}\xi_c$ (depth scale of correlations)")
+    ax.plot(pd.critical, sbs, "c-", lw=1.6, label=r"critical line $\chi_1=1$")
+    if np.any(~np.isfinite(pd.q_star)):
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[*ax.get_legend_handles_labels()[0], Patch(color="0.82", label=r"$q^*=\infty$")],
+                  loc="upper left", frameon=False, labelcolor="w", fontsize=8)
+    else:
+        ax.legend(loc="upper left", frameon=False, labelcolor="w", fontsize=8)
+    fin = np.isfinite(pd.critical)
+    if np.any(fin):  # name the phases on either side of the line, at mid height
+        k = int(np.flatnonzero(fin)[len(np.flatnonzero(fin)) // 2])
+        left, right = 0.5 * (sws[0] + pd.critical[k]), 0.5 * (pd.critical[k] + sws[-1])
+        ax.text(left, sbs[k], "ordered\n" + r"$\chi_1<1$", color="w", ha="center", va="center", fontsize=9)
+        if np.isfinite(pd.q_star[k, -1]):
+            ax.text(right, sbs[k], "chaotic\n" + r"$\chi_1>1$", color="w", ha="center", va="center", fontsize=9)
+    ax.set(xlabel=r"$\sigma_w^2$", ylabel=r"$\sigma_b^2$",
+           title=f"{act.name}: order-to-chaos phase diagram", xlim=(sws[0], sws[-1]), ylim=(sbs[0], sbs[-1]))
     run.save_figure(fig, "phase_diagram")
 
     row = int(np.argmin(np.abs(sbs - sigma_b2)))
@@ -89,35 +106,48 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
             for a in axes:
                 a.legend(frameon=False)
                 a.grid(alpha=0.3)
-            fig.suptitle(f"{label}: $\\sigma_w^2$ = {sw:.3g}, width {width}, {n_networks} networks")
+            fig.suptitle(f"{label}: $\\sigma_w^2$ = {sw:.3g}, $\\sigma_b^2$ = {sbs[row]:.3g}; width {width}, "
+                         f"{n_networks} networks (error bars: standard errors)")
             run.save_figure(fig, f"simulation_{label}")
             figs.append((run / f"simulation_{label}.png", f"{label} phase: simulation vs mean-field maps"))
         sections.append(Section("Theory vs simulation", figures=figs))
 
     if sbs[row] > 0 and np.isfinite(crit):
-        fig, ax = new_figure(1, 2, size=(9.6, 3.8))
-        ax[0].plot(pd.critical, sbs, "k-", lw=1.5, label="critical line (RG fixed points)")
-        for f in (0.8, 0.9, 0.95, 1.05, 1.1, 1.2):
-            for sb0 in (0.05, 0.15, 0.3):
+        fig, ax = new_figure(1, 2, size=(10.0, 4.0))
+        ax[0].plot(pd.critical, sbs, "k-", lw=2.2, label="critical line = line of RG fixed points", zorder=4)
+        for f in (0.9, 0.98, 1.02, 1.1):
+            for sb0 in (0.05, 0.2, 0.35):
                 c0 = cr.critical_sigma_w2(act, sb0)
-                fl = cr.rg_flow(act, f * c0, sb0, n_steps=4)
-                ax[0].plot(fl.sigma_w2, fl.sigma_b2, "-", color="tab:blue" if f < 1 else "tab:red", lw=1)
-                ax[0].plot(fl.sigma_w2[0], fl.sigma_b2[0], "o", ms=3, color="k")
-                if len(fl.sigma_w2) > 1:
-                    ax[0].annotate("", xy=(fl.sigma_w2[1], fl.sigma_b2[1]), xytext=(fl.sigma_w2[0], fl.sigma_b2[0]),
-                                   arrowprops=dict(arrowstyle="->", lw=0.8))
-        ax[0].set(xlabel=r"$\sigma_w^2$", ylabel=r"$\sigma_b^2$", title="RG flow (decimate every other layer)",
+                fl = cr.rg_flow(act, f * c0, sb0, n_steps=6)
+                color = "tab:blue" if f < 1 else "tab:red"
+                ax[0].plot(fl.sigma_w2, fl.sigma_b2, "-", color=color, lw=1, alpha=0.8)
+                ax[0].plot(fl.sigma_w2, fl.sigma_b2, ".", color=color, ms=4)
+                ax[0].plot(fl.sigma_w2[0], fl.sigma_b2[0], "o", ms=4, color="k", zorder=3)
+                for k in range(len(fl.sigma_w2) - 1):
+                    ax[0].annotate("", xy=(fl.sigma_w2[k + 1], fl.sigma_b2[k + 1]),
+                                   xytext=(fl.sigma_w2[k], fl.sigma_b2[k]),
+                                   arrowprops=dict(arrowstyle="->", lw=0.8, color=color))
+        ax[0].plot([], [], "-", color="tab:blue", label=r"start on the ordered side ($\chi_1<1$)")
+        ax[0].plot([], [], "-", color="tab:red", label=r"start on the chaotic side (stops at $\sigma_b^2<0$)")
+        ax[0].set(xlabel=r"$\sigma_w^2$", ylabel=r"$\sigma_b^2$",
+                  title=r"RG flow: decimate every other layer, $\chi_1\to\chi_1^2$",
                   xlim=(0, sws[-1]), ylim=(0, sbs[-1]))
-        ax[0].legend(frameon=False, fontsize=8)
+        ax[0].legend(frameon=True, framealpha=0.9, fontsize=7, loc="upper left")
         fit = cr.correlation_length_exponent(act)
         run.save_result(fit, "exponent")
-        for sb0 in fit.sigma_b2:
+        for i, sb0 in enumerate(fit.sigma_b2):
             m = fit.series == sb0
-            ax[1].semilogx(np.abs(fit.x[m]), fit.y[m], "o", ms=3, label=rf"$\sigma_b^2$={sb0:g}")
+            c = f"C{i}"
+            below, above = m & (fit.x < 0), m & (fit.x > 0)
+            ax[1].semilogx(np.abs(fit.x[below]), fit.y[below], "o", ms=4, mfc="none", color=c,
+                           label=rf"$\sigma_b^2$={sb0:g}, ordered")
+            ax[1].semilogx(np.abs(fit.x[above]), fit.y[above], "o", ms=3, color=c,
+                           label=rf"$\sigma_b^2$={sb0:g}, chaotic")
         ax[1].axhline(1.0, color="k", lw=1)
-        ax[1].set(xlabel=r"$|\chi_1-1|$", ylabel=r"$\xi_c|\chi_1-1|^{\nu_{RG}}$",
-                  title=f"data collapse (nu_RG = {fit.nu_rg:.4f}, fit {fit.nu:.4f})")
-        ax[1].legend(frameon=False, fontsize=8)
+        ax[1].set(xlabel=r"$|\chi_1-1|$", ylabel=r"$\xi_c\,|\chi_1-1|^{\nu_{RG}}$",
+                  title=rf"data collapse: $\nu_{{RG}}$ = {fit.nu_rg:.4f}, fitted $\nu$ = {fit.nu:.4f}")
+        ax[1].legend(frameon=False, fontsize=7, ncol=2)
+        ax[1].grid(alpha=0.3)
         run.save_figure(fig, "rg_flow")
         ev, lam, nu_rg = cr.rg_eigenvalues(act, float(sbs[row]))
         sections.append(Section(

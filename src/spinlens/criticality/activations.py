@@ -58,6 +58,8 @@ class Activation:
         ``c = 1`` is infinite.
     pair_kernel : optional closed form of :math:`\mathbb E[\phi(u_1)\phi(u_2)]` as a function of ``(q, c)``,
         used by the correlation map instead of quadrature (set for ``sign``).
+    moments : optional closed form ``q -> (E[phi^2], E[phi'^2], dE[phi^2]/dq)`` at :math:`u=\sqrt q z`, used
+        instead of Gauss–Hermite (set for ``hard-tanh``, whose kinks at ±1 fall between the nodes).
     """
 
     name: str
@@ -68,6 +70,8 @@ class Activation:
     chi1_infinite: bool = False
     pair_kernel: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(default=None, compare=False,
                                                                                repr=False)
+    moments: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = field(
+        default=None, compare=False, repr=False)
     torch_fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -109,6 +113,18 @@ def _sign_kernel(q: np.ndarray, c: np.ndarray) -> np.ndarray:
     r""":math:`\mathbb E[\mathrm{sign}(u_1)\mathrm{sign}(u_2)] = (2/\pi)\arcsin c` (Sheppard), any q > 0."""
     return np.broadcast_to((2.0 / np.pi) * np.arcsin(np.clip(c, -1.0, 1.0)), np.broadcast_shapes(
         np.shape(q), np.shape(c))).copy()
+
+
+def _hardtanh_moments(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Closed forms for :math:`\phi=\mathrm{clip}(x,-1,1)`, :math:`a=1/\sqrt q`, :math:`p=2\Phi(a)-1`:
+    :math:`\mathbb E\phi^2=(1-p)+q(p-2a\varphi(a))`, :math:`\mathbb E\phi'^2=p`,
+    :math:`\partial_q\mathbb E\phi^2=\mathbb E[\phi'^2+\phi\phi'']=p-2a\varphi(a)`."""
+    q = np.asarray(q, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(q > 0, 1.0 / np.sqrt(np.where(q > 0, q, 1.0)), np.inf)
+        p = 2.0 * _ndtr(a) - 1.0
+        aphi = np.where(np.isfinite(a), a * _gauss_pdf(np.where(np.isfinite(a), a, 0.0)), 0.0)
+    return (1.0 - p) + q * (p - 2.0 * aphi), p, p - 2.0 * aphi
 
 
 def _named(name: str) -> Activation:
@@ -168,6 +184,7 @@ def _named(name: str) -> Activation:
             lambda x: np.clip(x, -1.0, 1.0),
             lambda x: (np.abs(x) < 1.0).astype(np.float64),
             np.zeros_like,
+            moments=_hardtanh_moments,
         )
     if name == "sign":
         return Activation(name, np.sign, np.zeros_like, np.zeros_like, chi1_infinite=True,
@@ -256,7 +273,7 @@ def get_activation(activation: str | Activation | Callable[..., Any]) -> Activat
                 f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} or pass a callable."
             ) from None
         return Activation(act.name, act.fn, act.d1, act.d2, act.derivative_method, act.chi1_infinite,
-                          act.pair_kernel, torch_fn=_LazyTorch(key))
+                          act.pair_kernel, act.moments, torch_fn=_LazyTorch(key))
     if callable(activation):
         return _wrap_callable(activation)
     raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}.")

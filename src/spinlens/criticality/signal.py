@@ -106,15 +106,21 @@ def _gmean(f: Any, q: np.ndarray, act: Activation, n: int, what: str) -> np.ndar
 
 
 def _second_moment(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
+    if act.moments is not None:
+        return act.moments(np.asarray(q, dtype=np.float64))[0]
     return _gmean(lambda u: act.fn(u) ** 2, q, act, n, "length map")
 
 
 def _dphi2(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
+    if act.moments is not None:
+        return act.moments(np.asarray(q, dtype=np.float64))[1]
     return _gmean(lambda u: act.d1(u) ** 2, q, act, n, "derivative")
 
 
 def _dsecond_moment_dq(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
     r"""d/dq E[phi(sqrt q z)^2] = E[z phi phi'(sqrt q z)]/sqrt q (Stein); E[phi'^2+phi phi''] at q = 0."""
+    if act.moments is not None:
+        return act.moments(np.asarray(q, dtype=np.float64))[2]
     z, w = gauss_hermite(n)
     q = np.asarray(q, dtype=np.float64)
     sq = np.sqrt(np.maximum(q, 0.0))[..., None]
@@ -255,6 +261,23 @@ def _solve_q_star(act: Activation, sw: np.ndarray, sb: np.ndarray, q0: float, n:
     return out.reshape(shape)
 
 
+def _moment_and_slope(act: Activation, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """E[phi(sqrt q z)^2] and its q-derivative (Stein) from one evaluation of phi and phi' (q > 0)."""
+    if act.moments is not None:
+        m = act.moments(q)
+        return m[0], m[2]
+    z, w = gauss_hermite(n)
+    sq = np.sqrt(q)[:, None]
+    f = act.fn(sq * z)
+    g = f * act.d1(sq * z)
+    _check_finite(g, act, "length map")
+    small = sq[:, 0] < 1e-7
+    dV = (g @ (w * z)) / np.where(small, 1.0, sq[:, 0])
+    if np.any(small):
+        dV = np.where(small, _dsecond_moment_dq(act, q, n), dV)
+    return (f * f) @ w, dV
+
+
 def _polish(act: Activation, sw: np.ndarray, sb: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
     """Safeguarded Newton on F(q) = sw V(q) + sb - q inside brackets with F(lo) >= 0 >= F(hi)."""
     Flo = sw * _second_moment(act, lo, n) + sb - lo
@@ -267,8 +290,9 @@ def _polish(act: Activation, sw: np.ndarray, sb: np.ndarray, lo: np.ndarray, hi:
         if idx.size == 0:
             break
         xi = x[idx]
-        F = sw[idx] * _second_moment(act, xi, n) + sb[idx] - xi
-        dF = sw[idx] * _dsecond_moment_dq(act, xi, n) - 1.0
+        V, dV = _moment_and_slope(act, xi, n)
+        F = sw[idx] * V + sb[idx] - xi
+        dF = sw[idx] * dV - 1.0
         pos = F >= 0
         lo[idx] = np.where(pos, xi, lo[idx])
         hi[idx] = np.where(pos, hi[idx], xi)
@@ -381,34 +405,43 @@ def fixed_point(
     else:
         phase = "chaotic"
 
-        def h(c: float) -> float:
-            # (C(c) - c)/(1 - c): removes the trivial root c = 1; h(1-) = 1 - chi_1 < 0 <= h(0)
-            return (float(correlation_map(act, q, c, sw, sb, n_quad_2d)) - c) / (1.0 - c)
-
-        h0 = h(0.0)
-        if h0 <= 0.0:
-            c_star = 0.0 if h0 == 0.0 else float(brentq(h, -1.0 + 1e-9, 0.0, xtol=1e-15))
+        if act.pair_kernel is None and _kinked(act):
+            # product Gauss–Hermite cannot resolve kinks (c* off by ~2% for hard-tanh): Mehler series with
+            # Hermite coefficients from the dense trapezoid rule, as in phase_diagram, with more terms
+            b2 = _mehler_coefficients(act, np.array([q]), n_quad, 4 * N_MEHLER, n_dense=40001)
+            cs, slope = _mehler_c_star(b2, np.array([sw]), np.array([sb]))
+            c_star, chi_c = float(cs[0]), float(slope[0])
         else:
-            # upper bracket: h(1-) = 1 - chi_1 < 0 analytically, but for kinked or discontinuous
-            # activations the product rule cannot resolve c within ~1e-3 of 1 (the kink falls between
-            # nodes), so step away from c = 1 until the quadrature shows the sign the limit has.
-            hi = next((1.0 - d for d in (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.4, 0.7)
-                       if h(1.0 - d) < 0.0), None)
-            if hi is None:
-                raise ValueError(f"could not bracket the chaotic fixed point c* for {act.name!r} at "
-                                 f"sigma_w2={sw}, sigma_b2={sb}; use phase_diagram (Mehler series) instead.")
-            c_star = float(brentq(h, 0.0, hi, xtol=1e-15, rtol=1e-15))
-        if act.chi1_infinite or _kinked(act):
-            # slope of the same map whose root is c* (product quadrature of the indicator phi'phi' of a
-            # kinked activation is far worse than that of phi phi)
-            d = 1e-6 if act.chi1_infinite else 1e-5
-            cp, cm = min(c_star + d, 1.0), max(c_star - d, -1.0)
-            chi_c = float((correlation_map(act, q, cp, sw, sb, n_quad_2d)
-                           - correlation_map(act, q, cm, sw, sb, n_quad_2d)) / (cp - cm))
-        else:
-            chi_c = float(sw * _pair_expectation(act.d1, act.d1, np.asarray(q), np.asarray(c_star), act, n_quad_2d))
+            c_star = _c_star_brent(act, q, sw, sb, n_quad_2d)
+            if act.chi1_infinite:  # slope of the closed-form map whose root is c*
+                d = 1e-6
+                cp, cm = min(c_star + d, 1.0), max(c_star - d, -1.0)
+                chi_c = float((correlation_map(act, q, cp, sw, sb, n_quad_2d)
+                               - correlation_map(act, q, cm, sw, sb, n_quad_2d)) / (cp - cm))
+            else:
+                chi_c = float(sw * _pair_expectation(act.d1, act.d1, np.asarray(q), np.asarray(c_star), act,
+                                                     n_quad_2d))
     xi_c = float(_xi(chi_c)) if phase != "critical" else float("inf")
     return FixedPoint(act.name, sw, sb, q, c_star, chi1, chi_par, chi_c, xi_q, xi_c, phase)
+
+
+def _c_star_brent(act: Activation, q: float, sw: float, sb: float, n_quad_2d: int) -> float:
+    """Chaotic-phase root of C(c) = c below 1 by Brent's method on the 2-D quadrature (or closed form)."""
+
+    def h(c: float) -> float:
+        # (C(c) - c)/(1 - c): removes the trivial root c = 1; h(1-) = 1 - chi_1 < 0 <= h(0)
+        return (float(correlation_map(act, q, c, sw, sb, n_quad_2d)) - c) / (1.0 - c)
+
+    h0 = h(0.0)
+    if h0 <= 0.0:
+        return 0.0 if h0 == 0.0 else float(brentq(h, -1.0 + 1e-9, 0.0, xtol=1e-15))
+    # upper bracket: h(1-) = 1 - chi_1 < 0 analytically; step away from c = 1 until the quadrature shows it
+    hi = next((1.0 - d for d in (1e-9, 1e-7, 1e-5, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.4, 0.7) if h(1.0 - d) < 0.0),
+              None)
+    if hi is None:
+        raise ValueError(f"could not bracket the chaotic fixed point c* for {act.name!r} at sigma_w2={sw}, "
+                         f"sigma_b2={sb}; use phase_diagram (Mehler series) instead.")
+    return float(brentq(h, 0.0, hi, xtol=1e-15, rtol=1e-15))
 
 
 # --------------------------------------------------------------------------------- critical line
@@ -416,7 +449,7 @@ def critical_line(
     activation: Any, sigma_b2: Any, q0: float = 1.0, sigma_w2_max: float = 1e3, n_quad: int = N_QUAD
 ) -> np.ndarray:
     r"""Critical :math:`\sigma_w^2` (where :math:`\chi_1 = 1`) for each :math:`\sigma_b^2` in an array;
-    vectorised bisection after a bracketing scan; NaN where no crossing below ``sigma_w2_max``."""
+    vectorised Illinois regula falsi after a bracketing scan; NaN where no crossing below ``sigma_w2_max``."""
     act = get_activation(activation)
     sb = np.atleast_1d(np.asarray(sigma_b2, dtype=np.float64))
     _validate_sigmas(1.0, sb)
@@ -438,19 +471,30 @@ def critical_line(
     cross = X >= 0
     has = cross.any(axis=1) & ~cross[:, 0] & ~at0
     j = np.argmax(cross, axis=1)
-    lo = grid[np.maximum(j - 1, 0)]
-    hi = grid[j]
     idx = np.flatnonzero(has)
-    lo, hi, sbi = lo[idx], hi[idx], sb[idx]
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        qm = _solve_q_star(act, mid, sbi, q0, n_quad)
-        pos = _chi1_at(act, mid, qm, n_quad) >= 1.0
-        hi = np.where(pos, mid, hi)
-        lo = np.where(pos, lo, mid)
-        if np.all(hi - lo <= 1e-13 * hi):
+    jj = j[idx]
+    lo, hi, sbi = grid[jj - 1], grid[jj], sb[idx]
+    Xlo, Xhi = X[idx, jj - 1], X[idx, jj]  # Xlo < 0 <= Xhi
+    x = hi.copy()
+    last = np.zeros(idx.shape, np.int8)  # side replaced last time (+1 hi, -1 lo), for the Illinois rule
+    act_ = np.arange(idx.size)
+    for _ in range(100):  # Illinois regula falsi: superlinear, never leaves the bracket
+        if act_.size == 0:
             break
-    out[idx] = 0.5 * (lo + hi)
+        a, b, Xa, Xb = lo[act_], hi[act_], Xlo[act_], Xhi[act_]
+        xs = (a * Xb - b * Xa) / (Xb - Xa)
+        xs = np.where(np.isfinite(xs) & (xs > a) & (xs < b), xs, 0.5 * (a + b))
+        Xs = _chi1_at(act, xs, _solve_q_star(act, xs, sbi[act_], q0, n_quad), n_quad) - 1.0
+        x[act_] = xs
+        pos = Xs >= 0
+        hi[act_], Xhi[act_] = np.where(pos, xs, b), np.where(pos, Xs, Xb)
+        lo[act_], Xlo[act_] = np.where(pos, a, xs), np.where(pos, Xa, Xs)
+        Xlo[act_] = np.where(pos & (last[act_] == 1), 0.5 * Xlo[act_], Xlo[act_])
+        Xhi[act_] = np.where(~pos & (last[act_] == -1), 0.5 * Xhi[act_], Xhi[act_])
+        last[act_] = np.where(pos, 1, -1)
+        done = (np.abs(Xs) <= 1e-15) | (hi[act_] - lo[act_] <= 1e-13 * hi[act_])
+        act_ = act_[~done]
+    out[idx] = x
     return out
 
 
@@ -489,9 +533,21 @@ class PhaseDiagram(Result):
     critical: np.ndarray
 
 
-def _hermite_table(n: int, K: int) -> np.ndarray:
-    """w_i * He_k(z_i)/sqrt(k!) at the nodes, shape (n, K)."""
-    z, w = gauss_hermite(n)
+@functools.lru_cache(maxsize=4)
+def dense_rule(n: int, half_width: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
+    """Trapezoid rule for E_z[f(z)] on [-12, 12]: O(h^2) for kinked f, where Gauss–Hermite stalls."""
+    z = np.linspace(-half_width, half_width, n)
+    w = np.exp(-0.5 * z * z)
+    w /= w.sum()
+    z.setflags(write=False)
+    w.setflags(write=False)
+    return z, w
+
+
+def _hermite_table(n: int, K: int, dense: bool = False) -> np.ndarray:
+    """w_i * He_k(z_i)/sqrt(k!) at the nodes, shape (n, K) (``dense``: the n-point trapezoid rule)."""
+    z, w = dense_rule(n) if dense else gauss_hermite(n)
+    n = len(z)
     H = np.empty((n, K))
     H[:, 0] = 1.0
     if K > 1:
@@ -499,6 +555,24 @@ def _hermite_table(n: int, K: int) -> np.ndarray:
     for k in range(1, K - 1):
         H[:, k + 1] = (z * H[:, k] - math.sqrt(k) * H[:, k - 1]) / math.sqrt(k + 1)
     return H * w[:, None]
+
+
+def _mehler_coefficients(act: Activation, q: np.ndarray, n_quad: int, K: int, n_dense: int = 4801) -> np.ndarray:
+    r"""Squared normalised Hermite coefficients :math:`a_k(q)^2`, k < K, shape ``(len(q), K)``.
+
+    Gauss–Hermite nodes for smooth activations, the n_dense-point trapezoid rule for kinked ones (error
+    ~0.2/n_dense^2: hard-tanh c* to 1e-5 with 4801 points). Parseval,
+    :math:`\sum_k a_k^2=\mathbb E\phi^2`: the truncated tail (slow for kinked or discontinuous phi, e.g.
+    sign: :math:`a_k^2\sim k^{-3/2}`) goes into the last coefficient, so that C(1) = 1 stays exact while C(c)
+    at c* < 1 is off only by tail * c^(K-1)."""
+    dense = _kinked(act)
+    z = dense_rule(n_dense)[0] if dense else gauss_hermite(n_quad)[0]
+    vals = act.fn(np.sqrt(q)[:, None] * z)
+    _check_finite(vals, act, "correlation map")
+    b = vals @ _hermite_table(n_dense if dense else n_quad, K, dense)
+    b2 = b * b
+    b2[:, -1] += np.maximum(_second_moment(act, q, n_quad) - b2.sum(axis=1), 0.0)
+    return b2
 
 
 def _mehler_c_star(b2: np.ndarray, sw: np.ndarray, sb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -565,15 +639,7 @@ def _evaluate(
         c_star[chaos] = cs
         chi_c[chaos] = (cmap(np.minimum(cs + d, 1.0)) - cmap(cs - d)) / (np.minimum(cs + d, 1.0) - (cs - d))
     elif np.any(chaos):
-        z, _ = gauss_hermite(n_quad)
-        vals = act.fn(np.sqrt(q[chaos])[:, None] * z)
-        _check_finite(vals, act, "correlation map")
-        b = vals @ _hermite_table(n_quad, n_mehler)
-        b2 = b * b
-        # Parseval: sum_k a_k^2 = E[phi^2]. The truncated tail (slow for kinked/discontinuous phi, e.g.
-        # sign: a_k^2 ~ k^-3/2) goes into the last coefficient, so that C(1) = 1 stays exact while C(c) at
-        # c* < 1 is off only by tail * c^(K-1).
-        b2[:, -1] += np.maximum(_second_moment(act, q[chaos], n_quad) - b2.sum(axis=1), 0.0)
+        b2 = _mehler_coefficients(act, q[chaos], n_quad, n_mehler)
         cs, slope = _mehler_c_star(b2, sw[chaos], sb[chaos])
         c_star[chaos] = cs
         chi_c[chaos] = slope
