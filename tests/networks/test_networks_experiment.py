@@ -83,3 +83,62 @@ def test_cli_bad_input(tmp_path):
     torch.save({"0.weight": torch.zeros(2, 1, 3, 3)}, tmp_path / "conv" / "step_0.pt")
     res = CliRunner().invoke(_app(), ["phases", "--out", str(tmp_path / "y"), "--checkpoints", str(tmp_path / "conv")])
     assert res.exit_code != 0 and "not a Linear layer" in str(res.exception)
+
+
+def test_cli_lazy_stays_glass_binarized_orders(tmp_path):
+    """--lazy: weights barely move and T_c stays at the glass value; --binarized: hidden order appears."""
+    base = ["--dataset", "digits", "--n-samples", "600", "--widths", "64,32,10", "--steps", "60",
+            "--n-checkpoints", "6", "--lr", "0.1", "--n-starts", "0", "--tap-checkpoints", "0"]
+    runs = {}
+    for name, flags in (("lazy", ["--lazy"]), ("sign", ["--binarized"])):
+        res = CliRunner().invoke(_app(), ["phases", "--out", str(tmp_path / name), *base, *flags])
+        assert res.exit_code == 0, res.output
+        runs[name] = dict(json.loads((tmp_path / name / "results.json").read_text())["data"])
+        with np.load(tmp_path / name / "results.npz") as z:
+            runs[name].update({k: z[k] for k in z.files})
+        assert (tmp_path / name / "report.html").is_file()
+    man = json.loads((tmp_path / "sign" / "manifest.json").read_text())["config"]
+    assert man["activation"] == "sign" and man["lazy_scale"] is None
+    assert json.loads((tmp_path / "lazy" / "manifest.json").read_text())["config"]["lazy_scale"] == 100.0
+    lazy, sign = runs["lazy"], runs["sign"]
+    t_lazy = lazy["t_c"]
+    assert set(lazy["phases"]) == {"spin glass"}
+    np.testing.assert_allclose(t_lazy, t_lazy[0], rtol=0.02)
+    assert abs(t_lazy[0] / lazy["init_prediction"] - 1) < 0.05  # layered-SK prediction (106 spins)
+    d_lazy, d_sign = lazy["rel_change"][-1], sign["rel_change"][-1]
+    assert np.all(d_lazy < 0.05) and np.all(d_sign > 10 * d_lazy)
+    t_sign = sign["t_c"]
+    assert sign["phases"][0] == "spin glass" and sign["phases"][-1] == "hidden order"
+    assert t_sign[-1] > 3 * t_sign[0]
+
+
+def test_demo_runs_the_flagship_pipeline(tmp_path):
+    from spinlens.cli.main import app
+
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "results.json").read_text())["data"]
+    assert data["widths"] == [64, 32, 10] and len(data["phases"]) >= 5
+    assert data["phases"][0] == "spin glass" and data["phases"][-1] == "hidden order"
+    html = (out / "report.html").read_text()
+    assert "spinlens demo: Phases over training" in html and "layered-SK prediction" in html
+
+
+@pytest.mark.slow
+def test_mc_crosscheck_on_a_small_trained_network():
+    """Parallel tempering on a trained 64-32-10 network: no order above the TAP T_c, order building below."""
+    from spinlens.data import load_dataset
+    from spinlens.networks import to_spins, train
+    from spinlens.networks.phases import analyze, mc_crosscheck
+
+    tr = train(mlp([64, 32, 10], rng=0), load_dataset("digits", n_samples=600), 60, lr=0.1, checkpoints=2, rng=0,
+               num_threads=1)
+    m = to_spins(tr.state_dicts[-1])
+    r = analyze(m, n_starts=0)
+    assert r.phase == "hidden order"
+    ratios = np.geomspace(0.6, 1.7, 12)
+    mc = mc_crosscheck(m, ratios * r.t_c, n_sweeps=3000, rng=1)
+    assert np.all(np.abs(mc.binder[ratios > 1.05]) < 0.2)  # paramagnet above T_c, as the stability says
+    assert mc.binder[0] > 0.4  # order well below T_c
+    assert mc.binder[0] > mc.binder[ratios > 1.05].max() + 0.3

@@ -66,6 +66,20 @@ def test_unequal_widths_formula_vs_direct_tap_stability():
     assert abs(r.t_c / pred - 1) < 0.02
 
 
+@pytest.mark.slow
+def test_unequal_widths_formula_vs_direct_tap_iteration():
+    """TAP itself: random starts fall back to the paramagnet m = 0 above the predicted T_c, leave it below."""
+    from spinlens.meanfield import tap
+
+    widths = [600, 300, 900]
+    m = layered_sk(widths, 1.0, rng=0)
+    pred = layered_tc(widths, [1 / 600, 1 / 300])
+    above = tap(m, 1 / (1.15 * pred), n_starts=2, damping=0.5, max_iter=1000, tol=1e-8, rng=0)
+    assert np.all(above.converged) and np.max(np.abs(above.m)) < 1e-6
+    below = tap(m, 1 / (0.85 * pred), n_starts=2, damping=0.5, max_iter=300, tol=1e-8, rng=0)
+    assert np.all(np.mean(np.atleast_2d(below.m) ** 2, axis=1) > 1e-3)
+
+
 @pytest.mark.parametrize(
     "widths, C, expected",
     [

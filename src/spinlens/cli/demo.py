@@ -1,25 +1,52 @@
 """``spinlens demo``: the main job on bundled data.
 
-Until the flagship analysis (networks as spin systems over training) is wired in, the demo runs the
-foundation: exact thermodynamics of a 4×4 Ising torus by enumeration, checked against Kaufman's exact
-finite-torus partition function and drawn beside Onsager's infinite-lattice curves.
+By default the demo is the flagship, ``spinlens phases`` with its defaults: a 784-256-256-10 ReLU MLP
+trained on MNIST-5000 with about 20 log-spaced checkpoints, each mapped to an Ising model and analysed
+(glass → hidden order, T_c(t) with a power-law fit, spectra, the initialisation prediction). Re-running into
+the same folder resumes finished checkpoints.
+
+``--quick`` runs the same pipeline on a tiny network and the 8×8 digits (seconds). ``--foundation`` (implied
+by ``--size`` / ``--n-temps``) runs the foundation self-check instead: exact thermodynamics of a small Ising
+torus by enumeration, checked against Kaufman's exact finite-torus partition function and drawn beside
+Onsager's infinite-lattice curves.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
 
 from spinlens.cli._common import console, open_run, progress_bar
 
+#: ``--quick``: the flagship pipeline on a tiny network (digits, 64-32-10), for smoke tests.
+QUICK: dict[str, Any] = {"dataset": "digits", "n_samples": 600, "widths": "64,32,10", "steps": 60, "n_checkpoints": 6,
+         "lr": 0.1, "n_starts": 4, "tap_checkpoints": 2}
+
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run directory."),
-    L: int = typer.Option(4, "--size", help="Linear size of the periodic square lattice (L*L <= 25)."),
-    n_temps: int = typer.Option(40, "--n-temps", help="Number of temperatures."),
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run directory (re-running resumes it)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny flagship run (digits, 64-32-10 MLP; seconds)."),
+    binarized: bool = typer.Option(False, "--binarized", help="Flagship with binarized (sign) activations."),
+    foundation: bool = typer.Option(False, "--foundation", help="Run the foundation self-check instead "
+                                    "(exact 2D Ising enumeration vs Kaufman and Onsager)."),
+    L: int | None = typer.Option(None, "--size", help="--foundation: linear size of the periodic square "
+                                 "lattice (L*L <= 25, default 4); implies --foundation."),
+    n_temps: int | None = typer.Option(None, "--n-temps", help="--foundation: number of temperatures "
+                                       "(default 40); implies --foundation."),
 ) -> None:
-    """Run the main job on bundled data and write report.html."""
+    """Run the main job on bundled data (phases of an MLP over training on MNIST-5000) and write report.html."""
+    if foundation or L is not None or n_temps is not None:
+        _foundation(out, 4 if L is None else L, 40 if n_temps is None else n_temps)
+        return
+    from spinlens.cli.phases import run_phases
+
+    run_phases(out, binarized=binarized, title_prefix="spinlens demo: ", **(QUICK if quick else {}))
+
+
+def _foundation(out: Path, L: int, n_temps: int) -> None:
+    """Exact thermodynamics of an L×L Ising torus (enumeration vs Kaufman; Onsager beside it)."""
     from spinlens import exact, spins
     from spinlens.report import Section, line_plot, write_report
 

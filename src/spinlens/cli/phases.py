@@ -3,12 +3,100 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from spinlens.cli._common import UserError, console, open_run, progress_bar
 
-__all__ = ["register", "phases"]
+__all__ = ["register", "phases", "run_phases"]
+
+
+def run_phases(
+    out: Path | str = Path("runs/phases"),
+    *,
+    binarized: bool = False,
+    lazy: bool = False,
+    lazy_scale: float = 100.0,
+    checkpoints: Path | None = None,
+    model: str | None = None,
+    widths: str = "784,256,256,10",
+    dataset: str = "mnist5000",
+    n_samples: int | None = None,
+    steps: int = 2000,
+    n_checkpoints: int = 20,
+    lr: float = 0.05,
+    optimizer: str = "sgd",
+    batch_size: int = 128,
+    n_starts: int = 8,
+    tap_checkpoints: int = 5,
+    seed: int = 0,
+    title_prefix: str = "",
+) -> Any:
+    """The whole ``spinlens phases`` job (also what ``spinlens demo`` runs); returns the ExperimentResult.
+
+    Defaults: a 784-256-256-10 ReLU MLP trained with SGD (momentum 0.9) on MNIST-5000 for 2000 steps,
+    20 log-spaced checkpoints. Re-running into the same ``out`` resumes finished checkpoints and analyses.
+    """
+    from spinlens.networks.experiment import (
+        ExperimentConfig,
+        _load_network,
+        _make_data,
+        analyze_checkpoints,
+        config_dict,
+        experiment_figures,
+        experiment_sections,
+        list_checkpoints,
+        load_builder,
+        summarize,
+        train_checkpoints,
+    )
+    from spinlens.report import write_report
+
+    t0 = time.perf_counter()
+    try:
+        w = tuple(int(x) for x in widths.split(","))
+    except ValueError:
+        raise UserError(f"--widths must be comma-separated integers, got {widths!r}.") from None
+    if model and not checkpoints:
+        raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
+    if lazy and not lazy_scale > 0:
+        raise UserError(f"--lazy-scale must be positive, got {lazy_scale}.")
+    cfg = ExperimentConfig(
+        widths=w, activation="sign" if binarized else "relu", dataset=dataset, n_samples=n_samples, steps=steps,
+        optimizer=optimizer, lr=lr, batch_size=batch_size, n_checkpoints=n_checkpoints,
+        lazy_scale=lazy_scale if lazy else None, seed=seed, n_starts=n_starts, n_tap_checkpoints=tap_checkpoints,
+        checkpoint_dir=str(checkpoints) if checkpoints else None, model_builder=model,
+    )
+    run = open_run(Path(out), config=config_dict(cfg), seeds={"seed": seed})
+    if checkpoints:
+        ckdir = Path(checkpoints)
+        cks = list_checkpoints(ckdir)
+        data = None
+    else:
+        ckdir = run.path / "checkpoints"
+        with progress_bar("training", steps) as cb:
+            cks = train_checkpoints(cfg, ckdir, progress=cb)
+        data = _make_data(cfg)
+    with progress_bar("phase analysis", len(cks)) as cb:
+        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, data=data)
+    builder = load_builder(model) if model else None
+    result = summarize(records, ckdir, _load_network(cks[0][1], builder))
+    run.save_result(result, "results")
+    run.save_json(records, "checkpoints_analysis")
+    paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, run.path).items()}
+    elapsed = time.perf_counter() - t0
+    title = (title_prefix + "Phases over training" + (" (binarized)" if binarized else "")
+             + (" (lazy control)" if lazy else ""))
+    report = write_report(run.path, title, experiment_sections(result, records, paths, elapsed), run.manifest)
+    fit = result.fit
+    console.print(f"init: predicted T_c = {result.init_prediction:.4g}, measured {result.init_measured:.4g} "
+                  f"({result.phases[0]}); final: {result.phases[-1]}, T_c = {result.t_c[-1]:.4g}")
+    if fit is not None:
+        console.print(f"T_c ∝ t^{fit.exponent:.3f}  (95% CI {fit.exponent_ci[0]:.3f}..{fit.exponent_ci[1]:.3f}, "
+                      f"steps {fit.t_start:.0f}-{fit.t_end:.0f})")
+    console.print(f"[bold]report:[/bold] {report}  ({elapsed:.0f} s)")
+    return result
 
 
 def phases(
@@ -32,61 +120,10 @@ def phases(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000) and follow its spin-model phase over training."""
-    from spinlens.networks.experiment import (
-        ExperimentConfig,
-        _load_network,
-        _make_data,
-        analyze_checkpoints,
-        config_dict,
-        experiment_figures,
-        experiment_sections,
-        list_checkpoints,
-        load_builder,
-        summarize,
-        train_checkpoints,
-    )
-    from spinlens.report import write_report
-
-    t0 = time.perf_counter()
-    try:
-        w = tuple(int(x) for x in widths.split(","))
-    except ValueError:
-        raise UserError(f"--widths must be comma-separated integers, got {widths!r}.") from None
-    if model and not checkpoints:
-        raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
-    cfg = ExperimentConfig(
-        widths=w, activation="sign" if binarized else "relu", dataset=dataset, n_samples=n_samples, steps=steps,
-        optimizer=optimizer, lr=lr, batch_size=batch_size, n_checkpoints=n_checkpoints,
-        lazy_scale=lazy_scale if lazy else None, seed=seed, n_starts=n_starts, n_tap_checkpoints=tap_checkpoints,
-        checkpoint_dir=str(checkpoints) if checkpoints else None, model_builder=model,
-    )
-    run = open_run(out, config=config_dict(cfg), seeds={"seed": seed})
-    if checkpoints:
-        ckdir = checkpoints
-        cks = list_checkpoints(ckdir)
-        data = None
-    else:
-        ckdir = run.path / "checkpoints"
-        with progress_bar("training", steps) as cb:
-            cks = train_checkpoints(cfg, ckdir, progress=cb)
-        data = _make_data(cfg)
-    with progress_bar("phase analysis", len(cks)) as cb:
-        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, data=data)
-    builder = load_builder(model) if model else None
-    result = summarize(records, ckdir, _load_network(cks[0][1], builder))
-    run.save_result(result, "results")
-    run.save_json(records, "checkpoints_analysis")
-    paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, run.path).items()}
-    elapsed = time.perf_counter() - t0
-    title = "Phases over training" + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else "")
-    report = write_report(run.path, title, experiment_sections(result, records, paths, elapsed), run.manifest)
-    fit = result.fit
-    console.print(f"init: predicted T_c = {result.init_prediction:.4g}, measured {result.init_measured:.4g} "
-                  f"({result.phases[0]}); final: {result.phases[-1]}, T_c = {result.t_c[-1]:.4g}")
-    if fit is not None:
-        console.print(f"T_c ∝ t^{fit.exponent:.3f}  (95% CI {fit.exponent_ci[0]:.3f}..{fit.exponent_ci[1]:.3f}, "
-                      f"steps {fit.t_start:.0f}-{fit.t_end:.0f})")
-    console.print(f"[bold]report:[/bold] {report}  ({elapsed:.0f} s)")
+    run_phases(out, binarized=binarized, lazy=lazy, lazy_scale=lazy_scale, checkpoints=checkpoints, model=model,
+               widths=widths, dataset=dataset, n_samples=n_samples, steps=steps, n_checkpoints=n_checkpoints,
+               lr=lr, optimizer=optimizer, batch_size=batch_size, n_starts=n_starts,
+               tap_checkpoints=tap_checkpoints, seed=seed)
 
 
 def register(app: typer.Typer) -> None:

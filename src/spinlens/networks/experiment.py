@@ -508,12 +508,13 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
         rec_edges = json.loads(jp.read_text()).get("edges")
     for l in range(result.top_ratio.shape[1]):
         sv0, sv1 = first[f"sv_{l}"], last[f"sv_{l}"]
-        axes[0].plot(np.arange(1, len(sv0) + 1), sv0, "-", lw=1, label=f"W{l} step 0")
-        axes[0].plot(np.arange(1, len(sv1) + 1), sv1, "--", lw=1, label=f"W{l} step {steps[-1]}")
+        col = f"C{l % 10}"  # one colour per layer: solid at step 0, dashed at the last step
+        axes[0].plot(np.arange(1, len(sv0) + 1), sv0, "-", lw=1, color=col, label=f"W{l} step 0")
+        axes[0].plot(np.arange(1, len(sv1) + 1), sv1, "--", lw=1, color=col, label=f"W{l} step {steps[-1]}")
         if rec_edges:
-            axes[0].axhline(rec_edges[l], lw=0.6, color="gray")
+            axes[0].axhline(rec_edges[l], lw=0.6, ls=":", color=col)
     axes[0].set(xscale="log", yscale="log", xlabel="rank", ylabel="singular value",
-                title="singular values (grey: random-matrix edges)")
+                title="singular values (dotted: random-matrix edges)")
     axes[0].legend(frameon=False, fontsize=7)
     axes[1].plot(xs, result.lambda_max, "o-", ms=3)
     axes[1].set(xscale="log", yscale="log", xlabel="training step", ylabel="λ_max(J)", title="top eigenvalue of J")
