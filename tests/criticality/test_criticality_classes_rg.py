@@ -319,3 +319,16 @@ def test_gradient_norms_follow_chi_1_per_layer() -> None:
         assert g.rate_fit == pytest.approx(g.chi_1, abs=0.04)
         rates.append(g.rate_fit)
     assert rates[0] < 1 < rates[1]
+
+
+def test_rg_without_a_finite_fixed_point_on_the_critical_line() -> None:
+    # relu: q* diverges for sigma_w2 >= 2 (sigma_b2 > 0), so the critical line carries no RG fixed point
+    a, b = rg_step("relu", np.array([1.5, 2.5]), 0.1)
+    assert np.isfinite(a[0]) and np.isfinite(b[0]) and np.isnan(a[1]) and np.isnan(b[1])
+    assert a[0] == pytest.approx(2 * (1.5 / 2) ** 2, rel=1e-12)  # chi_1' = chi_1^2 with chi_1 = sigma_w2 / 2
+    with pytest.raises(ValueError, match="diverges"):
+        rg_eigenvalues("relu", 0.1)
+    fit = correlation_length_exponent("relu", sigma_b2=(0.05,))
+    assert np.isnan(fit.nu_rg) and fit.nu == pytest.approx(1.0, abs=2e-3)
+    # at sigma_b2 = 0 the ordered relu network has q* = 0; chi_1 is its q -> 0+ limit sigma_w2 / 2
+    assert fixed_point("relu", 1.2, 0.0).chi_1 == pytest.approx(0.6, rel=1e-13)

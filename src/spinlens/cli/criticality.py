@@ -128,7 +128,8 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
                                    xytext=(fl.sigma_w2[k], fl.sigma_b2[k]),
                                    arrowprops=dict(arrowstyle="->", lw=0.8, color=color))
         ax[0].plot([], [], "-", color="tab:blue", label=r"start on the ordered side ($\chi_1<1$)")
-        ax[0].plot([], [], "-", color="tab:red", label=r"start on the chaotic side (stops at $\sigma_b^2<0$)")
+        ax[0].plot([], [], "-", color="tab:red",
+                   label=r"start on the chaotic side (stops at $\sigma_b^2<0$ or $q^*=\infty$)")
         ax[0].set(xlabel=r"$\sigma_w^2$", ylabel=r"$\sigma_b^2$",
                   title=r"RG flow: decimate every other layer, $\chi_1\to\chi_1^2$",
                   xlim=(0, sws[-1]), ylim=(0, sbs[-1]))
@@ -139,22 +140,32 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
             m = fit.series == sb0
             c = f"C{i}"
             below, above = m & (fit.x < 0), m & (fit.x > 0)
-            ax[1].semilogx(np.abs(fit.x[below]), fit.y[below], "o", ms=4, mfc="none", color=c,
-                           label=rf"$\sigma_b^2$={sb0:g}, ordered")
-            ax[1].semilogx(np.abs(fit.x[above]), fit.y[above], "o", ms=3, color=c,
-                           label=rf"$\sigma_b^2$={sb0:g}, chaotic")
+            fb, fa = below & np.isfinite(fit.y), above & np.isfinite(fit.y)
+            if np.any(fb):
+                ax[1].semilogx(np.abs(fit.x[fb]), fit.y[fb], "o", ms=4, mfc="none", color=c,
+                               label=rf"$\sigma_b^2$={sb0:g}, ordered")
+            if np.any(fa):
+                ax[1].semilogx(np.abs(fit.x[fa]), fit.y[fa], "o", ms=3, color=c,
+                               label=rf"$\sigma_b^2$={sb0:g}, chaotic")
         ax[1].axhline(1.0, color="k", lw=1)
-        ax[1].set(xlabel=r"$|\chi_1-1|$", ylabel=r"$\xi_c\,|\chi_1-1|^{\nu_{RG}}$",
-                  title=rf"data collapse: $\nu_{{RG}}$ = {fit.nu_rg:.4f}, fitted $\nu$ = {fit.nu:.4f}")
+        if np.isfinite(fit.nu_rg):
+            ylab, title = r"$\xi_c\,|\chi_1-1|^{\nu_{RG}}$", rf"data collapse: $\nu_{{RG}}$ = {fit.nu_rg:.4f}"
+        else:
+            ylab, title = r"$\xi_c\,|\chi_1-1|$", r"data collapse with $\nu=1$ (no finite RG fixed point)"
+        ax[1].set(xlabel=r"$|\chi_1-1|$", ylabel=ylab, title=f"{title}\nfitted $\\nu$ = {fit.nu:.4f}")
         ax[1].legend(frameon=False, fontsize=7, ncol=2)
         ax[1].grid(alpha=0.3)
         run.save_figure(fig, "rg_flow")
-        ev, lam, nu_rg = cr.rg_eigenvalues(act, float(sbs[row]))
+        try:
+            ev, lam, nu_rg = cr.rg_eigenvalues(act, float(sbs[row]))
+            text = (f"Every point of the critical line is a fixed point of the decimation; linearised eigenvalues "
+                    f"{np.round(ev, 6).tolist()} (marginal along the line, relevant across it), nu_RG = ln 2 / ln "
+                    f"{lam:.6f} = {nu_rg:.6f}; ")
+        except ValueError as exc:
+            text = f"No RG eigenvalues: {exc} "
         sections.append(Section(
             "Renormalization group along depth",
-            [f"Every point of the critical line is a fixed point of the decimation; linearised eigenvalues "
-             f"{np.round(ev, 6).tolist()} (marginal along the line, relevant across it), nu_RG = ln 2 / ln "
-             f"{lam:.6f} = {nu_rg:.6f}; fitted nu from xi_c ~ |chi_1 - 1|^-nu: {fit.nu:.4f} +- {fit.nu_error:.1g}."],
+            [text + f"fitted nu from xi_c ~ |chi_1 - 1|^-nu: {fit.nu:.4f} +- {fit.nu_error:.1g}."],
             figures=[(run / "rg_flow.png", "RG flow of the couplings and the data collapse of xi_c")],
         ))
     write_report(run.path, f"spinlens criticality: {act.name}", sections, run.manifest)

@@ -82,9 +82,16 @@ def simulate_signal(
     device: Any = None,
     dtype: Any = None,
     progress: ProgressCallback | None = None,
+    weights: str = "marginal",
 ) -> SignalSimulation:
-    """Propagate two inputs through ``n_networks`` random networks (batched in torch) and compare
-    q^l, c^l and their fluctuations with theory. Errors are standard errors over networks."""
+    r"""Propagate two inputs through ``n_networks`` random networks (batched in torch) and compare
+    q^l, c^l and their fluctuations with theory. Errors are standard errors over networks.
+
+    ``weights="explicit"`` draws every :math:`W^l` (``n x n``, O(n^2) per layer). ``"marginal"`` (default)
+    samples the same ensemble in O(n) per layer: each :math:`W^l` is fresh and meets only the two activation
+    vectors :math:`a, b` of its layer, so the rows of :math:`(W^la, W^lb)` are i.i.d. Gaussian pairs with
+    covariance :math:`(\sigma_w^2/n)\begin{pmatrix}a\cdot a & a\cdot b\\ a\cdot b & b\cdot b\end{pmatrix}`
+    (exact in distribution at finite width, not an infinite-width approximation)."""
     import torch
 
     act = get_activation(activation)
@@ -93,6 +100,8 @@ def simulate_signal(
         raise ValueError("need width >= 2, depth >= 1 and n_networks >= 2.")
     if not (q_in > 0 and -1 < c_in < 1):
         raise ValueError("need q_in > 0 and -1 < c_in < 1.")
+    if weights not in ("marginal", "explicit"):
+        raise ValueError(f"weights must be 'marginal' or 'explicit', got {weights!r}.")
     dev = _device(device)
     dt = dtype or torch.float64
     g = as_generator(rng)
@@ -109,9 +118,19 @@ def simulate_signal(
     h = x.expand(B, n, 2)
     for l in range(depth):
         inp = h if l == 0 else phi(h)
-        W = torch.randn(B, n, n, generator=tg, device=dev, dtype=dt) * (sw / np.sqrt(n))
+        if weights == "explicit":
+            W = torch.randn(B, n, n, generator=tg, device=dev, dtype=dt) * (sw / np.sqrt(n))
+            wx = torch.bmm(W, inp)
+        else:
+            na = torch.linalg.vector_norm(inp[:, :, 0], dim=1)
+            nb = torch.linalg.vector_norm(inp[:, :, 1], dim=1)
+            rho = ((inp[:, :, 0] * inp[:, :, 1]).sum(dim=1) / (na * nb).clamp_min(1e-300)).clamp(-1.0, 1.0)
+            xi = torch.randn(B, n, 2, generator=tg, device=dev, dtype=dt) * (sw / np.sqrt(n))
+            wa = na[:, None] * xi[:, :, 0]
+            wb = nb[:, None] * (rho[:, None] * xi[:, :, 0] + torch.sqrt(1.0 - rho * rho)[:, None] * xi[:, :, 1])
+            wx = torch.stack([wa, wb], dim=2)
         b = torch.randn(B, n, 1, generator=tg, device=dev, dtype=dt) * sb
-        h = torch.bmm(W, inp) + b
+        h = wx + b
         q12 = (h * h).mean(dim=1)
         qs[l] = q12[:, 0].cpu().numpy()
         cs[l] = ((h[:, :, 0] * h[:, :, 1]).mean(dim=1) / torch.sqrt(q12[:, 0] * q12[:, 1])).cpu().numpy()

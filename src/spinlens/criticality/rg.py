@@ -188,14 +188,17 @@ def decimate(activation: Any, sigma_w2: float, sigma_b2: float, n_quad_2d: int =
 
 def rg_step(activation: Any, sigma_w2: Any, sigma_b2: Any, q0: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     r"""One RG step (b = 2) on the couplings, vectorised: keep :math:`q^*`, square :math:`\chi_1` (module notes).
-    :math:`\sigma_b'^2` may come out negative: the flow has left the physical region (reported, not clipped)."""
+    :math:`\sigma_b'^2` may come out negative: the flow has left the physical region (reported, not clipped).
+    NaN where the length map diverges (no finite :math:`q^*`, e.g. ReLU at :math:`\sigma_w^2\ge2`)."""
     act = get_activation(activation)
     sw, sb = _validate_sigmas(sigma_w2, sigma_b2)
     sw, sb = np.broadcast_arrays(np.atleast_1d(sw), np.atleast_1d(sb))
     q, _, chi1, *_ = _evaluate(act, sw.ravel(), sb.ravel(), q0)
-    d2 = _dphi2(act, q)
-    sw_new = chi1**2 / d2
-    sb_new = q - sw_new * _second_moment(act, q)
+    fin = np.isfinite(q)
+    sw_new = np.full(q.shape, np.nan)
+    sb_new = np.full(q.shape, np.nan)
+    sw_new[fin] = chi1[fin] ** 2 / _dphi2(act, q[fin])
+    sb_new[fin] = q[fin] - sw_new[fin] * _second_moment(act, q[fin])
     return sw_new.reshape(sw.shape), sb_new.reshape(sw.shape)
 
 
@@ -240,6 +243,9 @@ def rg_eigenvalues(activation: Any, sigma_b2: float, h: float = 1e-5) -> tuple[n
     if sigma_b2 <= 0:
         raise ValueError("rg_eigenvalues needs sigma_b2 > 0 (a finite q* on the critical line).")
     swc = critical_sigma_w2(act, sigma_b2)
+    if not np.isfinite(fixed_point(act, swc, sigma_b2).q_star):
+        raise ValueError(f"the length map of {act.name!r} diverges on its critical line at sigma_b2={sigma_b2} "
+                         "(scale-invariant class: q grows linearly), so the RG step has no fixed point there.")
     J = np.zeros((2, 2))
     x0 = np.array([swc, sigma_b2])
     for j in range(2):
@@ -257,7 +263,8 @@ def rg_eigenvalues(activation: Any, sigma_b2: float, h: float = 1e-5) -> tuple[n
 class ExponentFit(Result):
     r"""Fit of :math:`\xi_c\sim|\chi_1-1|^{-\nu}` and the data-collapse arrays.
 
-    ``x = chi_1 - 1``, ``y = xi_c |chi_1 - 1|^nu_rg`` (collapse onto one curve, ``y -> 1`` as x -> 0) and
+    ``x = chi_1 - 1``, ``y = xi_c |chi_1 - 1|^nu_rg`` (collapse onto one curve, ``y -> 1`` as x -> 0; the
+    mean-field 1 in place of ``nu_rg`` where the critical line has no finite q*, e.g. relu) and
     ``series`` (the sigma_b2 each point belongs to)."""
 
     activation: str
@@ -295,6 +302,9 @@ def correlation_length_exponent(
     nu = float(-coef[0])
     resid = np.log(xic[ok]) - A @ coef
     err = float(np.sqrt(resid @ resid / max(1, ok.sum() - 2) / np.sum((A[:, 0] - A[:, 0].mean()) ** 2)))
-    nu_rg = rg_eigenvalues(act, float(sbs[sbs > 0][0]))[2] if np.any(sbs > 0) else float("nan")
-    y = xic * np.abs(x) ** (nu_rg if np.isfinite(nu_rg) else nu)
+    try:
+        nu_rg = rg_eigenvalues(act, float(sbs[sbs > 0][0]))[2] if np.any(sbs > 0) else float("nan")
+    except ValueError:  # no finite q* on the critical line (relu, linear): nu from the fit alone
+        nu_rg = float("nan")
+    y = xic * np.abs(x) ** (nu_rg if np.isfinite(nu_rg) else 1.0)  # mean-field nu = 1 without an RG point
     return ExponentFit(act.name, nu, err, nu_rg, x, y, np.concatenate(S), sbs)

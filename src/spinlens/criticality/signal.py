@@ -114,7 +114,8 @@ def _second_moment(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarra
 def _dphi2(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
     if act.moments is not None:
         return act.moments(np.asarray(q, dtype=np.float64))[1]
-    return _gmean(lambda u: act.d1(u) ** 2, q, act, n, "derivative")
+    # the q -> 0+ limit at q = 0 (relu: 1/2, not relu'(0)^2 = 1/4)
+    return _gmean(lambda u: act.d1(u) ** 2, np.maximum(q, 1e-300), act, n, "derivative")
 
 
 def _dsecond_moment_dq(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.ndarray:
