@@ -1,9 +1,11 @@
-"""Smoke tests of ``spinlens hopfield capacity`` and ``spinlens rbm train`` on tiny settings."""
+"""Smoke tests of ``spinlens hopfield capacity``, ``spinlens hopfield phase-diagram`` and ``spinlens rbm train``
+on tiny settings."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import typer
 from typer.testing import CliRunner
 
@@ -41,3 +43,15 @@ def test_rbm_train_cli(tmp_path: Path) -> None:
         assert (out / f).exists()
     curve = json.loads((out / "results.json").read_text())["curve"]
     assert len(curve) == 2 and all(c["test_ll"] < 0 for c in curve)
+
+
+def test_hopfield_phase_diagram_cli(tmp_path: Path) -> None:
+    out = tmp_path / "pd"
+    r = CliRunner().invoke(_app(), ["hopfield", "phase-diagram", "--n-spins", "100", "--alphas", "0.03,0.2",
+                                    "--temperatures", "0.1,1.4", "--n-trials", "2", "--n-sweeps", "20",
+                                    "--n-lines", "4", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "report.html").exists() and (out / "phase_diagram.png").exists()
+    z = np.load(out / "results.npz")
+    m = z["m"]  # (T, alpha): retrieval at low T and load, lost when hot or overloaded
+    assert m[0, 0] > 0.9 and m[1, 0] < 0.4 and m[1, 1] < 0.4

@@ -57,6 +57,7 @@ def phase_diagram_cmd(
     temperatures: str = typer.Option("", help="comma-separated temperatures (default 0.05..1.5 step 0.05)"),
     n_trials: int = typer.Option(2, help="independent pattern sets per grid point"),
     n_sweeps: int = typer.Option(60, help="Glauber sweeps per run (overlap averaged over the second half)"),
+    n_lines: int = typer.Option(25, help="loads at which the AGS lines are solved (~0.7 s each)"),
     seed: int = typer.Option(0, help="random seed"),
     out: Path = typer.Option(Path("runs/hopfield-phase-diagram"), help="run directory"),
 ) -> None:
@@ -67,10 +68,11 @@ def phase_diagram_cmd(
     A = np.asarray(_floats(alphas)) if alphas else None
     Ts = np.asarray(_floats(temperatures)) if temperatures else None
     cfg = dict(n_spins=n_spins, alphas=alphas or "default", temperatures=temperatures or "default",
-               n_trials=n_trials, n_sweeps=n_sweeps)
+               n_trials=n_trials, n_sweeps=n_sweeps, n_lines=n_lines)
     run = open_run(out, config=cfg, seeds={"seed": seed})
     with progress_bar("phase diagram", total=None) as cb:
-        res = phase_diagram(A, Ts, n_spins=n_spins, n_trials=n_trials, n_sweeps=n_sweeps, rng=seed, progress=cb)
+        res = phase_diagram(A, Ts, n_spins=n_spins, n_trials=n_trials, n_sweeps=n_sweeps, rng=seed, progress=cb,
+                            n_lines=n_lines)
     run.save_result(res)
     fig = run.save_figure(phase_diagram_figure(res), "phase_diagram")
     text = [

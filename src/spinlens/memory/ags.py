@@ -212,7 +212,8 @@ def retrieval_line(alphas: Any, m_min: float = 0.05) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _lines(n: int, a_max: float) -> tuple[np.ndarray, ...]:
     la = np.linspace(0.0, a_max, n)
-    return la, spin_glass_line(la), retrieval_line(la), thermodynamic_line(la)
+    TM = retrieval_line(la)
+    return la, spin_glass_line(la), TM, thermodynamic_line(la, T_M=TM)
 
 
 def ags_lines(n: int = 25, alpha_max: float = 0.18) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -221,13 +222,14 @@ def ags_lines(n: int = 25, alpha_max: float = 0.18) -> tuple[np.ndarray, np.ndar
     return la.copy(), Tg.copy(), TM.copy(), Tc.copy()
 
 
-def thermodynamic_line(alphas: Any) -> np.ndarray:
+def thermodynamic_line(alphas: Any, T_M: Any = None) -> np.ndarray:
     r""":math:`T_c(\alpha)`: below it the retrieval state has lower free energy than the spin-glass state.
 
-    NaN where retrieval states are never global minima (alpha >~ 0.051).
+    NaN where retrieval states are never global minima (alpha >~ 0.051). ``T_M``: the retrieval line at the same
+    loads when already computed (:func:`retrieval_line`), an upper bound of the search.
     """
     a = np.asarray(alphas, dtype=np.float64)
-    TM = retrieval_line(a)
+    TM = retrieval_line(a) if T_M is None else np.asarray(T_M, dtype=np.float64)
 
     def better(al: np.ndarray, T: np.ndarray) -> np.ndarray:
         R = solve_ags(al, T, m0=1.0, q0=1.0, max_iter=400, tol=1e-8, damping=0.3)
@@ -269,11 +271,13 @@ def phase_diagram(
     n_sweeps: int = 100,
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
+    n_lines: int = 25,
 ) -> PhaseDiagramResult:
     """Glauber simulations started at a stored pattern on a grid of (alpha, T), against the AGS lines.
 
     Each trial stores ``round(alpha N)`` random patterns (Hebb), starts at pattern 1, runs ``n_sweeps``
-    heat-bath sweeps and averages the overlap over the second half.
+    heat-bath sweeps (:mod:`spinlens.sampling`) and averages the overlap over the second half. The AGS lines
+    are solved on ``n_lines`` loads from 0 to the largest simulated one (about 0.7 s of CPU per load).
     """
     from spinlens.memory.hopfield import hopfield, retrieve
 
@@ -281,6 +285,8 @@ def phase_diagram(
     Ts = np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
     if np.any(Ts <= 0) or np.any(A <= 0):
         raise ValueError("temperatures and alphas must be positive.")
+    if int(n_lines) < 2:
+        raise ValueError(f"n_lines must be >= 2 (loads at which the AGS lines are solved), got {n_lines}.")
     g = as_generator(rng)
     m = np.zeros((len(Ts), len(A)))
     me = np.zeros_like(m)
@@ -299,7 +305,7 @@ def phase_diagram(
         me[:, j] = vals.std(axis=1, ddof=1) / np.sqrt(n_trials) if n_trials > 1 else 0.0
         done += 1
         notify(progress, done, total)
-    la, Tg, TM, Tc = ags_lines()
+    la, Tg, TM, Tc = ags_lines(int(n_lines), round(float(A.max()) * 1.02, 6))
     return PhaseDiagramResult(A, Ts, m, me, int(n_spins), int(n_sweeps), la, Tg, TM, Tc)
 
 
@@ -315,7 +321,7 @@ def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
                    extent=(A[0] - da, A[-1] + da, Ts[0] - dT, Ts[-1] + dT))
     fig.colorbar(im, ax=ax, label=r"overlap $m$ (start at a pattern)")
     la = result.line_alpha
-    ax.plot(la, result.T_g, "w--", lw=1.5, label=r"$T_g = 1+\sqrt{\alpha}$: spin glass below")
+    ax.plot(la, result.T_g, "--", color="orange", lw=1.8, label=r"$T_g = 1+\sqrt{\alpha}$: spin glass below")
     ax.plot(la, result.T_M, "r-", lw=2, label=r"$T_M$: retrieval states exist below (AGS)")
     ax.plot(la, result.T_c, "m-.", lw=1.5, label=r"$T_c$: retrieval states global minima below (AGS)")
     x0, x1, y0, y1 = A[0] - da, A[-1] + da, Ts[0] - dT, Ts[-1] + dT
@@ -323,7 +329,7 @@ def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
            title=f"Hopfield phase diagram, N = {result.n_spins}, {result.n_sweeps} Glauber sweeps")
     # phase names of the AGS diagram where they fall inside the plotted window
     box = dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.6)
-    labels = [(0.25, 0.12, "retrieval"), (0.8, 0.5, "spin glass")]
+    labels = [(0.15, 0.1, "retrieval"), (0.8, 0.5, "spin glass")]
     Tg_mid = 1.0 + np.sqrt(0.5 * (x0 + x1))
     if Tg_mid + 0.05 < y1:
         labels.append((0.5, (0.5 * (Tg_mid + y1) - y0) / (y1 - y0), "paramagnet"))

@@ -59,10 +59,17 @@ class CapacityResult(Result):
     threshold: float
     rule: str
     n_tested: int
+    width_n: np.ndarray | None = None
 
 
 def fit_alpha_c(alphas: Any, p: Any, n: int) -> tuple[float, float]:
     """Fit ``p = 1/(1+exp((alpha - a_c)/w))`` to retrieval probabilities (each from ``n`` tests); return (a_c, err)."""
+    ac, err, _ = _fit_logistic(alphas, p, n)
+    return ac, err
+
+
+def _fit_logistic(alphas: Any, p: Any, n: int) -> tuple[float, float, float]:
+    """(a_c, error of a_c, width w) of the logistic step fitted to the retrieval probabilities."""
     from scipy.optimize import curve_fit
 
     a = np.asarray(alphas, dtype=np.float64)
@@ -80,9 +87,9 @@ def fit_alpha_c(alphas: Any, p: Any, n: int) -> tuple[float, float]:
         err = float(np.sqrt(max(pcov[0, 0], 0.0)))
         if not np.isfinite(err) or not (a[0] - 0.1 < popt[0] < a[-1] + 0.1):
             raise RuntimeError
-        return float(popt[0]), err
+        return float(popt[0]), err, float(abs(popt[1]))
     except (RuntimeError, ValueError):
-        return ac0, float(a[1] - a[0]) if len(a) > 1 else float("nan")
+        return ac0, float(a[1] - a[0]) if len(a) > 1 else float("nan"), float("nan")
 
 
 def extrapolate_alpha_c(n_spins: Any, alpha_c_n: Any, errors: Any, exponent: float = 0.5) -> tuple[Estimate, float]:
@@ -157,10 +164,12 @@ def capacity_experiment(
     perr = np.sqrt(np.maximum(p * (1 - p), 0.25 / ntest) / ntest)
     acn = np.zeros(k)
     acn_err = np.zeros(k)
+    width = np.zeros(k)
     for i in range(k):
-        acn[i], acn_err[i] = fit_alpha_c(A, p[i], int(n_tested))
+        acn[i], acn_err[i], width[i] = _fit_logistic(A, p[i], int(n_tested))
     est, slope = extrapolate_alpha_c(Ns, acn, acn_err)
-    return CapacityResult(Ns, A, p, perr, mo, acn, acn_err, est, slope, float(threshold), str(rule), int(n_tested))
+    return CapacityResult(Ns, A, p, perr, mo, acn, acn_err, est, slope, float(threshold), str(rule), int(n_tested),
+                          width)
 
 
 def capacity_figure(result: CapacityResult) -> Any:
@@ -168,9 +177,17 @@ def capacity_figure(result: CapacityResult) -> Any:
     from spinlens.report import new_figure
 
     fig, (ax1, ax2) = new_figure(1, 2, size=(10, 3.8))
+    aa = np.linspace(result.alphas.min(), result.alphas.max(), 200)
     for i, N in enumerate(result.n_spins):
-        ax1.errorbar(result.alphas, result.p_retrieval[i], yerr=result.p_error[i], fmt="o-", ms=3, capsize=2,
-                     label=f"N = {N}")
+        col = f"C{i % 10}"
+        ax1.errorbar(result.alphas, result.p_retrieval[i], yerr=result.p_error[i], fmt="o", ms=3, capsize=2,
+                     color=col, label=f"N = {N}")
+        w = np.nan if result.width_n is None else float(result.width_n[i])
+        if np.isfinite(w) and w > 0:  # the fitted logistic step and its midpoint alpha_c(N)
+            ax1.plot(aa, 1.0 / (1.0 + np.exp(np.clip((aa - result.alpha_c_n[i]) / w, -50, 50))), "-", color=col,
+                     lw=1)
+        ax1.plot([result.alpha_c_n[i]], [0.5], "v", color=col, ms=6)
+    ax1.plot([], [], "k-", lw=1, label=r"logistic fit, $\blacktriangledown$ = $\alpha_c(N)$")
     ax1.axvline(ALPHA_C_AGS, color="k", ls="--", lw=1, label=r"AGS $\alpha_c$ = 0.138")
     ax1.set(xlabel=r"load $\alpha = P/N$", ylabel=rf"P(retrieval), $m_f \geq$ {result.threshold:.2g}",
             title=f"Hopfield capacity ({result.rule})")
@@ -181,6 +198,8 @@ def capacity_figure(result: CapacityResult) -> Any:
     xx = np.linspace(0, x.max() * 1.1, 50)
     ax2.plot(xx, result.alpha_c.mean + result.slope * xx, "C1-",
              label=rf"fit: $\alpha_c$ = {result.alpha_c.mean:.4f} ± {result.alpha_c.error:.4f}")
+    ax2.errorbar([0.0], [result.alpha_c.mean], yerr=[result.alpha_c.error], fmt="s", color="C1", capsize=3,
+                 ms=5, clip_on=False, label=r"extrapolated $N\to\infty$")
     ax2.axhline(ALPHA_C_AGS, color="k", ls="--", lw=1, label="AGS 0.138")
     ax2.set(xlabel=r"$N^{-1/2}$", ylabel=r"$\alpha_c(N)$", title="finite-size extrapolation")
     ax2.set_xlim(left=0)
