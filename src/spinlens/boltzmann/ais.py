@@ -26,10 +26,20 @@ from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, torch_generator
 from spinlens.results import Estimate
 
-__all__ = ["exact_log_partition", "ais_log_partition", "MAX_EXACT_UNITS"]
+__all__ = ["exact_log_partition", "ais_log_partition", "bernoulli_", "MAX_EXACT_UNITS"]
 
 #: Largest layer summed exactly (2**20 states).
 MAX_EXACT_UNITS = 20
+
+
+def bernoulli_(prob: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Bernoulli samples ``out = 1[u < prob]``, ``u ~ U[0, 1)`` (P(out = 1) = prob), written into ``out``.
+
+    Same distribution as ``torch.bernoulli`` but about 3x faster on CPU (one uniform draw and one comparison
+    per unit). ``out`` must have ``prob``'s shape and dtype and must not alias it.
+    """
+    torch.rand(prob.shape, generator=generator, out=out, dtype=out.dtype, device=out.device)
+    return torch.lt(out, prob, out=out)
 
 
 def _states(n: int, start: int, stop: int) -> torch.Tensor:
@@ -127,6 +137,9 @@ def ais_log_partition(
     logw = torch.zeros(M, dtype=torch.float64, device=dev)
     x = torch.empty(M, nh, device=dev, dtype=dtype)
     a = torch.empty(M, nv, device=dev, dtype=dtype)
+    h = torch.empty(M, nh, device=dev, dtype=dtype)
+    if not gaussian:
+        v = v.contiguous().clone()
     sp = torch.nn.functional.softplus
     total = len(betas) - 1
     for k in range(1, len(betas)):
@@ -143,13 +156,13 @@ def ais_log_partition(
         if k == total:
             break
         # Gibbs step leaving p_k invariant
-        h = torch.bernoulli(torch.sigmoid_(x.mul_(bk)), generator=gen)
+        bernoulli_(torch.sigmoid_(x.mul_(bk)), h, gen)
         torch.addmm(bA, h, W.t(), beta=1.0 - bk, alpha=bk, out=a)
         a.add_(b, alpha=bk)
         if gaussian:
             v = a + torch.randn(M, nv, generator=gen, device=dev, dtype=dtype)
         else:
-            v = torch.bernoulli(torch.sigmoid_(a), generator=gen)
+            bernoulli_(torch.sigmoid_(a), v, gen)
         if k % 500 == 0:
             notify(progress, k, total)
     notify(progress, total, total)

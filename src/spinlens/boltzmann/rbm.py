@@ -26,7 +26,7 @@ import torch
 
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int, torch_generator
-from spinlens.boltzmann.ais import MAX_EXACT_UNITS, ais_log_partition, exact_log_partition
+from spinlens.boltzmann.ais import MAX_EXACT_UNITS, ais_log_partition, bernoulli_, exact_log_partition
 from spinlens.results import Estimate
 
 __all__ = ["RBM"]
@@ -305,7 +305,7 @@ class RBM:
         if chains is not None:
             hs.copy_(chains[:m])
         else:
-            torch.bernoulli(ph, generator=gen, out=hs)
+            bernoulli_(ph, hs, gen)
         for step in range(int(self.k)):
             torch.addmm(b, hs, W.t(), out=pv)
             if self.visible == "gaussian":
@@ -313,10 +313,10 @@ class RBM:
                 vs.add_(pv)
             else:
                 pv.sigmoid_()
-                torch.bernoulli(pv, generator=gen, out=vs)
+                bernoulli_(pv, vs, gen)
             torch.addmm(c, vs, W, out=nh).sigmoid_()
             if step < int(self.k) - 1 or chains is not None:
-                torch.bernoulli(nh, generator=gen, out=hs)
+                bernoulli_(nh, hs, gen)
         if chains is not None:
             chains[:m].copy_(hs)
 
