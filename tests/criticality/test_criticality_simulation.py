@@ -46,3 +46,16 @@ def test_marginal_weights_sample_the_same_ensemble_as_explicit_matrices() -> Non
     np.testing.assert_allclose(b.q_std, a.q_std, rtol=0.5)
     with pytest.raises(ValueError, match="weights"):
         simulate_signal("tanh", 1.0, 0.0, weights="dense", width=10, depth=2, n_networks=2)
+
+
+@pytest.mark.slow
+def test_trainability_follows_the_six_xi_c_depth_bound() -> None:
+    # ~4 min on a loaded 2-core machine; measured: acc = [[0.939, 0.966], [0.105, 0.225]], 6 xi_c = [4.5, 3e4]
+    from spinlens.criticality import trainability
+
+    tr = trainability("tanh", sigma_w2=(0.3, 1.76), depths=(4, 40), sigma_b2=0.05, width=100, n_samples=2000,
+                      epochs=3, rng=0)
+    assert tr.six_xi_c[0] < 40 < tr.six_xi_c[1]  # depth 40 is beyond the ordered network's bound only
+    assert np.all(tr.accuracy[0] > 0.8)  # shallow: both train
+    assert tr.accuracy[1, 0] < 0.2  # deep and ordered: chance level (10 classes)
+    assert tr.accuracy[1, 1] > tr.accuracy[1, 0] + 0.05  # deep and critical: learns
