@@ -75,3 +75,38 @@ def test_fully_visible_boltzmann_machine_recovers_couplings() -> None:
     assert np.abs(bm.J_ - J).max() < 0.05 and np.abs(bm.h_ - h).max() < 0.05
     with pytest.raises(ValueError, match="always uses method='boltzmann'"):
         BoltzmannMachine(method="nmf")
+
+
+def test_exact_log_partition_both_layers_and_free_energy() -> None:
+    import itertools
+
+    from scipy.special import logsumexp
+
+    g = np.random.default_rng(3)
+    W, b, c = g.normal(0, 0.8, (6, 4)), g.normal(0, 0.5, 6), g.normal(0, 0.5, 4)
+    V = np.array(list(itertools.product([0.0, 1.0], repeat=6)))
+    rbm = RBM.from_params(W, b, c, n_threads=1)
+    brute = logsumexp(-rbm.free_energy(V))  # Z = sum_v e^{-F(v)}
+    assert rbm.log_partition(method="exact").mean == pytest.approx(brute, abs=1e-9)  # sums the 4 hidden units
+    swapped = RBM.from_params(W.T, c, b, n_threads=1)  # same Z with the layers exchanged: sums 4 visible units
+    assert swapped.log_partition(method="exact").mean == pytest.approx(brute, abs=1e-9)
+    assert rbm.log_partition(method="ais", n_chains=200, n_betas=2000, rng=0).within(brute, n_sigma=3.0)
+
+
+def test_gaussian_rbm_log_partition_against_quadrature() -> None:
+    import itertools
+
+    g = np.random.default_rng(4)
+    W, b, c = g.normal(0, 0.7, (2, 3)), g.normal(0, 0.5, 2), g.normal(0, 0.5, 3)
+    rbm = RBM.from_params(W, b, c, visible="gaussian", base_rate_bias=b, n_threads=1)
+    # Z = sum_h int dv exp(-|v - b|^2 / 2 + v.W h + c.h), by a 2-D trapezoid rule
+    x = np.linspace(-12, 12, 481)  # the trapezoid rule is spectrally accurate for Gaussian integrands
+    X1, X2 = np.meshgrid(x, x, indexing="ij")
+    Vg = np.stack([X1.ravel(), X2.ravel()], axis=1)
+    Z = 0.0
+    for h in itertools.product([0.0, 1.0], repeat=3):
+        hv = np.array(h)
+        Z += np.sum(np.exp(-0.5 * ((Vg - b) ** 2).sum(1) + Vg @ (W @ hv) + c @ hv)) * (x[1] - x[0]) ** 2
+    exact = rbm.log_partition(method="exact")
+    assert exact.mean == pytest.approx(np.log(Z), abs=1e-6)
+    assert rbm.log_partition(method="ais", n_chains=200, n_betas=2000, rng=0).within(exact.mean, n_sigma=3.0)
