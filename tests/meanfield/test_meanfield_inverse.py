@@ -118,3 +118,26 @@ def test_bad_input() -> None:
         InverseIsing().to_model()
     with pytest.raises(ValueError, match="l1"):
         InverseIsing("nmf", l1=0.1).fit(S)
+    with pytest.raises(ValueError, match="at least 2"):
+        InverseIsing().fit(S[:, :1])
+    with pytest.raises(ValueError, match="numeric"):
+        InverseIsing().fit(S.astype(str))
+    with pytest.raises(ValueError, match="n_jobs"):
+        InverseIsing(n_jobs=0).fit(S)
+    # a pair configuration that never occurs: the exact ML couplings are infinite
+    never = S[~((S[:, 0] == 1) & (S[:, 1] == 1))]
+    with pytest.raises(ValueError, match="l2 > 0"):
+        InverseIsing("boltzmann").fit(never)
+    assert InverseIsing("boltzmann", l2=1e-3).fit(never).converged_
+
+
+def test_estimator_protocol_and_thread_setting(truth) -> None:
+    S = _draw(truth, 2000, 6)
+    est = InverseIsing("pseudolikelihood", l2=0.01)
+    assert est.get_params()["l2"] == 0.01 and "l2=0.01" in repr(est)
+    assert est.set_params(l2=0.0, n_jobs=-1) is est and est.l2 == 0.0
+    with pytest.raises(ValueError, match="unknown parameter"):
+        est.set_params(alpha=1.0)
+    a = est.fit(S)
+    b = InverseIsing("pseudolikelihood", n_jobs=2).fit(S)
+    np.testing.assert_allclose(a.J_, b.J_, atol=1e-8)  # thread count changes speed, not results

@@ -25,6 +25,7 @@ per sample. Constant columns have infinite maximum-likelihood fields: they raise
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from typing import Any
@@ -42,6 +43,17 @@ __all__ = ["InverseIsing", "as_spin_samples"]
 log = logging.getLogger(__name__)
 
 _METHODS = ("nmf", "tap", "pseudolikelihood", "boltzmann")
+
+
+def _blas_threads(n_jobs: int | None) -> contextlib.AbstractContextManager[Any]:
+    """Limit the BLAS thread pool to ``n_jobs`` threads (None: 1; -1: unchanged) for the duration of a fit."""
+    if n_jobs == -1:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    except ImportError:  # pragma: no cover - scikit-learn always brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1 if n_jobs is None else int(n_jobs), user_api="blas")
 
 
 def as_spin_samples(samples: Any) -> np.ndarray:
@@ -78,6 +90,11 @@ class InverseIsing:
     n_chains : persistent chains for Monte Carlo gradients.
     learning_rate : step size of Monte Carlo Boltzmann learning.
     exact_max : largest n for exact Boltzmann gradients (enumeration).
+    n_jobs : int or None
+        BLAS threads during the fit (scikit-learn convention): ``None`` (default) means 1, ``-1`` leaves the
+        BLAS thread pool as it is. The fit is dominated by tall-skinny products (``(M, n)`` by ``(n, n)`` and
+        reductions over the M samples); one thread per fit is the robust default, since threaded OpenBLAS on
+        such shapes spin-waits and can run 10-20x slower in CPU time on a shared or oversubscribed machine.
     rng : seed or Generator (Monte Carlo only).
 
     Attributes
@@ -98,6 +115,7 @@ class InverseIsing:
         n_chains: int = 256,
         learning_rate: float = 0.1,
         exact_max: int = 16,
+        n_jobs: int | None = None,
         rng: RNGLike = None,
     ) -> None:
         self.method = method
@@ -109,7 +127,29 @@ class InverseIsing:
         self.n_chains = n_chains
         self.learning_rate = learning_rate
         self.exact_max = exact_max
+        self.n_jobs = n_jobs
         self.rng = rng
+
+    # ------------------------------------------------------------------ scikit-learn estimator protocol
+    _PARAMS = ("method", "l1", "l2", "max_iter", "tol", "n_sweeps", "n_chains", "learning_rate", "exact_max",
+               "n_jobs", "rng")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn estimator protocol)."""
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params: Any) -> InverseIsing:
+        """Set constructor parameters (scikit-learn estimator protocol); returns ``self``."""
+        for k, v in params.items():
+            if k not in self._PARAMS:
+                raise ValueError(f"unknown parameter {k!r}; valid parameters are {list(self._PARAMS)}.")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = InverseIsing()
+        changed = [f"{k}={getattr(self, k)!r}" for k in self._PARAMS if getattr(self, k) != getattr(defaults, k)]
+        return f"InverseIsing({', '.join(changed)})"
 
     # ------------------------------------------------------------------ public
     def fit(self, samples: Any, progress: ProgressCallback | None = None) -> InverseIsing:
@@ -124,6 +164,8 @@ class InverseIsing:
             raise ValueError("l1 regularisation is implemented for method='pseudolikelihood' only.")
         if int(self.max_iter) < 1 or not self.tol > 0:
             raise ValueError("max_iter must be >= 1 and tol > 0.")
+        if self.n_jobs is not None and (int(self.n_jobs) != self.n_jobs or not (self.n_jobs == -1 or self.n_jobs >= 1)):
+            raise ValueError(f"n_jobs must be None, -1 or a positive integer, got {self.n_jobs!r}.")
         S = as_spin_samples(samples)
         M, n = S.shape
         m = S.mean(axis=0)
@@ -138,11 +180,12 @@ class InverseIsing:
                 f"{const.size} constant column(s); their fields are set by the l2 = {self.l2} regularisation.",
                 stacklevel=2,
             )
-        self.n_features_in_ = n
-        self.n_samples_ = M
-        self.means_ = m
-        self.correlations_ = S.T @ S / M
-        getattr(self, f"_fit_{self.method}")(S, progress)
+        with _blas_threads(self.n_jobs):
+            self.n_features_in_ = n
+            self.n_samples_ = M
+            self.means_ = m
+            self.correlations_ = S.T @ S / M
+            getattr(self, f"_fit_{self.method}")(S, progress)
         return self
 
     def to_model(self) -> IsingModel:
@@ -215,8 +258,17 @@ class InverseIsing:
         iu = np.triu_indices(n, 1)
         t = np.concatenate([self.means_, self.correlations_[iu]])
         if n <= 12:
-            res = fam.fit_maxent(t, ridge=float(self.l2), tol=min(float(self.tol), 1e-8),
-                                 max_iter=max(int(self.max_iter), 50))
+            try:
+                res = fam.fit_maxent(t, ridge=float(self.l2), tol=min(float(self.tol), 1e-8),
+                                     max_iter=max(int(self.max_iter), 50))
+            except ValueError as err:
+                if "boundary" not in str(err):
+                    raise
+                raise ValueError(
+                    "the empirical moments lie on the boundary of the achievable set (some joint configuration of "
+                    "a pair of spins never occurs in the data), so the maximum-likelihood couplings are infinite. "
+                    "Pass l2 > 0 to regularise, or use more samples."
+                ) from None
             theta, self.n_iter_, self.converged_ = res.theta, res.n_iter, res.converged
         else:
             lam = float(self.l2)
@@ -239,7 +291,6 @@ class InverseIsing:
         W, h, _ = pseudolikelihood_fit(S, l1=0.0, l2=self.l2, max_iter=200, tol=1e-5)
         J = 0.5 * (W + W.T)
         g = as_generator(self.rng)
-        n = S.shape[1]
         C_data = self.correlations_
         m_data = self.means_
         chains = S[g.integers(0, S.shape[0], size=int(self.n_chains))].astype(np.int8)
@@ -264,7 +315,6 @@ class InverseIsing:
         np.fill_diagonal(self.J_, 0.0)
         self.h_ = h_avg / max(n_avg, 1)
         self.n_iter_, self.converged_, self.objective_ = steps, True, float("nan")
-        del n
 
 
 def pseudolikelihood_fit(
