@@ -91,6 +91,13 @@ def test_z2_pairs_without_field() -> None:
     rs = tap(model, beta, n_starts=6, rng=1)
     for m in rs.m:
         assert min(np.max(np.abs(m - r.m[0])), np.max(np.abs(m + r.m[0]))) < 1e-6
+    # naive mean field: annealed random starts break the symmetry into the pair +-m_MF as well
+    nm = naive(model, beta, n_starts=4, anneal=True, rng=2)
+    assert nm.m.shape == (4, 200) and np.all(nm.converged)
+    ref = nm.m[0]
+    assert abs(ref.mean()) > 0.5
+    for m in nm.m:
+        assert min(np.max(np.abs(m - ref)), np.max(np.abs(m + ref))) < 1e-6
 
 
 def test_sk_paramagnet_hessian_touches_zero_at_T_equal_one() -> None:
@@ -181,6 +188,9 @@ def test_same_seed_same_numbers() -> None:
         lambda m: tap(m, 1.0, m0=np.zeros(3)),
         lambda m: tap(m, 1.0, m0=np.full(10, 2.0)),
         lambda m: tap(m, 1.0, n_starts=0),
+        lambda m: naive(m, 1.0, n_starts=0),
+        lambda m: naive(m, 1.0, m0=np.zeros((3, 10)), n_starts=2),
+        lambda m: tap(m, 1.0, anneal=-1),
         lambda m: tap_scan(m, []),
         lambda m: paramagnet_stability(m, [1.0, -1.0]),
         lambda m: tap_hessian(m, np.ones(10), 1.0),

@@ -56,6 +56,18 @@ def check_m(m: Any, n: int, name: str = "m") -> np.ndarray:
     return M
 
 
+def anneal_steps(anneal: Any, default: int = 30) -> int:
+    """Number of annealing stages from ``anneal`` (``True`` = ``default``, ``False``/None = 0, or an int >= 0)."""
+    if anneal is True:
+        return default
+    if anneal is False or anneal is None:
+        return 0
+    k = int(anneal)
+    if k < 0:
+        raise ValueError(f"anneal must be a bool or a non-negative number of stages, got {anneal}.")
+    return k
+
+
 def couplings(model: IsingModel) -> tuple[Any, Any]:
     """``(J, J∘J)`` as CSR (sparse models) or dense arrays."""
     J = model.J

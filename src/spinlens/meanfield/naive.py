@@ -17,6 +17,7 @@ import numpy as np
 
 from spinlens._rng import RNGLike, as_generator
 from spinlens.meanfield import _core
+from spinlens.meanfield._core import anneal_steps as _anneal_steps
 from spinlens.results import Result
 from spinlens.spins.model import IsingModel
 
@@ -60,9 +61,11 @@ def naive(
     beta: float,
     *,
     m0: Any = None,
+    n_starts: int = 1,
     damping: float = 0.5,
     max_iter: int = 2000,
     tol: float = 1e-10,
+    anneal: bool | int = False,
     rng: RNGLike = None,
 ) -> MFResult:
     r"""Solve the naive mean-field equations :math:`m_i = \tanh(\beta h_i + \beta \sum_j J_{ij} m_j)`.
@@ -74,25 +77,36 @@ def naive(
     model : IsingModel
     beta : float > 0
     m0 : (n,) or (b, n) array, optional
-        Starting point(s); default a uniform random start in (-1, 1)^n drawn from ``rng``.
-        Several rows are solved together (random starts).
+        Starting point(s); default uniform random starts in (-1, 1)^n drawn from ``rng`` (with ``anneal``:
+        a 1e-3 random perturbation of the paramagnet). Several rows are solved together.
+    n_starts : number of starts (random unless ``m0`` gives them).
     damping, max_iter, tol : iteration controls (``0 <= damping < 1``).
-    rng : seed or Generator for the random start.
+    anneal : bool or int — anneal in beta from the paramagnet in ``K`` stages (``True`` = 30), as in
+        :func:`spinlens.meanfield.tap`.
+    rng : seed or Generator for the random starts.
 
     Returns
     -------
-    MFResult
+    MFResult with ``m`` of shape (n,) for one start (``m0`` 1-D or None and ``n_starts == 1``), else (b, n).
     """
     model = _core.check_model(model)
     beta = _core.check_beta(beta)
     damping, max_iter, tol = _core.check_iter_args(damping, max_iter, tol)
     n = model.n_spins
-    single = m0 is None or np.ndim(m0) == 1
-    n_rows = 1 if m0 is None or np.ndim(m0) == 1 else int(np.shape(m0)[0])
-    M0 = _core.initial_state(n, n_rows, m0, as_generator(rng))
+    n_starts = int(n_starts)
+    if n_starts < 1:
+        raise ValueError(f"n_starts must be >= 1, got {n_starts}.")
+    if m0 is not None and np.ndim(m0) == 2:
+        if n_starts not in (1, np.shape(m0)[0]):
+            raise ValueError(f"m0 has {np.shape(m0)[0]} rows but n_starts = {n_starts}.")
+        n_rows, single = int(np.shape(m0)[0]), False
+    else:
+        n_rows, single = n_starts, n_starts == 1
+    K = _anneal_steps(anneal)
+    M0 = _core.initial_state(n, n_rows, m0, as_generator(rng), scale=1e-3 if K else 1.0)
     J, J2 = _core.couplings(model)
     betas = np.full(n_rows, beta)
-    out = _core.iterate(J, None, model.h, betas, M0, damping=damping, max_iter=max_iter, tol=tol)
+    out = _core.iterate(J, None, model.h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, anneal_steps=K)
     F = _core.beta_free_energy(J, J2, model.h, out.M, betas, reaction=False) / beta
     if single:
         return MFResult(

@@ -96,14 +96,7 @@ def tap_free_energy(model: IsingModel, m: Any, beta: Any) -> Any:
 
 
 def _anneal_steps(anneal: Any) -> int:
-    if anneal is True:
-        return _DEFAULT_ANNEAL_STEPS
-    if anneal is False or anneal is None:
-        return 0
-    k = int(anneal)
-    if k < 0:
-        raise ValueError(f"anneal must be a bool or a non-negative number of stages, got {anneal}.")
-    return k
+    return _core.anneal_steps(anneal, _DEFAULT_ANNEAL_STEPS)
 
 
 def tap(
