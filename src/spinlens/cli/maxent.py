@@ -97,12 +97,16 @@ def fit_command(
     }
     run.save_json(summary, "summary")
     fig, axes = new_figure(1, 2, size=(9.6, 4.0))
+    se = 1.0 / np.sqrt(M)
     for ax, x, y, name in ((axes[0], m_dat, m_fit, "magnetisations ⟨s_i⟩"),
-                           (axes[1], cc_dat, cc_fit, "connected correlations")):
+                           (axes[1], cc_dat, cc_fit, "connected correlations ⟨s_i s_j⟩ − ⟨s_i⟩⟨s_j⟩")):
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        ax.fill_between([lo, hi], [lo - 2 * se, hi - 2 * se], [lo + 2 * se, hi + 2 * se], color="0.85",
+                        label="y = x ± 2/√M (sampling scale)")
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-        ax.plot(x, y, ".", ms=4, alpha=0.7)
-        ax.set(xlabel="empirical", ylabel=f"fitted model ({how.split(' (')[0]})", title=name)
+        ax.plot(x, y, ".", ms=5, alpha=0.8, label=f"max |fit − data| = {np.max(np.abs(y - x)) if x.size else 0:.2g}")
+        ax.set(xlabel="empirical (data)", ylabel=f"fitted model ({how.split(' (')[0]})", title=name)
+        ax.legend(frameon=False, loc="upper left", fontsize="small")
         ax.grid(alpha=0.3)
     png = run.save_figure(fig, "moments")
     rows = [{"quantity": k, "value": v} for k, v in summary.items()]

@@ -70,26 +70,41 @@ def tap_command(
     t_c = float(neg.max()) if neg.size else float("nan")
     run.save_result(res, "tap_scan")
     run.save_arrays("stability", temperatures=T, f=f)
-    fig, axes = new_figure(1, 2, size=(9.6, 3.6))
-    axes[0].plot(T, res.q, "o-", ms=3, label="q = mean m_i^2")
-    axes[0].plot(T, np.abs(res.m.mean(axis=1)), "s-", ms=3, label="|mean m_i|")
-    axes[0].set(xlabel="T", ylabel="order parameter", title="TAP solutions (annealed)")
+    t_min = float(T[np.argmin(f)])
+    conv = np.asarray(res.converged, dtype=bool)
+    mag = np.abs(res.m.mean(axis=1))
+    fig, axes = new_figure(1, 2, size=(9.6, 3.8))
+    axes[0].plot(T, res.q, "-", color="C0", lw=1.0)
+    axes[0].plot(T[conv], res.q[conv], "o", color="C0", ms=4, label="q = mean m_i²")
+    axes[0].plot(T, mag, "-", color="C1", lw=1.0)
+    axes[0].plot(T[conv], mag[conv], "s", color="C1", ms=4, label="|mean m_i|")
+    if np.any(~conv):
+        axes[0].plot(T[~conv], res.q[~conv], "o", mfc="none", color="C3", ms=7,
+                     label=f"not converged ({int((~conv).sum())})")
+        axes[0].plot(T[~conv], mag[~conv], "s", mfc="none", color="C3", ms=7)
+    axes[0].set(xlabel="temperature T", ylabel="order parameter", title="TAP solutions (annealed from m ≈ 0)")
     axes[0].legend(frameon=False)
-    axes[1].plot(T, f, "-", label="f(T) = λmin(T I + D/T − J)")
+    axes[1].plot(T, f, "-", label="f(T) = λ_min(T I + D/T − J)")
     axes[1].axhline(0.0, color="k", lw=0.8)
-    axes[1].set(xlabel="T", ylabel="f(T)", title="paramagnet stability")
+    axes[1].axvline(t_min, color="C2", ls=":", lw=1.0, label=f"min f at T = {t_min:.3g}")
+    axes[1].set(xlabel="temperature T", ylabel="f(T)", title="paramagnet stability (f < 0: unstable)")
     for ax in axes:
         ax.grid(alpha=0.3)
     if np.isfinite(t_c):
         for ax in axes:
-            ax.axvline(t_c, color="C3", ls="--", lw=0.8)
+            ax.axvline(t_c, color="C3", ls="--", lw=0.8, label=f"T_c = {t_c:.3g} (f < 0 below)" if ax is axes[1]
+                       else None)
+    axes[1].legend(frameon=False)
     png = run.save_figure(fig, "tap")
     rows = [
         {"quantity": "spins", "value": model.n_spins},
-        {"quantity": "temperatures converged", "value": f"{int(res.converged.sum())} / {n_temps}"},
-        {"quantity": "max residual", "value": float(np.max(res.residual))},
+        {"quantity": "temperatures converged", "value": f"{int(conv.sum())} / {n_temps}"},
+        {"quantity": "temperatures not converged", "value": ", ".join(f"{t:.3g}" for t in T[~conv]) or "none"},
+        {"quantity": "max residual of converged temperatures",
+         "value": float(np.max(res.residual[conv])) if conv.any() else float("nan")},
         {"quantity": "highest T with f(T) < 0 (instability of the paramagnet)", "value": t_c},
         {"quantity": "min f(T)", "value": float(f.min())},
+        {"quantity": "T at min f(T) (glass: f touches 0 here)", "value": t_min},
     ]
     run.save_json({r["quantity"]: r["value"] for r in rows}, "summary")
     text = [
