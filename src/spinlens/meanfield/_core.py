@@ -6,6 +6,7 @@ the whole batch.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,20 @@ from spinlens.spins.model import IsingModel
 __all__: list[str] = []
 
 _CHECK = 50
+_FEW_ROWS = 8
+
+
+def single_thread_blas() -> contextlib.AbstractContextManager[Any]:
+    """Limit BLAS to one thread inside the block (matrix-vector-bound loops: ARPACK, few-row iterations).
+
+    Matrix-vector products are memory bound, so extra BLAS threads gain little; threaded OpenBLAS
+    spin-waits between calls, which on a shared or oversubscribed machine costs 10-20x in CPU time.
+    """
+    try:
+        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    except ImportError:  # pragma: no cover - scikit-learn always brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def check_model(model: Any) -> IsingModel:
@@ -145,6 +160,28 @@ def iterate(
     rows then iterate at their target until converged.
     The residual is :math:`\max_i |m_i - \mathrm{rhs}_i(m)|` of the exact (non-AMP) equations at the target beta.
     """
+    if M0.shape[0] <= _FEW_ROWS:  # matrix-vector bound: one BLAS thread (see single_thread_blas)
+        with single_thread_blas():
+            return _iterate(J, J2, h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, amp=amp,
+                            anneal_steps=anneal_steps, stage_iter=stage_iter)
+    return _iterate(J, J2, h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, amp=amp,
+                    anneal_steps=anneal_steps, stage_iter=stage_iter)
+
+
+def _iterate(
+    J: Any,
+    J2: Any | None,
+    h: np.ndarray,
+    betas: np.ndarray,
+    M0: np.ndarray,
+    *,
+    damping: float,
+    max_iter: int,
+    tol: float,
+    amp: bool,
+    anneal_steps: int,
+    stage_iter: int,
+) -> IterOut:
     b, n = M0.shape
     M = M0.copy()
     M_prev = M.copy()

@@ -36,6 +36,7 @@ from scipy.optimize import minimize
 
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int
+from spinlens.meanfield._core import single_thread_blas
 from spinlens.spins.model import IsingModel
 
 __all__ = ["InverseIsing", "as_spin_samples"]
@@ -49,11 +50,11 @@ def _blas_threads(n_jobs: int | None) -> contextlib.AbstractContextManager[Any]:
     """Limit the BLAS thread pool to ``n_jobs`` threads (None: 1; -1: unchanged) for the duration of a fit."""
     if n_jobs == -1:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn always brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1 if n_jobs is None else int(n_jobs), user_api="blas")
+    if n_jobs is None or int(n_jobs) == 1:
+        return single_thread_blas()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(n_jobs), user_api="blas")
 
 
 def as_spin_samples(samples: Any) -> np.ndarray:

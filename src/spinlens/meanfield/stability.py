@@ -89,7 +89,8 @@ def lowest_eigenpairs(A: Any, k: int = 1, *, tol: float = 0.0) -> tuple[np.ndarr
     if sp.issparse(A) and (n <= 64 or k >= n - 1):
         w, V = sla.eigh(A.toarray(), subset_by_index=[0, k - 1])
         return w, V
-    w, V = spla.eigsh(A, k=k, which="SA", tol=tol)
+    with _core.single_thread_blas():
+        w, V = spla.eigsh(A, k=k, which="SA", tol=tol)
     order = np.argsort(w)
     return w[order], V[:, order]
 
@@ -140,7 +141,8 @@ def paramagnet_stability(model: IsingModel, temperatures: Any, k: int = 1, *, to
             out[t_i] = t + sla.eigh(Mt, eigvals_only=True, subset_by_index=[0, k - 1])
         return out[:, 0] if k == 1 else out
     Jop = model.csr() if model.is_sparse else np.asarray(J)
-    out[:] = _reduced_basis_scan(Jop, d, T, k, tol)
+    with _core.single_thread_blas():  # ARPACK matrix-vector products and tiny Rayleigh-Ritz problems
+        out[:] = _reduced_basis_scan(Jop, d, T, k, tol)
     return out[:, 0] if k == 1 else out
 
 
@@ -206,5 +208,6 @@ def _top_eigvals(J: Any, k: int) -> np.ndarray:
     if not sp.issparse(J) and n <= _DENSE_MAX or n <= 64:
         A = J.toarray() if sp.issparse(J) else J
         return sla.eigh(A, eigvals_only=True, subset_by_index=[n - k, n - 1])[::-1]
-    w = spla.eigsh(J, k=k, which="LA", return_eigenvectors=False)
+    with _core.single_thread_blas():
+        w = spla.eigsh(J, k=k, which="LA", return_eigenvectors=False)
     return np.sort(w)[::-1]
