@@ -85,3 +85,12 @@ def test_bad_inputs() -> None:
         gibbs_conditioning([0, 1], [0.5, 0.5], 1.0)
     with pytest.raises(ValueError):
         chernoff_bound(0.5, 0, values=[0, 1])
+    # mismatched shapes
+    with pytest.raises(ValueError, match="same shape"):
+        kl_divergence([0.5, 0.5], [0.2, 0.3, 0.5])
+    with pytest.raises(ValueError, match="same length"):
+        sanov_log_prob([1, 2, 3], [0.5, 0.5])
+    with pytest.raises(ValueError, match="same length"):
+        gibbs_conditioning([0, 1, 2], [0.5, 0.5], 0.5)
+    with pytest.raises(ValueError, match="same length"):
+        cramer_rate(0.5, values=[0, 1, 2], probs=[0.5, 0.5])
