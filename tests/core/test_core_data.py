@@ -22,6 +22,13 @@ def test_mnist5000_is_balanced_after_shuffle() -> None:
     assert d.X.shape == (1000, 784) and d.image_shape == (28, 28)
     counts = np.bincount(d.y, minlength=10)
     assert counts.min() > 60  # a shuffled prefix holds every class
+    # parsed once per process; callers get their own writable arrays
+    raw = load_mnist5000(shuffle=False, binarize=True)
+    assert raw.X.shape == (5000, 784) and set(np.unique(raw.X)) <= {0.0, 1.0}
+    assert np.array_equal(np.bincount(raw.y), np.full(10, 500))
+    raw.X[0, 0], raw.y[0] = 0.5, 9
+    again = load_mnist5000(shuffle=False)
+    assert again.y[0] == 0 and again.X.flags.writeable and again.y.flags.writeable
 
 
 def test_idx_and_npz(tmp_path) -> None:
