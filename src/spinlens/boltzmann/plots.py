@@ -37,5 +37,5 @@ def image_grid_figure(images: Any, image_shape: tuple[int, int], ncols: int = 10
 def filters_figure(rbm: Any, image_shape: tuple[int, int], n_filters: int = 64, ncols: int = 8) -> Any:
     """The first ``n_filters`` hidden units' weight vectors W[:, j] as images (red/blue = +/-)."""
     W = rbm.components_[:n_filters]
-    return image_grid_figure(W, image_shape, ncols=ncols, title="learned filters W[:, j]", cmap="RdBu_r",
-                             symmetric=True)
+    return image_grid_figure(W, image_shape, ncols=ncols, title="learned filters W[:, j] (red +, blue -)",
+                             cmap="RdBu_r", symmetric=True)
