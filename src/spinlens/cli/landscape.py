@@ -168,8 +168,9 @@ def landscape(
         s_pca = ls.surface_2d(net_a, loss, data, pca.directions, n_points=grid, device="cpu", span=box,
                               trajectory=np.asarray(traj))
         surfaces["pca"] = s_pca
-        pca_fig = plots.plot_contour(s_pca, title=f"PCA plane of the training path "
-                                     f"({100 * pca.explained_variance_ratio.sum():.0f}% of variance)")
+        evr = 100 * pca.explained_variance_ratio
+        pca_fig = plots.plot_contour(s_pca, title="PCA plane of the training path",
+                                     labels=(f"PC1 ({evr[0]:.1f}% of variance)", f"PC2 ({evr[1]:.1f}%)"))
     for name, s in surfaces.items():
         run.save_result(s, f"surface_{name}")
 
@@ -187,8 +188,10 @@ def landscape(
     figs = {
         "spectrum": plots.plot_spectrum(dens, eigs, title=f"Hessian spectrum (N = {op.n_params})"),
         "planes": plots.plot_planes([s_rand, s_hess], ["random plane (unit directions)",
-                                    f"Hessian plane (λ_max={lmax:.3g}, λ_min={lmin:.3g})"],
-                                    suptitle="same span, same colour scale"),
+                                    "Hessian plane (top and bottom eigenvectors)"],
+                                    suptitle=f"random vs Hessian plane, same span ±{span:.3g} (= 2.5/√λ_max)",
+                                    labels=[("α (random u1)", "β (random u2)"),
+                                            (f"α (e_max, λ={lmax:.3g})", f"β (e_min, λ={lmin:.3g})")]),
         "filter_plane": plots.plot_contour(s_filt, title="random filter-normalised plane (Li et al.)"),
         "surface3d": plots.plot_surface3d(s_hess, title="Hessian plane"),
         "interpolation": plots.plot_interpolation(interp, title="A → B, naive and weight-matched"),
@@ -237,8 +240,10 @@ def landscape(
                         {"": "measured", "min": stats.p_min, "max": stats.p_max, "saddle": stats.p_saddle},
                         {"": f"GOE(2), μ={stats.mu:.3g}", "min": stats.goe_min, "max": stats.goe_max,
                          "saddle": stats.goe_saddle}])],
-                figures=[(paths["planes"], "left: random unit plane; right: plane of the top and bottom "
-                          "eigenvectors"), (paths["surface3d"], "Hessian plane as a surface"),
+                figures=[(paths["planes"], "left: random unit plane; middle: plane of the top and bottom "
+                          "eigenvectors (each with its own colour scale); right: cuts through the centre on one "
+                          "scale — the random plane is nearly flat"),
+                         (paths["surface3d"], "Hessian plane as a surface"),
                          (paths["filter_plane"], "random filter-normalised plane")]
                 + ([(paths["pca_plane"], "PCA plane with the training path")] if "pca_plane" in paths else [])),
         Section("Mode connectivity",

@@ -2,6 +2,7 @@
 
 Böttcher & Wheeler (arXiv:2405.10957, arXiv:2208.13219); Li et al. (2018); Liao et al. (2024).
 ``loss_fn(output, target)`` returns a scalar; ``data`` is ``(inputs, targets)`` or a DataLoader.
+Figures are in :mod:`spinlens.landscape.plots` (imported on demand, it needs matplotlib).
 """
 from spinlens.landscape.curvature import (
     ProjectionCurvature,
@@ -33,6 +34,17 @@ from spinlens.landscape.hessian import (
     lanczos,
     spectral_density,
 )
+from spinlens.landscape.protocols import (
+    EdgeOfStability,
+    RandomWalk,
+    SharpnessStudy,
+    Ultrametricity,
+    cluster_solutions,
+    edge_of_stability,
+    random_walk,
+    sharpness,
+    sharpness_vs_error,
+)
 from spinlens.landscape.surface import (
     Interpolation,
     Surface1D,
@@ -46,6 +58,7 @@ from spinlens.landscape.surface import (
 
 __all__ = [
     "CurvatureFD",
+    "EdgeOfStability",
     "HessianEigs",
     "HessianOperator",
     "HessianTrace",
@@ -53,10 +66,15 @@ __all__ = [
     "PCADirections",
     "ProjectionCurvature",
     "RandomPlaneStatistics",
+    "RandomWalk",
+    "SharpnessStudy",
     "SpectralDensity",
     "Surface1D",
     "Surface2D",
+    "Ultrametricity",
+    "cluster_solutions",
     "curvature_fd",
+    "edge_of_stability",
     "evaluate_losses",
     "filter_normalize",
     "flat_parameters",
@@ -72,6 +90,9 @@ __all__ = [
     "projection_curvature",
     "random_direction",
     "random_plane_statistics",
+    "random_walk",
+    "sharpness",
+    "sharpness_vs_error",
     "spectral_density",
     "surface_1d",
     "surface_2d",

@@ -377,7 +377,8 @@ def hessian_eigs(
         res = beta[-1] * np.abs(S[-1, wanted(theta)])
         return bool(np.all(res <= tol * max(np.max(np.abs(theta)), 1e-300)))
 
-    alpha, beta, Q = lanczos(op.matvec, v0, m_max, check=check, check_every=5)
+    # the convergence check (a tridiagonal eigenproblem of size j) costs far less than one product: every step
+    alpha, beta, Q = lanczos(op.matvec, v0, m_max, check=check, check_every=1)
     assert Q is not None
     theta, S = _tridiag_eigh(alpha[0], beta[0])
     idx = wanted(theta)
