@@ -12,12 +12,12 @@ from spinlens.landscape import (
     interpolate,
     orthonormalize,
     pca_directions,
+    plots,
     projection_curvature,
     spectral_density,
     surface_1d,
     surface_2d,
 )
-from spinlens.landscape import plots
 from tests.landscape._landscape_models import DUMMY, Quadratic, identity_loss, planted
 
 N = 40

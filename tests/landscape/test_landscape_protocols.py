@@ -61,3 +61,32 @@ def test_edge_of_stability_full_batch_gd() -> None:
     eos = edge_of_stability(net, mse, (X, Y), lr=lr, n_steps=1200, eig_every=40, device="cpu")
     assert eos.lambda_max[0] < 0.8 * eos.threshold  # it has to rise (progressive sharpening)
     assert abs(eos.settled_ratio(0.3) - 1.0) < 0.05
+
+
+def test_sharpness_vs_error_matches_its_parts() -> None:
+    from spinlens.landscape import sharpness_vs_error
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(60, 3, generator=g, dtype=torch.float64)
+    y = (X[:, 0] > 0).long()
+    Xt = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    yt = (Xt[:, 0] > 0).long()
+    models = []
+    for angle in (0.0, 0.6, 1.2, 1.5):  # classifiers rotated away from the true boundary: growing test error
+        m = nn.Linear(3, 2).double()
+        w = [np.cos(angle), np.sin(angle), 0.0]
+        with torch.no_grad():
+            m.weight.copy_(torch.tensor([[-v for v in w], w], dtype=torch.float64) * 2.0)
+            m.bias.zero_()
+        models.append(m)
+    loss = nn.functional.cross_entropy
+    res = sharpness_vs_error(models, loss, (X, y), (Xt.numpy(), yt.numpy()), rho=0.05)
+    for m, s, e, tl in zip(models, res.sharpness, res.test_error, res.train_loss, strict=True):
+        assert s == pytest.approx(sharpness(m, loss, (X, y), 0.05), rel=1e-12)
+        with torch.no_grad():
+            assert e == pytest.approx(float((m(Xt).argmax(1) != yt).double().mean()))
+            assert tl == pytest.approx(float(loss(m(X), y)))
+    from scipy.stats import spearmanr
+
+    assert res.test_error[-1] > res.test_error[0]
+    assert res.spearman == pytest.approx(float(spearmanr(res.sharpness, res.test_error)[0]))

@@ -230,7 +230,9 @@ def sharpness_vs_error(
         with torch.no_grad():
             out = m(xs.to(p.device, p.dtype))
         err.append(float((out.argmax(1).cpu() != ys).double().mean()))
-        tl.append(float(Problem(m, loss_fn, train_data).loss(Problem(m, loss_fn, train_data).theta0).detach()))
+        prob = Problem(m, loss_fn, train_data)
+        with torch.no_grad():
+            tl.append(float(prob.loss(prob.theta0)))
     rho_s = float(spearmanr(sh, err)[0]) if len(models) > 2 else float("nan")
     return SharpnessStudy(
         sharpness=np.asarray(sh), test_error=np.asarray(err), train_loss=np.asarray(tl), spearman=rho_s,
