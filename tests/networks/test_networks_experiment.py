@@ -142,3 +142,16 @@ def test_mc_crosscheck_on_a_small_trained_network():
     assert np.all(np.abs(mc.binder[ratios > 1.05]) < 0.2)  # paramagnet above T_c, as the stability says
     assert mc.binder[0] > 0.4  # order well below T_c
     assert mc.binder[0] > mc.binder[ratios > 1.05].max() + 0.3
+
+
+def test_cli_mc_check(tmp_path):
+    out = tmp_path / "mc"
+    res = CliRunner().invoke(_app(), ["phases", "--out", str(out), *TINY, "--mc-check", "--mc-sweeps", "400"])
+    assert res.exit_code == 0, res.output
+    assert (out / "mc_crosscheck.png").is_file()
+    with np.load(out / "mc_crosscheck.npz") as z:
+        assert z["binder"].shape == (12,) and np.all(np.diff(z["temperatures"]) > 0)
+        assert z["p_q"].shape[0] == 12
+    assert "Monte Carlo cross-check" in (out / "report.html").read_text()
+    res = CliRunner().invoke(_app(), ["phases", "--out", str(tmp_path / "big"), "--mc-check"])
+    assert res.exit_code != 0 and "small networks" in str(res.exception)
