@@ -34,7 +34,8 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens.results import atomic_write_text, to_jsonable
 
-__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "unit_seed", "config_digest", "encode", "decode"]
+__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "run_sweep_with", "unit_seed", "config_digest", "encode",
+           "decode"]
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,28 @@ def run_sweep(
     if failures and raise_on_failure:
         raise SweepError(failures)
     return result
+
+
+def run_sweep_with(
+    options: Mapping[str, Any] | None,
+    fn: UnitFn,
+    units: Iterable[Unit | tuple[str, Mapping[str, Any]] | str],
+    *,
+    config: Any = None,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> SweepResult:
+    """:func:`run_sweep` with runner options from a mapping, as library functions take them (``sweep=``).
+
+    ``options`` may hold ``run_dir``, ``executor``, ``n_workers`` and ``scheduler``; without them the sweep runs
+    serially in memory (nothing written), so a library call behaves like a plain loop unless asked otherwise.
+    """
+    opts = {"run_dir": None, "executor": "serial", **(options or {})}
+    unknown = set(opts) - {"run_dir", "executor", "n_workers", "scheduler"}
+    if unknown:
+        raise ValueError(f"unknown sweep options {sorted(unknown)}; use run_dir, executor, n_workers, scheduler.")
+    run_dir = opts.pop("run_dir")
+    return run_sweep(fn, units, run_dir, config=config, seed=seed, progress=progress, **opts)
 
 
 def _run_dask(

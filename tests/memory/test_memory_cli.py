@@ -32,6 +32,15 @@ def test_hopfield_capacity_cli(tmp_path: Path) -> None:
     assert (out / "report.html").exists() and (out / "capacity.png").exists()
     data = json.loads((out / "results.json").read_text())["data"]
     assert 0.0 < data["alpha_c"]["mean"] < 0.4
+    # one sweep unit per (N, alpha); a serial re-run reuses them all and reproduces the pooled run exactly
+    units = sorted((out / "units").glob("*.json"))
+    assert len(units) == 8
+    before = {p.name: p.stat().st_mtime_ns for p in units}
+    r = CliRunner().invoke(_app(), ["hopfield", "capacity", "--sizes", "60,120", "--alphas", "0.08,0.14,0.2,0.3",
+                                    "--n-tested", "20", "--workers", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "units").glob("*.json"))} == before
+    assert json.loads((out / "results.json").read_text())["data"] == data
 
 
 def test_rbm_train_cli(tmp_path: Path) -> None:
@@ -49,7 +58,7 @@ def test_hopfield_phase_diagram_cli(tmp_path: Path) -> None:
     out = tmp_path / "pd"
     r = CliRunner().invoke(_app(), ["hopfield", "phase-diagram", "--n-spins", "100", "--alphas", "0.03,0.2",
                                     "--temperatures", "0.1,1.4", "--n-trials", "2", "--n-sweeps", "20",
-                                    "--n-lines", "4", "--out", str(out)])
+                                    "--n-lines", "4", "--workers", "1", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert (out / "report.html").exists() and (out / "phase_diagram.png").exists()
     z = np.load(out / "results.npz")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from spinlens.cli._common import open_run, progress_bar
+from spinlens.cli._common import SCHEDULER, WORKERS, open_run, progress_bar, sweep_kwargs
 
 __all__ = ["register"]
 
@@ -26,6 +26,8 @@ def capacity(
     rule: str = typer.Option("hebb", help="learning rule: hebb, pseudo-inverse or storkey"),
     seed: int = typer.Option(0, help="random seed"),
     out: Path = typer.Option(Path("runs/hopfield-capacity"), help="run directory"),
+    workers: int = WORKERS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Storage capacity vs alpha = P/N at several N, with the finite-size extrapolation of alpha_c."""
     from spinlens.memory import ALPHA_C_AGS, alpha_c, capacity_experiment, capacity_figure
@@ -34,7 +36,8 @@ def capacity(
     Ns, As = _ints(sizes), _floats(alphas)
     run = open_run(out, config=dict(sizes=Ns, alphas=As, n_tested=n_tested, rule=rule), seeds={"seed": seed})
     with progress_bar("capacity", total=len(Ns) * len(As)) as cb:
-        res = capacity_experiment(Ns, As, n_tested=n_tested, rule=rule, rng=seed, progress=cb)  # type: ignore[arg-type]
+        res = capacity_experiment(Ns, As, n_tested=n_tested, rule=rule, rng=seed, progress=cb,  # type: ignore[arg-type]
+                                  sweep={"run_dir": run.path, **sweep_kwargs(workers, scheduler)})
     run.save_result(res)
     fig = run.save_figure(capacity_figure(res), "capacity")
     rows = [{"N": int(n), "alpha_c(N)": float(a), "error": float(e)}
@@ -60,6 +63,8 @@ def phase_diagram_cmd(
     n_lines: int = typer.Option(25, help="loads at which the AGS lines are solved (~0.7 s each)"),
     seed: int = typer.Option(0, help="random seed"),
     out: Path = typer.Option(Path("runs/hopfield-phase-diagram"), help="run directory"),
+    workers: int = WORKERS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """alpha–T phase diagram from Glauber simulations, drawn against the AGS replica-symmetric lines."""
     from spinlens.memory import phase_diagram, phase_diagram_figure
@@ -70,9 +75,9 @@ def phase_diagram_cmd(
     cfg = dict(n_spins=n_spins, alphas=alphas or "default", temperatures=temperatures or "default",
                n_trials=n_trials, n_sweeps=n_sweeps, n_lines=n_lines)
     run = open_run(out, config=cfg, seeds={"seed": seed})
-    with progress_bar("phase diagram", total=None) as cb:
+    with progress_bar("phase diagram (loads)", total=None) as cb:
         res = phase_diagram(A, Ts, n_spins=n_spins, n_trials=n_trials, n_sweeps=n_sweeps, rng=seed, progress=cb,
-                            n_lines=n_lines)
+                            n_lines=n_lines, sweep={"run_dir": run.path, **sweep_kwargs(workers, scheduler)})
     run.save_result(res)
     fig = run.save_figure(phase_diagram_figure(res), "phase_diagram")
     text = [

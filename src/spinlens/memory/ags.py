@@ -25,6 +25,7 @@ global free-energy minima (ending at :math:`\alpha \approx 0.051`, T = 0).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +33,10 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import erf
 
-from spinlens._progress import ProgressCallback, notify
-from spinlens._rng import RNGLike, as_generator
+from spinlens._progress import ProgressCallback
+from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
+from spinlens.sweeps import Unit, run_sweep_with
 
 __all__ = [
     "AGSSolution",
@@ -48,6 +50,7 @@ __all__ = [
     "thermodynamic_line",
     "ags_lines",
     "phase_diagram",
+    "phase_diagram_column",
     "phase_diagram_figure",
 ]
 
@@ -263,6 +266,24 @@ class PhaseDiagramResult(Result):
     T_c: np.ndarray
 
 
+def phase_diagram_column(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> np.ndarray:
+    """Final overlaps ``(n_T, n_trials)`` at one load ``params["alpha"]``: a unit of :func:`phase_diagram`."""
+    from spinlens.memory.hopfield import hopfield, retrieve
+
+    n_spins, n_trials = int(config["n_spins"]), int(config["n_trials"])
+    Ts = np.asarray(config["temperatures"], dtype=np.float64)
+    g = as_generator(seed)
+    P = max(1, int(round(float(params["alpha"]) * n_spins)))
+    vals = np.zeros((len(Ts), n_trials))
+    for t in range(n_trials):
+        X = np.where(g.random((P, n_spins)) < 0.5, 1, -1).astype(np.int8)
+        model = hopfield(X)
+        for i, T in enumerate(Ts):
+            r = retrieve(model, X[0], X, T=float(T), max_sweeps=int(config["n_sweeps"]), rng=g)
+            vals[i, t] = r.overlaps[0]
+    return vals
+
+
 def phase_diagram(
     alphas: Any = None,
     temperatures: Any = None,
@@ -272,39 +293,28 @@ def phase_diagram(
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
     n_lines: int = 25,
+    sweep: Mapping[str, Any] | None = None,
 ) -> PhaseDiagramResult:
     """Glauber simulations started at a stored pattern on a grid of (alpha, T), against the AGS lines.
 
     Each trial stores ``round(alpha N)`` random patterns (Hebb), starts at pattern 1, runs ``n_sweeps``
     heat-bath sweeps (:mod:`spinlens.sampling`) and averages the overlap over the second half. The AGS lines
     are solved on ``n_lines`` loads from 0 to the largest simulated one (about 0.7 s of CPU per load).
+    Every load is one unit of :func:`spinlens.sweeps.run_sweep_with` (:func:`phase_diagram_column`); ``sweep``
+    passes runner options (``run_dir``, ``executor``, ``n_workers``, ``scheduler``), serial in memory by default.
     """
-    from spinlens.memory.hopfield import hopfield, retrieve
-
     A = np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
     Ts = np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
     if np.any(Ts <= 0) or np.any(A <= 0):
         raise ValueError("temperatures and alphas must be positive.")
     if int(n_lines) < 2:
         raise ValueError(f"n_lines must be >= 2 (loads at which the AGS lines are solved), got {n_lines}.")
-    g = as_generator(rng)
-    m = np.zeros((len(Ts), len(A)))
-    me = np.zeros_like(m)
-    total, done = len(A), 0
-    for j, al in enumerate(A):
-        P = max(1, int(round(al * n_spins)))
-        vals = np.zeros((len(Ts), n_trials))
-        for t in range(n_trials):
-            X = np.where(g.random((P, n_spins)) < 0.5, 1, -1).astype(np.int8)
-            model = hopfield(X)
-            start = np.repeat(X[:1], len(Ts), axis=0)
-            for i, T in enumerate(Ts):
-                r = retrieve(model, start[i], X, T=float(T), max_sweeps=n_sweeps, rng=g)
-                vals[i, t] = r.overlaps[0]
-        m[:, j] = vals.mean(axis=1)
-        me[:, j] = vals.std(axis=1, ddof=1) / np.sqrt(n_trials) if n_trials > 1 else 0.0
-        done += 1
-        notify(progress, done, total)
+    config = {"n_spins": int(n_spins), "n_trials": int(n_trials), "n_sweeps": int(n_sweeps), "temperatures": Ts}
+    units = [Unit(f"alpha={float(al):.6g}", {"alpha": float(al)}) for al in A]
+    res = run_sweep_with(sweep, phase_diagram_column, units, config=config, seed=seed_int(rng), progress=progress)
+    vals = np.stack([res[u.key] for u in units], axis=-1)  # (n_T, n_trials, n_alpha)
+    m = vals.mean(axis=1)
+    me = vals.std(axis=1, ddof=1) / np.sqrt(n_trials) if n_trials > 1 else np.zeros_like(m)
     la, Tg, TM, Tc = ags_lines(int(n_lines), round(float(A.max()) * 1.02, 6))
     return PhaseDiagramResult(A, Ts, m, me, int(n_spins), int(n_sweeps), la, Tg, TM, Tc)
 

@@ -15,19 +15,20 @@ the :math:`N^{-1/2}` corrections follow the width of the transition region seen 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
-from spinlens._progress import ProgressCallback, notify
-from spinlens._rng import RNGLike, as_generator
+from spinlens._progress import ProgressCallback
+from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.memory.hopfield import Rule, hopfield, retrieve
 from spinlens.results import Estimate, Result
+from spinlens.sweeps import Unit, run_sweep_with
 
-__all__ = ["CapacityResult", "capacity_experiment", "capacity_figure", "fit_alpha_c", "extrapolate_alpha_c",
-           "ALPHA_C_AGS"]
+__all__ = ["CapacityResult", "capacity_experiment", "capacity_point", "capacity_figure", "fit_alpha_c",
+           "extrapolate_alpha_c", "ALPHA_C_AGS"]
 
 #: Replica-symmetric capacity of the Hebbian Hopfield network (AGS 1985), see :func:`spinlens.memory.ags.alpha_c`.
 ALPHA_C_AGS = 0.1379
@@ -108,6 +109,28 @@ def extrapolate_alpha_c(n_spins: Any, alpha_c_n: Any, errors: Any, exponent: flo
     return Estimate(float(coef[0]), float(np.sqrt(cov[0, 0] * scale)), n_eff=float(len(x))), float(coef[1])
 
 
+def capacity_point(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> np.ndarray:
+    """Final overlaps of the patterns tested at one (N, alpha) point: a unit of :func:`capacity_experiment`.
+
+    ``ceil(n_tested / per_set)`` independent pattern sets of ``P = round(alpha N)`` random patterns are stored
+    with ``config["rule"]``; up to ``per_set`` of each set are started from and run to a T = 0 fixed point.
+    """
+    N, alpha = int(params["N"]), float(params["alpha"])
+    n_tested, per_set = int(config["n_tested"]), int(config["per_set"])
+    g = as_generator(seed)
+    P = max(1, int(round(alpha * N)))
+    finals: list[np.ndarray] = []
+    tested = 0
+    while tested < n_tested:
+        X = np.where(g.random((P, N)) < 0.5, 1, -1).astype(np.int8)
+        model = hopfield(X, rule=config["rule"])
+        t = min(P, per_set, n_tested - tested)
+        res = retrieve(model, X[:t], X, T=0.0, mode="async", max_sweeps=int(config["max_sweeps"]), rng=g)
+        finals.append(res.overlaps[np.arange(t), np.arange(t)])
+        tested += t
+    return np.concatenate(finals).astype(np.float64)
+
+
 def capacity_experiment(
     n_spins: Sequence[int] = (250, 500, 1000, 2000),
     alphas: Any = None,
@@ -118,6 +141,7 @@ def capacity_experiment(
     max_sweeps: int = 1000,
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
+    sweep: Mapping[str, Any] | None = None,
 ) -> CapacityResult:
     """Measure retrieval probability vs alpha = P/N at several N and extrapolate alpha_c.
 
@@ -130,6 +154,9 @@ def capacity_experiment(
     rule : learning rule (:func:`spinlens.memory.hopfield`).
     threshold : final overlap that counts as retrieval.
     max_sweeps : sweep limit of the T = 0 dynamics (it converges long before).
+    sweep : runner options of :func:`spinlens.sweeps.run_sweep_with` (``run_dir`` to keep and resume the
+        (N, alpha) units of :func:`capacity_point`, ``executor``, ``n_workers``, ``scheduler``); serial in memory
+        by default. Each unit's seed depends on the base seed and (N, alpha) only.
     """
     Ns = np.asarray(sorted(int(n) for n in n_spins))
     if Ns.size < 2 or Ns[0] < 10:
@@ -137,30 +164,17 @@ def capacity_experiment(
     A = np.round(np.arange(0.10, 0.2201, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
     if np.any(A <= 0):
         raise ValueError("alphas must be positive loads P/N.")
-    g = as_generator(rng)
-    k, a = len(Ns), len(A)
-    p = np.zeros((k, a))
-    mo = np.zeros((k, a))
-    ntest = np.zeros((k, a))
-    total, done = k * a, 0
-    for i, N in enumerate(Ns):
-        for j, alpha in enumerate(A):
-            P = max(1, int(round(alpha * N)))
-            finals: list[np.ndarray] = []
-            tested = 0
-            while tested < n_tested:
-                X = np.where(g.random((P, N)) < 0.5, 1, -1).astype(np.int8)
-                model = hopfield(X, rule=rule)
-                t = min(P, per_set, n_tested - tested)
-                res = retrieve(model, X[:t], X, T=0.0, mode="async", max_sweeps=max_sweeps, rng=g)
-                finals.append(res.overlaps[np.arange(t), np.arange(t)])
-                tested += t
-            m = np.concatenate(finals)
-            p[i, j] = np.mean(m >= threshold)
-            mo[i, j] = np.mean(m)
-            ntest[i, j] = m.size
-            done += 1
-            notify(progress, done, total)
+    if rule not in get_args(Rule):  # refused before any unit runs
+        raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(get_args(Rule))}.")
+    config = {"n_tested": int(n_tested), "per_set": int(per_set), "rule": str(rule), "max_sweeps": int(max_sweeps)}
+    key = lambda N, alpha: f"N={int(N)},alpha={float(alpha):.6g}"  # noqa: E731
+    units = [Unit(key(N, alpha), {"N": int(N), "alpha": float(alpha)}) for N in Ns for alpha in A]
+    res = run_sweep_with(sweep, capacity_point, units, config=config, seed=seed_int(rng), progress=progress)
+    finals = [[res[key(N, alpha)] for alpha in A] for N in Ns]
+    p = np.array([[np.mean(m >= threshold) for m in row] for row in finals])
+    mo = np.array([[np.mean(m) for m in row] for row in finals])
+    ntest = np.array([[m.size for m in row] for row in finals], dtype=np.float64)
+    k = len(Ns)
     perr = np.sqrt(np.maximum(p * (1 - p), 0.25 / ntest) / ntest)
     acn = np.zeros(k)
     acn_err = np.zeros(k)

@@ -27,7 +27,7 @@ from spinlens.sampling.api import METHODS, sample
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
 from spinlens.spins.sk import sk
-from spinlens.sweeps import SweepResult, Unit, run_sweep
+from spinlens.sweeps import Unit, run_sweep_with
 
 __all__ = [
     "ISING_2D_EXPONENTS",
@@ -132,7 +132,7 @@ _ISING_FIELDS = (("e", "ee", "energy"), ("m", "me", "abs_magnetization"), ("x", 
                  ("c", "ce", "heat_capacity"), ("u", "ue", "binder"))
 
 
-def ising_point(config: dict[str, Any], key: str, params: dict[str, Any], seed: int) -> dict[str, float]:
+def ising_point(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> dict[str, float]:
     """One (L, T) point of :func:`ising_scan`: a sweep unit, a pure function of (config, params, seed)."""
     r = sample(square_lattice(int(params["L"])), 1.0 / float(params["T"]), int(config["n_sweeps"]),
                method=config["method"], n_chains=int(config["n_chains"]), n_burn=config["n_burn"], rng=seed,
@@ -166,7 +166,7 @@ def ising_scan(L_values: Sequence[int] | np.ndarray, temperatures: Sequence[floa
     config = {"n_sweeps": int(n_sweeps), "n_burn": None if n_burn is None else int(n_burn), "method": method,
               "n_chains": int(n_chains)}
     units = [Unit(f"L={int(L)},T={T:.10g}", {"L": int(L), "T": float(T)}) for L in Ls for T in Ts]
-    res = _run(ising_point, units, config, base, sweep, progress)
+    res = run_sweep_with(sweep, ising_point, units, config=config, seed=base, progress=progress)
     out = {k: np.array([[res[f"L={int(L)},T={T:.10g}"][k] for T in Ts] for L in Ls])
            for k in ("e", "ee", "m", "me", "x", "xe", "c", "ce", "u", "ue", "te", "tm", "rh")}
     boot = as_generator(np.random.SeedSequence([base, 1]))  # the bootstrap's own stream
@@ -283,7 +283,7 @@ def _lattice_density(q: np.ndarray, n: int, centres: np.ndarray) -> np.ndarray:
     return out / total if total > 0 else out
 
 
-def sk_sample(config: dict[str, Any], key: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+def sk_sample(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """One disorder sample of :func:`sk_scan` at size ``params["N"]``: a sweep unit.
 
     Arrays are indexed by the scan temperatures (ascending T): ``E`` energy per spin, ``Q2``, ``Q4``, ``QA``
@@ -311,13 +311,6 @@ def sk_sample(config: dict[str, Any], key: str, params: dict[str, Any], seed: in
             "swap": np.asarray(smp.extra["swap_acceptance"], dtype=np.float64)[::-1], "e0": float(e0)}
 
 
-def _run(fn: Any, units: list[Unit], config: dict[str, Any], seed: int, sweep: Mapping[str, Any] | None,
-         progress: ProgressCallback | None) -> SweepResult:
-    opts = {"run_dir": None, "executor": "serial", **(sweep or {})}
-    run_dir = opts.pop("run_dir")
-    return run_sweep(fn, units, run_dir, config=config, seed=seed, progress=progress, **opts)
-
-
 def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] | np.ndarray, n_samples: int = 8,
             n_sweeps: int = 2000,
             n_burn: int | None = None, anneal_steps: int = 300, anneal_restarts: int = 4, bins: int = 41,
@@ -341,7 +334,7 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     config = {"temperatures": Ts, "n_sweeps": int(n_sweeps), "n_burn": n_burn, "anneal_steps": int(anneal_steps),
               "anneal_restarts": int(anneal_restarts), "bins": int(bins)}
     units = [Unit(f"N={int(N)},sample={k}", {"N": int(N)}) for N in Ns for k in range(int(n_samples))]
-    res = _run(sk_sample, units, config, seed_int(rng), sweep, progress)
+    res = run_sweep_with(sweep, sk_sample, units, config=config, seed=seed_int(rng), progress=progress)
 
     def stack(name: str) -> np.ndarray:  # (nN, ..., n_samples)
         return np.stack([np.stack([np.asarray(res[f"N={int(N)},sample={k}"][name]) for k in range(int(n_samples))],
