@@ -5,10 +5,11 @@ seed is derived from the sweep's base seed and the unit's key alone, so a unit g
 wherever it runs: serially, in a local process pool, or on a Dask cluster.
 
 Every finished unit is written atomically to ``RUN_DIR/units/<key>.json`` together with a SHA-256
-checksum of its payload and a digest of the sweep's configuration and base seed. Re-running the same sweep
-skips units whose file is present and intact, reruns units made with another configuration or seed, reruns
-units whose file is corrupt (and says so in the log and in :attr:`SweepResult.rerun_corrupt`), and a
-Ctrl-C keeps every finished unit. A unit that raises is reported with its key; the others still finish.
+checksum of its payload and a digest of the sweep's configuration, base seed and the unit's parameters.
+Re-running the same sweep skips units whose file is present and intact, reruns units made with another
+configuration, seed or parameters, reruns units whose file is corrupt (and says so in the log and in
+:attr:`SweepResult.rerun_corrupt`), and a Ctrl-C keeps every finished unit. A unit that raises is reported
+with its key; the others still finish.
 
 Unit outputs must be JSON-able values, numpy arrays, or nested dicts/lists of them; arrays round-trip
 bit for bit (stored as base64 of their raw bytes).
@@ -34,8 +35,8 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens.results import atomic_write_text, to_jsonable
 
-__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "run_sweep_with", "unit_seed", "config_digest", "encode",
-           "decode"]
+__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "run_sweep_with", "unit_seed", "config_digest",
+           "load_unit", "encode", "decode"]
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +133,25 @@ def _unit_path(units_dir: Path, key: str) -> Path:
     return units_dir / f"{safe}.json"
 
 
-def config_digest(config: Any, seed: int) -> str:
-    """Digest of what every unit depends on besides its key: the sweep's ``config`` and base ``seed``."""
+def config_digest(config: Any, seed: int, params: Any = None) -> str:
+    """Digest of what a unit depends on besides its key: the sweep's ``config``, base ``seed`` and its ``params``."""
     try:
-        text = json.dumps(encode(config), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(encode([config, params]), sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):  # not JSON-able: its repr is the best stable description there is
-        text = repr(config)
+        text = repr([config, params])
     return hashlib.sha256(f"{int(seed)}|{text}".encode()).hexdigest()[:16]
+
+
+def load_unit(run_dir: str | os.PathLike[str], key: str) -> Any:
+    """The stored output of unit ``key`` in ``run_dir`` (checksum verified), or ``None`` if missing or corrupt."""
+    path = _unit_path(Path(run_dir) / "units", key)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if doc.get("key") != key or _checksum(doc.get("output")) != doc.get("checksum"):
+        return None
+    return decode(doc["output"])
 
 
 def _write_unit(path: Path, key: str, seed: int, digest: str, output: Any) -> None:
@@ -204,7 +217,6 @@ def run_sweep(
         executor = "dask"
     if executor not in ("serial", "local", "dask"):
         raise ValueError(f"executor must be 'serial', 'local' or 'dask', got {executor!r}.")
-    digest = config_digest(config, seed)
     units_dir = None if run_dir is None else Path(run_dir) / "units"
     if units_dir is not None:
         units_dir.mkdir(parents=True, exist_ok=True)
@@ -218,7 +230,7 @@ def run_sweep(
             todo.append(u)
             continue
         path = _unit_path(units_dir, u.key)
-        status, out = _read_unit(path, u.key, digest)
+        status, out = _read_unit(path, u.key, config_digest(config, seed, u.params))
         if status == "ok":
             outputs[u.key] = out
             reused.append(u.key)
@@ -239,7 +251,7 @@ def run_sweep(
     def finish(u: Unit, seed_u: int, out: Any) -> None:
         nonlocal done
         if units_dir is not None:
-            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, digest, out)
+            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, config_digest(config, seed, u.params), out)
         outputs[u.key] = decode(encode(out))  # same form as a resumed unit
         ran.append(u.key)
         done += 1
