@@ -134,3 +134,15 @@ def test_cli_sweep_flags() -> None:
         sweep_kwargs(0, "127.0.0.1:8786")
     with pytest.raises(UserError, match="--workers"):
         sweep_kwargs(-1, None)
+
+
+def test_units_with_other_params_are_rerun_and_load_unit_reads_one(tmp_path) -> None:
+    from spinlens.sweeps import load_unit
+
+    run_sweep(noisy_mean, [Unit("a", {"mu": 0})], tmp_path, config=CONFIG, seed=1, executor="serial")
+    np.testing.assert_array_equal(load_unit(tmp_path, "a")["samples"],
+                                  run_sweep(noisy_mean, [Unit("a", {"mu": 0})], None, config=CONFIG, seed=1,
+                                            executor="serial")["a"]["samples"])
+    moved = run_sweep(noisy_mean, [Unit("a", {"mu": 5})], tmp_path, config=CONFIG, seed=1, executor="serial")
+    assert moved.ran == ["a"] and abs(load_unit(tmp_path, "a")["mean"] - 5) < 0.2
+    assert load_unit(tmp_path, "missing") is None
