@@ -183,7 +183,8 @@ def lanczos(
 
     For start vectors ``v0`` of shape (N,) or (b, N) run ``m = n_steps`` steps of
     ``beta_{j} q_{j+1} = H q_j - alpha_j q_j - beta_{j-1} q_{j-1}`` with ``alpha_j = q_jᵀ H q_j``, each new
-    vector re-orthogonalised twice against all previous ones (classical Gram–Schmidt, "twice is enough").
+    vector re-orthogonalised against all previous ones by classical Gram–Schmidt, repeated once when the pass
+    shrank the vector below 1/√2 of its norm (the DGKS criterion; "twice is enough").
     Returns ``alpha`` (b, m), ``beta`` (b, m) (the last entry is the residual norm ``beta_m``) and the basis
     ``Q`` (b, m, N) (or ``None``). ``check(alpha, beta, j)`` may stop early (single vector only).
     A breakdown (``beta ≈ 0``: an invariant subspace) restarts with a random orthogonal vector and a zero
@@ -207,10 +208,15 @@ def lanczos(
         w = w - a[:, None] * q
         if j > 0:
             w = w - torch.as_tensor(beta[:, j - 1], dtype=w.dtype, device=w.device)[:, None] * Q[:, j - 1]
+        # classical Gram–Schmidt against the whole basis; a second pass only where the first removed a large
+        # part of w (Daniel–Gragg–Kaufman–Stewart criterion ||w_new|| < ||w_old||/√2; "twice is enough")
         for _ in range(2):
+            n_before = torch.linalg.vector_norm(w, dim=1)
             coeff = torch.einsum("bjn,bn->bj", Q[:, : j + 1], w)
             w = w - torch.einsum("bjn,bj->bn", Q[:, : j + 1], coeff)
-        nb = torch.linalg.vector_norm(w, dim=1)
+            nb = torch.linalg.vector_norm(w, dim=1)
+            if not bool((nb < n_before * 0.7071067811865476).any()):
+                break
         beta[:, j] = nb.double().cpu().numpy()
         if check is not None and (j + 1) % check_every == 0 and check(alpha[0, : j + 1], beta[0, : j + 1], j + 1):
             j_done = j + 1
