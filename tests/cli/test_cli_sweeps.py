@@ -97,3 +97,15 @@ def test_unknown_method_is_refused_before_any_unit_runs(tmp_path, capsys) -> Non
     assert ex.value.code == 2
     assert "unknown method 'glauber'" in capsys.readouterr().err
     assert not list((out / "units").glob("*.json"))
+
+
+def test_phases_checkpoint_analyses_agree_serial_and_pooled(tmp_path) -> None:
+    tiny = ["phases", "--dataset", "digits", "--n-samples", "300", "--widths", "64,16,10", "--steps", "20",
+            "--n-checkpoints", "4", "--n-starts", "2", "--tap-checkpoints", "1", "--lr", "0.1"]
+    serial, pool = tmp_path / "serial", tmp_path / "pool"
+    r = runner.invoke(app, [*tiny, "--workers", "1", "--out", str(serial)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*tiny, "--workers", "2", "--out", str(pool)])
+    assert r.exit_code == 0, r.output
+    assert len(list((pool / "analysis" / "units").glob("step_*.json"))) == 4
+    _same(serial, pool)

@@ -43,12 +43,12 @@ def test_cli_end_to_end_and_resume(tmp_path):
     assert results["init_prediction"] > 0
     html = (out / "report.html").read_text()
     assert "layered-SK prediction" in html and "data:image/png;base64" in html
-    recs = sorted((out / "analysis").glob("step_*.json"))
+    recs = sorted((out / "analysis" / "units").glob("step_*.json"))
     assert len(recs) == len(ck)
     before = {p.name: p.stat().st_mtime_ns for p in recs}
     res2 = CliRunner().invoke(_app(), ["phases", "--out", str(out), *TINY])
     assert res2.exit_code == 0, res2.output
-    assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "analysis").glob("step_*.json"))} == before
+    assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "analysis" / "units").glob("step_*.json"))} == before
 
 
 def test_user_checkpoints_with_builder(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from spinlens.cli._common import console, open_run, progress_bar
+from spinlens.cli._common import SCHEDULER, WORKERS, console, open_run, progress_bar
 
 #: ``--quick``: the flagship pipeline on a tiny network (digits, 64-32-10), for smoke tests.
 QUICK: dict[str, Any] = {"dataset": "digits", "n_samples": 600, "widths": "64,32,10", "steps": 60, "n_checkpoints": 6,
@@ -35,6 +35,8 @@ def demo(
                                  "lattice (L*L <= 25, default 4); implies --foundation."),
     n_temps: int | None = typer.Option(None, "--n-temps", help="--foundation: number of temperatures "
                                        "(default 40); implies --foundation."),
+    workers: int = WORKERS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Run the main job on bundled data (phases of an MLP over training on MNIST-5000) and write report.html."""
     if foundation or L is not None or n_temps is not None:
@@ -42,7 +44,8 @@ def demo(
         return
     from spinlens.cli.phases import run_phases
 
-    run_phases(out, binarized=binarized, title_prefix="spinlens demo: ", **(QUICK if quick else {}))
+    run_phases(out, binarized=binarized, title_prefix="spinlens demo: ", workers=workers, scheduler=scheduler,
+               **(QUICK if quick else {}))
 
 
 def _foundation(out: Path, L: int, n_temps: int) -> None:

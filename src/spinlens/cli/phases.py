@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from spinlens.cli._common import UserError, console, open_run, progress_bar
+from spinlens.cli._common import SCHEDULER, WORKERS, UserError, console, open_run, progress_bar, sweep_kwargs
 
 __all__ = ["register", "phases", "run_phases"]
 
@@ -34,17 +34,19 @@ def run_phases(
     mc_check: bool = False,
     mc_sweeps: int = 3000,
     title_prefix: str = "",
+    workers: int = 0,
+    scheduler: str | None = None,
 ) -> Any:
     """The whole ``spinlens phases`` job (also what ``spinlens demo`` runs); returns the ExperimentResult.
 
     Defaults: a 784-256-256-10 ReLU MLP trained with SGD (momentum 0.9) on MNIST-5000 for 2000 steps,
     20 log-spaced checkpoints. Re-running into the same ``out`` resumes finished checkpoints and analyses.
     ``mc_check``: parallel-tempering cross-check of the last checkpoint's transition (small networks only).
+    ``workers`` / ``scheduler``: where the per-checkpoint analyses run (local pool by default, or Dask).
     """
     from spinlens.networks.experiment import (
         ExperimentConfig,
         _load_network,
-        _make_data,
         analyze_checkpoints,
         config_dict,
         experiment_figures,
@@ -71,20 +73,19 @@ def run_phases(
         lazy_scale=lazy_scale if lazy else None, seed=seed, n_starts=n_starts, n_tap_checkpoints=tap_checkpoints,
         checkpoint_dir=str(checkpoints) if checkpoints else None, model_builder=model,
     )
+    sweep = sweep_kwargs(workers, scheduler)
     if mc_check and not checkpoints and sum(w) > _MC_MAX_SPINS:
         raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); {widths} has {sum(w)}.")
     run = open_run(Path(out), config=config_dict(cfg), seeds={"seed": seed})
     if checkpoints:
         ckdir = Path(checkpoints)
         cks = list_checkpoints(ckdir)
-        data = None
     else:
         ckdir = run.path / "checkpoints"
         with progress_bar("training", steps) as cb:
             cks = train_checkpoints(cfg, ckdir, progress=cb)
-        data = _make_data(cfg)
-    with progress_bar("phase analysis", len(cks)) as cb:
-        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, data=data)
+    with progress_bar("phase analysis (checkpoints)", len(cks)) as cb:
+        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, class_alignment=not checkpoints, sweep=sweep)
     builder = load_builder(model) if model else None
     result = summarize(records, ckdir, _load_network(cks[0][1], builder))
     run.save_result(result, "results")
@@ -182,12 +183,15 @@ def phases(
     mc_check: bool = typer.Option(False, "--mc-check", help=f"Parallel-tempering cross-check of the last "
                                   f"checkpoint's transition (networks of at most {_MC_MAX_SPINS} spins)."),
     mc_sweeps: int = typer.Option(3000, "--mc-sweeps", help="Sweeps for --mc-check."),
+    workers: int = WORKERS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000) and follow its spin-model phase over training."""
     run_phases(out, binarized=binarized, lazy=lazy, lazy_scale=lazy_scale, checkpoints=checkpoints, model=model,
                widths=widths, dataset=dataset, n_samples=n_samples, steps=steps, n_checkpoints=n_checkpoints,
                lr=lr, optimizer=optimizer, batch_size=batch_size, n_starts=n_starts,
-               tap_checkpoints=tap_checkpoints, seed=seed, mc_check=mc_check, mc_sweeps=mc_sweeps)
+               tap_checkpoints=tap_checkpoints, seed=seed, mc_check=mc_check, mc_sweeps=mc_sweeps, workers=workers,
+               scheduler=scheduler)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,8 @@ r"""The phases-over-training pipeline: train (or load) checkpoints, analyse each
 For every checkpoint the network is mapped to spins (:func:`to_spins`), its stability curve and phase are
 computed (:func:`spinlens.networks.phases.analyze`), TAP evidence is gathered on a few checkpoints, and the
 bond-matrix spectrum is summarised (:func:`spinlens.networks.spectrum.spectrum`). Each checkpoint's record is
-written atomically to ``analysis/step_XXXXXXXX.json`` (+ ``.npz``); a re-run reuses finished records.
+one unit of the sweep runner (:mod:`spinlens.sweeps`), written atomically to ``analysis/units/step_XXXXXXXX.json``;
+a re-run reuses finished units, and the units can run on a local process pool or a Dask cluster.
 
 The melting temperature is fitted as a power law :math:`T_c(t) = a\,t^{\gamma}` by least squares on
 :math:`\log T_c` vs :math:`\log t` over the trailing hidden-order checkpoints without the onset one (the fit
@@ -13,22 +14,21 @@ range is reported), with a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
-import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spinlens._progress import ProgressCallback, notify
+from spinlens._progress import ProgressCallback
 from spinlens._rng import spawn
-from spinlens.results import Result, atomic_write_bytes, atomic_write_text, to_jsonable
+from spinlens.results import Result, to_jsonable
+from spinlens.sweeps import Unit, load_unit, run_sweep_with
 
 __all__ = [
     "ExperimentConfig",
@@ -74,10 +74,6 @@ class ExperimentConfig:
     # the user's own run
     checkpoint_dir: str | None = None
     model_builder: str | None = None
-
-    def analysis_key(self) -> str:
-        keys = ("n_grid", "n_starts", "tap_max_iter", "seed")
-        return hashlib.sha256(json.dumps({k: getattr(self, k) for k in keys}).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------- fit
@@ -287,51 +283,74 @@ def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndar
     return rec, arrays
 
 
-def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
-                        out_dir: str | os.PathLike[str], progress: ProgressCallback | None = None,
-                        data: Any = None) -> list[dict[str, Any]]:
-    """Analyse every checkpoint (reusing finished records in ``out_dir/analysis``); returns the records."""
-    import io
+def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """One checkpoint of :func:`analyze_checkpoints`, a unit of :func:`spinlens.sweeps.run_sweep`.
 
+    ``config`` holds the experiment configuration (``cfg``), the checkpoint folder and the step-0 file (the
+    reference for weight motion); ``params`` the step, file name and whether to gather TAP evidence. Returns
+    ``{"record": JSON-able summary, "arrays": stability curve, spectra, TAP solution}``.
+    """
     from spinlens.networks.to_spins import extract_weights
 
+    fields: dict[str, Any] = dict(config["cfg"])
+    cfg = ExperimentConfig(**{**fields, "widths": tuple(fields["widths"])})
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
+    builder = load_builder(cfg.model_builder) if cfg.model_builder else None
+    folder = Path(config["checkpoint_dir"])
+    init_weights, _, _ = extract_weights(_load_network(folder / config["init_file"], builder))
+    with_tap = bool(params["with_tap"])
+    data = _make_data(cfg) if with_tap and config["class_alignment"] else None
+    rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, init_weights, cfg, with_tap,
+                               seed, data)
+    return {"record": to_jsonable(rec), "arrays": arrays}
+
+
+def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
+                        out_dir: str | os.PathLike[str], progress: ProgressCallback | None = None,
+                        class_alignment: bool = False, sweep: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Analyse every checkpoint, one sweep unit each (:func:`analysis_unit`); returns the records in step order.
+
+    Units are kept in ``out_dir/analysis/units`` and reused when the same analysis runs again (another
+    configuration, seed or checkpoint file is analysed afresh). ``class_alignment``: also compare the TAP
+    magnetisation of the inputs with the class means of the configured dataset. ``sweep``: runner options
+    (``executor``, ``n_workers``, ``scheduler``) of :func:`spinlens.sweeps.run_sweep_with`; serial by default.
+    """
     if not checkpoints:
         raise ValueError("no checkpoints to analyse.")
-    builder = load_builder(cfg.model_builder) if cfg.model_builder else None
-    adir = Path(out_dir) / "analysis"
-    adir.mkdir(parents=True, exist_ok=True)
-    init_weights, _, _ = extract_weights(_load_network(checkpoints[0][1], builder))
+    folders = {Path(p).parent.resolve() for _, p in checkpoints}
+    if len(folders) != 1:
+        raise ValueError(f"checkpoints must share one folder, got {sorted(map(str, folders))}.")
+    from spinlens.networks.to_spins import extract_weights
+
+    # bad input (a builder that does not exist, layers the mapping does not support) is refused here, before
+    # any unit runs
+    extract_weights(_load_network(checkpoints[0][1], load_builder(cfg.model_builder) if cfg.model_builder else None))
     tap_idx = _tap_indices(len(checkpoints), cfg.n_tap_checkpoints)
-    rngs = spawn(cfg.seed + 1, len(checkpoints))
-    key = cfg.analysis_key()
-    records = []
-    notify(progress, 0, len(checkpoints))
-    for k, (step, path) in enumerate(checkpoints):
-        jpath = adir / f"step_{step:08d}.json"
-        rec = None
-        if jpath.is_file():
-            try:
-                old = json.loads(jpath.read_text())
-                if old.get("analysis_key") == key and old.get("file") == path.name:
-                    rec = old
-            except (OSError, ValueError):
-                rec = None
-        if rec is None:
-            rec, arrays = _analyze_one(step, path, builder, init_weights, cfg, k in tap_idx, rngs[k], data)
-            rec["analysis_key"] = key
-            buf = io.BytesIO()
-            np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
-            atomic_write_bytes(adir / f"step_{step:08d}.npz", buf.getvalue())
-            atomic_write_text(jpath, json.dumps(to_jsonable(rec), indent=1))
-        records.append(rec)
-        notify(progress, k + 1, len(checkpoints))
-    return records
+    config = {"cfg": dataclasses.asdict(cfg), "checkpoint_dir": str(folders.pop()),
+              "init_file": Path(checkpoints[0][1]).name, "class_alignment": bool(class_alignment)}
+    units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx})
+             for k, (step, path) in enumerate(checkpoints)]
+    opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis"}
+    res = run_sweep_with(opts, analysis_unit, units, config=config, seed=cfg.seed + 1, progress=progress)
+    return [res[u.key]["record"] for u in units]
+
+
+def _analysis_key(step: int) -> str:
+    return f"step_{int(step):08d}"
+
+
+def _analysis_of(out_dir: Path, step: int) -> dict[str, Any]:
+    out = load_unit(Path(out_dir) / "analysis", _analysis_key(step))
+    if out is None:
+        raise FileNotFoundError(f"no analysis of step {step} in {out_dir}/analysis: run the analysis first.")
+    return out
 
 
 def _arrays_of(out_dir: Path, step: int) -> dict[str, np.ndarray]:
-    p = out_dir / "analysis" / f"step_{step:08d}.npz"
-    with np.load(p, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return _analysis_of(out_dir, step)["arrays"]
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -436,7 +455,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
         ckdir = out / "checkpoints"
         cks = train_checkpoints(cfg, ckdir)
         data = _make_data(cfg)
-    records = analyze_checkpoints(cfg, cks, out, progress=progress, data=data)
+    records = analyze_checkpoints(cfg, cks, out, progress=progress, class_alignment=data is not None)
     builder = load_builder(cfg.model_builder) if cfg.model_builder else None
     return summarize(records, ckdir, _load_network(cks[0][1], builder))
 
@@ -502,10 +521,7 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
 
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
     first, last = _arrays_of(out, int(steps[0])), _arrays_of(out, int(steps[-1]))
-    rec_edges = None
-    jp = out / "analysis" / f"step_{int(steps[-1]):08d}.json"
-    if jp.is_file():
-        rec_edges = json.loads(jp.read_text()).get("edges")
+    rec_edges = _analysis_of(out, int(steps[-1]))["record"].get("edges")
     for l in range(result.top_ratio.shape[1]):
         sv0, sv1 = first[f"sv_{l}"], last[f"sv_{l}"]
         col = f"C{l % 10}"  # one colour per layer: solid at step 0, dashed at the last step
