@@ -62,6 +62,21 @@ def check_iter_args(damping: float, max_iter: int, tol: float) -> tuple[float, i
     return damping, int(max_iter), float(tol)
 
 
+def check_starts(n_starts: int, m0: Any) -> tuple[int, bool]:
+    """``(rows, single)``: how many solutions to iterate, and whether the caller wants one 1-D ``m`` back.
+
+    A 2-D ``m0`` sets the number of rows (``n_starts`` must be 1 or match it).
+    """
+    n_starts = int(n_starts)
+    if n_starts < 1:
+        raise ValueError(f"n_starts must be >= 1, got {n_starts}.")
+    if m0 is not None and np.ndim(m0) == 2:
+        if n_starts not in (1, np.shape(m0)[0]):
+            raise ValueError(f"m0 has {np.shape(m0)[0]} rows but n_starts = {n_starts}.")
+        return int(np.shape(m0)[0]), False
+    return n_starts, n_starts == 1
+
+
 def check_m(m: Any, n: int, name: str = "m") -> np.ndarray:
     M = np.array(m, dtype=np.float64, copy=True)
     if M.ndim not in (1, 2) or M.shape[-1] != n:
@@ -160,12 +175,10 @@ def iterate(
     rows then iterate at their target until converged.
     The residual is :math:`\max_i |m_i - \mathrm{rhs}_i(m)|` of the exact (non-AMP) equations at the target beta.
     """
-    if M0.shape[0] <= _FEW_ROWS:  # matrix-vector bound: one BLAS thread (see single_thread_blas)
-        with single_thread_blas():
-            return _iterate(J, J2, h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, amp=amp,
-                            anneal_steps=anneal_steps, stage_iter=stage_iter)
-    return _iterate(J, J2, h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, amp=amp,
-                    anneal_steps=anneal_steps, stage_iter=stage_iter)
+    # few rows: matrix-vector bound, one BLAS thread is faster (see single_thread_blas)
+    with single_thread_blas() if M0.shape[0] <= _FEW_ROWS else contextlib.nullcontext():
+        return _iterate(J, J2, h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, amp=amp,
+                        anneal_steps=anneal_steps, stage_iter=stage_iter)
 
 
 def _iterate(

@@ -137,16 +137,7 @@ def tap(
     model = _core.check_model(model)
     beta = _core.check_beta(beta)
     damping, max_iter, tol = _core.check_iter_args(damping, max_iter, tol)
-    n_starts = int(n_starts)
-    if n_starts < 1:
-        raise ValueError(f"n_starts must be >= 1, got {n_starts}.")
-    if m0 is not None and np.ndim(m0) == 2:
-        if n_starts not in (1, np.shape(m0)[0]):
-            raise ValueError(f"m0 has {np.shape(m0)[0]} rows but n_starts = {n_starts}.")
-        n_starts = int(np.shape(m0)[0])
-        single = False
-    else:
-        single = n_starts == 1
+    n_starts, single = _core.check_starts(n_starts, m0)
     K = _anneal_steps(anneal)
     g = as_generator(rng)
     M0 = _core.initial_state(model.n_spins, n_starts, m0, g, scale=1e-3 if K else 1.0)
