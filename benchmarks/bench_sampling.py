@@ -20,10 +20,19 @@ BETA_C = 0.5 * math.log(1.0 + math.sqrt(2.0))
 _clock = time.process_time
 
 
+_BLAS_LIMIT: Any = None
+
+
 def _one_thread() -> None:
+    """One core for every side: numba threads and BLAS threads (idle OpenBLAS threads spin after a call and
+    would be billed to process CPU time, doubling the apparent cost of whatever follows a matrix product)."""
+    global _BLAS_LIMIT
     import numba
+    from threadpoolctl import threadpool_limits
 
     numba.set_num_threads(1)
+    if _BLAS_LIMIT is None:
+        _BLAS_LIMIT = threadpool_limits(limits=1)
 
 
 def numpy_checkerboard(s: np.ndarray, beta: float, n_sweeps: int, rng: np.random.Generator) -> np.ndarray:
