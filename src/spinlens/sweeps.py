@@ -133,25 +133,26 @@ def _unit_path(units_dir: Path, key: str) -> Path:
     return units_dir / f"{safe}.json"
 
 
+def _canonical(obj: Any) -> str:
+    try:
+        return json.dumps(encode(obj), sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON-able: its repr is the best stable description there is
+        return repr(obj)
+
+
 def config_digest(config: Any, seed: int, params: Any = None) -> str:
     """Digest of what a unit depends on besides its key: the sweep's ``config``, base ``seed`` and its ``params``."""
-    try:
-        text = json.dumps(encode([config, params]), sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):  # not JSON-able: its repr is the best stable description there is
-        text = repr([config, params])
-    return hashlib.sha256(f"{int(seed)}|{text}".encode()).hexdigest()[:16]
+    return _digest(_canonical(config), seed, params)
+
+
+def _digest(config_text: str, seed: int, params: Any) -> str:
+    return hashlib.sha256(f"{int(seed)}|{config_text}|{_canonical(params)}".encode()).hexdigest()[:16]
 
 
 def load_unit(run_dir: str | os.PathLike[str], key: str) -> Any:
     """The stored output of unit ``key`` in ``run_dir`` (checksum verified), or ``None`` if missing or corrupt."""
-    path = _unit_path(Path(run_dir) / "units", key)
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if doc.get("key") != key or _checksum(doc.get("output")) != doc.get("checksum"):
-        return None
-    return decode(doc["output"])
+    status, out = _read_unit(_unit_path(Path(run_dir) / "units", key), key, None)
+    return out if status == "ok" else None
 
 
 def _write_unit(path: Path, key: str, seed: int, digest: str, output: Any) -> None:
@@ -160,15 +161,16 @@ def _write_unit(path: Path, key: str, seed: int, digest: str, output: Any) -> No
     atomic_write_text(path, json.dumps(doc, sort_keys=True))
 
 
-def _read_unit(path: Path, key: str, digest: str) -> tuple[str, Any]:
-    """(status, output): status ``"ok"``, ``"missing"``, ``"stale"`` (other config/seed) or ``"corrupt"``."""
+def _read_unit(path: Path, key: str, digest: str | None) -> tuple[str, Any]:
+    """(status, output): status ``"ok"``, ``"missing"``, ``"stale"`` (another digest; not checked when ``digest``
+    is None) or ``"corrupt"``."""
     if not path.exists():
         return "missing", None
     try:
         doc = json.loads(path.read_text())
-        if doc.get("key") != key or _checksum(doc["output"]) != doc["checksum"]:
+        if not isinstance(doc, dict) or doc.get("key") != key or _checksum(doc["output"]) != doc["checksum"]:
             return "corrupt", None
-        if doc.get("config") != digest:
+        if digest is not None and doc.get("config") != digest:
             return "stale", None
         return "ok", decode(doc["output"])
     except (ValueError, KeyError, TypeError, OSError):
@@ -192,6 +194,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: ProgressCallback | None = None,
     raise_on_failure: bool = True,
+    identity: Any = None,
 ) -> SweepResult:
     """Run ``fn(config, key, params, seed)`` for every unit, resuming finished units from ``run_dir``.
 
@@ -207,6 +210,9 @@ def run_sweep(
     n_workers : pool size (default: CPU count).
     scheduler : a Dask scheduler address ``tcp://HOST:PORT``; implies ``executor="dask"``.
     raise_on_failure : raise :class:`SweepError` after all units ran if any failed.
+    identity : what the outputs depend on, when that is less than ``config`` (default: ``config``): a stored
+        unit is reused only if it was made with the same ``identity``, base seed and unit params. Leave out of
+        it what cannot change a result (thread counts, where input files lie).
     """
     norm = [_as_unit(u) for u in units]
     keys = [u.key for u in norm]
@@ -218,6 +224,8 @@ def run_sweep(
     if executor not in ("serial", "local", "dask"):
         raise ValueError(f"executor must be 'serial', 'local' or 'dask', got {executor!r}.")
     units_dir = None if run_dir is None else Path(run_dir) / "units"
+    config_text = _canonical(config if identity is None else identity)
+    digests = {u.key: _digest(config_text, seed, u.params) for u in norm} if units_dir is not None else {}
     if units_dir is not None:
         units_dir.mkdir(parents=True, exist_ok=True)
 
@@ -230,7 +238,7 @@ def run_sweep(
             todo.append(u)
             continue
         path = _unit_path(units_dir, u.key)
-        status, out = _read_unit(path, u.key, config_digest(config, seed, u.params))
+        status, out = _read_unit(path, u.key, digests[u.key])
         if status == "ok":
             outputs[u.key] = out
             reused.append(u.key)
@@ -251,7 +259,7 @@ def run_sweep(
     def finish(u: Unit, seed_u: int, out: Any) -> None:
         nonlocal done
         if units_dir is not None:
-            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, config_digest(config, seed, u.params), out)
+            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, digests[u.key], out)
         outputs[u.key] = decode(encode(out))  # same form as a resumed unit
         ran.append(u.key)
         done += 1
@@ -306,13 +314,17 @@ def run_sweep_with(
 ) -> SweepResult:
     """:func:`run_sweep` with runner options from a mapping, as library functions take them (``sweep=``).
 
-    ``options`` may hold ``run_dir``, ``executor``, ``n_workers`` and ``scheduler``; without them the sweep runs
-    serially in memory (nothing written), so a library call behaves like a plain loop unless asked otherwise.
+    ``options`` may hold ``run_dir``, ``executor``, ``n_workers``, ``scheduler`` and ``identity``; without them the
+    sweep runs serially in memory (nothing written), so a library call behaves like a plain loop unless asked
+    otherwise. ``n_workers > 1`` without an ``executor`` means the local process pool.
     """
-    opts = {"run_dir": None, "executor": "serial", **(options or {})}
-    unknown = set(opts) - {"run_dir", "executor", "n_workers", "scheduler"}
+    given = dict(options or {})
+    default = "local" if (given.get("n_workers") or 1) > 1 else "serial"
+    opts = {"run_dir": None, "executor": default, **given}
+    unknown = set(opts) - {"run_dir", "executor", "n_workers", "scheduler", "identity"}
     if unknown:
-        raise ValueError(f"unknown sweep options {sorted(unknown)}; use run_dir, executor, n_workers, scheduler.")
+        raise ValueError(f"unknown sweep options {sorted(unknown)}; use run_dir, executor, n_workers, scheduler, "
+                         "identity.")
     run_dir = opts.pop("run_dir")
     return run_sweep(fn, units, run_dir, config=config, seed=seed, progress=progress, **opts)
 

@@ -109,3 +109,14 @@ def test_phases_checkpoint_analyses_agree_serial_and_pooled(tmp_path) -> None:
     assert r.exit_code == 0, r.output
     assert len(list((pool / "analysis" / "units").glob("step_*.json"))) == 4
     _same(serial, pool)
+    # a run folder moved elsewhere (checkpoints and analyses with it) resumes: nothing is analysed again
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(serial, moved)
+    units = sorted((moved / "analysis" / "units").glob("step_*.json"))
+    before = {p.name: p.stat().st_mtime_ns for p in units}
+    r = runner.invoke(app, [*tiny, "--workers", "1", "--out", str(moved)])
+    assert r.exit_code == 0, r.output
+    assert {p.name: p.stat().st_mtime_ns for p in units} == before
+    _same(serial, moved)

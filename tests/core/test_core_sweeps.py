@@ -146,3 +146,29 @@ def test_units_with_other_params_are_rerun_and_load_unit_reads_one(tmp_path) -> 
     moved = run_sweep(noisy_mean, [Unit("a", {"mu": 5})], tmp_path, config=CONFIG, seed=1, executor="serial")
     assert moved.ran == ["a"] and abs(load_unit(tmp_path, "a")["mean"] - 5) < 0.2
     assert load_unit(tmp_path, "missing") is None
+
+
+def test_identity_decides_reuse_and_n_workers_alone_means_a_pool(tmp_path, monkeypatch) -> None:
+    from spinlens import sweeps
+
+    first = run_sweep(noisy_mean, UNITS[:2], tmp_path, config={**CONFIG, "threads": 1}, identity=CONFIG, seed=1,
+                      executor="serial")
+    # config differs only outside the identity: units are reused, and they are what that config computes
+    again = run_sweep(noisy_mean, UNITS[:2], tmp_path, config={**CONFIG, "threads": 8}, identity=CONFIG, seed=1,
+                      executor="serial")
+    assert sorted(again.reused) == ["mu=0", "mu=1"] and not again.ran
+    _same(first.outputs, again.outputs)
+    seen: dict[str, object] = {}
+    real = sweeps.run_sweep
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **{**kwargs, "executor": "serial"})
+
+    monkeypatch.setattr(sweeps, "run_sweep", spy)
+    sweeps.run_sweep_with({"n_workers": 3}, noisy_mean, UNITS[:1], config=CONFIG, seed=1)
+    assert seen["executor"] == "local" and seen["n_workers"] == 3
+    sweeps.run_sweep_with(None, noisy_mean, UNITS[:1], config=CONFIG, seed=1)
+    assert seen["executor"] == "serial"
+    with pytest.raises(ValueError, match="unknown sweep options"):
+        sweeps.run_sweep_with({"workers": 2}, noisy_mean, UNITS[:1], config=CONFIG, seed=1)

@@ -23,8 +23,6 @@ from spinlens.spins.model import IsingModel
 
 __all__ = ["TAPResult", "TAPScanResult", "tap", "tap_free_energy", "tap_scan"]
 
-_DEFAULT_ANNEAL_STEPS = 30
-
 
 @dataclass(frozen=True)
 class TAPResult(Result):
@@ -95,8 +93,6 @@ def tap_free_energy(model: IsingModel, m: Any, beta: Any) -> Any:
     return float(F[0]) if M.ndim == 1 else F
 
 
-def _anneal_steps(anneal: Any) -> int:
-    return _core.anneal_steps(anneal, _DEFAULT_ANNEAL_STEPS)
 
 
 def tap(
@@ -138,7 +134,7 @@ def tap(
     beta = _core.check_beta(beta)
     damping, max_iter, tol = _core.check_iter_args(damping, max_iter, tol)
     n_starts, single = _core.check_starts(n_starts, m0)
-    K = _anneal_steps(anneal)
+    K = _core.anneal_steps(anneal)
     g = as_generator(rng)
     M0 = _core.initial_state(model.n_spins, n_starts, m0, g, scale=1e-3 if K else 1.0)
     J, J2 = _core.couplings(model)
@@ -187,7 +183,7 @@ def tap_scan(
     for x in b:
         _core.check_beta(x, "every beta")
     damping, max_iter, tol = _core.check_iter_args(damping, max_iter, tol)
-    K = _anneal_steps(anneal)
+    K = _core.anneal_steps(anneal)
     n = model.n_spins
     g = as_generator(rng)
     if m0 is None:

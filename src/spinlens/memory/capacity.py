@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
 from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
-from spinlens.memory.hopfield import Rule, hopfield, retrieve
+from spinlens.memory.hopfield import Rule, check_rule, hopfield, retrieve
 from spinlens.results import Estimate, Result
 from spinlens.sweeps import Unit, run_sweep_with
 
@@ -164,8 +164,7 @@ def capacity_experiment(
     A = np.round(np.arange(0.10, 0.2201, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
     if np.any(A <= 0):
         raise ValueError("alphas must be positive loads P/N.")
-    if rule not in get_args(Rule):  # refused before any unit runs
-        raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(get_args(Rule))}.")
+    check_rule(rule)  # refused before any unit runs
     config = {"n_tested": int(n_tested), "per_set": int(per_set), "rule": str(rule), "max_sweeps": int(max_sweeps)}
     key = lambda N, alpha: f"N={int(N)},alpha={float(alpha):.6g}"  # noqa: E731
     units = [Unit(key(N, alpha), {"N": int(N), "alpha": float(alpha)}) for N in Ns for alpha in A]

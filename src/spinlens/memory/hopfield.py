@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -43,6 +43,13 @@ __all__ = [
 ]
 
 Rule = Literal["hebb", "pseudo-inverse", "storkey"]
+
+
+def check_rule(rule: str) -> str:
+    """``rule`` if it is a learning rule of :func:`hopfield`, else a ValueError naming them."""
+    if rule not in get_args(Rule):
+        raise ValueError(f"unknown rule {rule!r}; choose 'hebb', 'pseudo-inverse' or 'storkey'.")
+    return rule
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +134,7 @@ def hopfield(patterns: Any, rule: Rule = "hebb", h: Any = None) -> HopfieldNetwo
             np.fill_diagonal(J, 0.0)
         J = 0.5 * (J + J.T)
     else:
-        raise ValueError(f"unknown rule {rule!r}; choose 'hebb', 'pseudo-inverse' or 'storkey'.")
+        check_rule(rule)
     np.fill_diagonal(J, 0.0)
     return HopfieldNetwork(J, h, patterns=X, rule=rule)
 

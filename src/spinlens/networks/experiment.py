@@ -14,6 +14,7 @@ range is reported), with a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import logging
 import os
@@ -290,8 +291,6 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
     reference for weight motion); ``params`` the step, file name and whether to gather TAP evidence. Returns
     ``{"record": JSON-able summary, "arrays": stability curve, spectra, TAP solution}``.
     """
-    from spinlens.networks.to_spins import extract_weights
-
     fields: dict[str, Any] = dict(config["cfg"])
     cfg = ExperimentConfig(**{**fields, "widths": tuple(fields["widths"])})
     if cfg.threads:
@@ -300,12 +299,20 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
         torch.set_num_threads(int(cfg.threads))
     builder = load_builder(cfg.model_builder) if cfg.model_builder else None
     folder = Path(config["checkpoint_dir"])
-    init_weights, _, _ = extract_weights(_load_network(folder / config["init_file"], builder))
+    init_weights = _reference_weights(str(folder / config["init_file"]), cfg.model_builder)
     with_tap = bool(params["with_tap"])
     data = _make_data(cfg) if with_tap and config["class_alignment"] else None
     rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, init_weights, cfg, with_tap,
                                seed, data)
     return {"record": to_jsonable(rec), "arrays": arrays}
+
+
+@functools.lru_cache(maxsize=2)
+def _reference_weights(path: str, builder_spec: str | None) -> list[np.ndarray]:
+    """Step-0 weight matrices (the reference of weight motion), read once per process."""
+    from spinlens.networks.to_spins import extract_weights
+
+    return extract_weights(_load_network(Path(path), load_builder(builder_spec) if builder_spec else None))[0]
 
 
 def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
@@ -323,17 +330,21 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     folders = {Path(p).parent.resolve() for _, p in checkpoints}
     if len(folders) != 1:
         raise ValueError(f"checkpoints must share one folder, got {sorted(map(str, folders))}.")
-    from spinlens.networks.to_spins import extract_weights
-
+    folder = folders.pop()
+    init_file = Path(checkpoints[0][1]).name
     # bad input (a builder that does not exist, layers the mapping does not support) is refused here, before
     # any unit runs
-    extract_weights(_load_network(checkpoints[0][1], load_builder(cfg.model_builder) if cfg.model_builder else None))
+    _reference_weights(str(folder / init_file), cfg.model_builder)
     tap_idx = _tap_indices(len(checkpoints), cfg.n_tap_checkpoints)
-    config = {"cfg": dataclasses.asdict(cfg), "checkpoint_dir": str(folders.pop()),
-              "init_file": Path(checkpoints[0][1]).name, "class_alignment": bool(class_alignment)}
+    fields = dataclasses.asdict(cfg)
+    config = {"cfg": fields, "checkpoint_dir": str(folder), "init_file": init_file,
+              "class_alignment": bool(class_alignment)}
+    # what a stored analysis depends on: not the thread count, nor where the run folder lies
+    identity = {"cfg": {k: v for k, v in fields.items() if k not in ("threads", "checkpoint_dir")},
+                "init_file": init_file, "class_alignment": bool(class_alignment)}
     units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx})
              for k, (step, path) in enumerate(checkpoints)]
-    opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis"}
+    opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis", "identity": identity}
     res = run_sweep_with(opts, analysis_unit, units, config=config, seed=cfg.seed + 1, progress=progress)
     return [res[u.key]["record"] for u in units]
 
@@ -450,12 +461,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
     if cfg.checkpoint_dir:
         ckdir = Path(cfg.checkpoint_dir)
         cks = list_checkpoints(ckdir)
-        data = None
     else:
         ckdir = out / "checkpoints"
         cks = train_checkpoints(cfg, ckdir)
-        data = _make_data(cfg)
-    records = analyze_checkpoints(cfg, cks, out, progress=progress, class_alignment=data is not None)
+    records = analyze_checkpoints(cfg, cks, out, progress=progress, class_alignment=not cfg.checkpoint_dir)
     builder = load_builder(cfg.model_builder) if cfg.model_builder else None
     return summarize(records, ckdir, _load_network(cks[0][1], builder))
 
@@ -520,8 +529,9 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     figs["spectra_over_training"] = fig
 
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
-    first, last = _arrays_of(out, int(steps[0])), _arrays_of(out, int(steps[-1]))
-    rec_edges = _analysis_of(out, int(steps[-1]))["record"].get("edges")
+    final = _analysis_of(out, int(steps[-1]))
+    first, last = _arrays_of(out, int(steps[0])), final["arrays"]
+    rec_edges = final["record"].get("edges")
     for l in range(result.top_ratio.shape[1]):
         sv0, sv1 = first[f"sv_{l}"], last[f"sv_{l}"]
         col = f"C{l % 10}"  # one colour per layer: solid at step 0, dashed at the last step

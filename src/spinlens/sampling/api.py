@@ -86,11 +86,16 @@ class SampleResult(Result):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def choose_method(model: IsingModel, method: str = "auto") -> str:
-    """Resolve ``method="auto"``: multi-spin coding for large periodic lattices, else single-spin Metropolis."""
+def check_method(method: str) -> str:
+    """``method`` if it names a sampler of :data:`METHODS`, else a ValueError listing them."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    if method != "auto":
+    return method
+
+
+def choose_method(model: IsingModel, method: str = "auto") -> str:
+    """Resolve ``method="auto"``: multi-spin coding for large periodic lattices, else single-spin Metropolis."""
+    if check_method(method) != "auto":
         return method
     if multispin_supported(model) is None and model.n_spins >= 1024:
         return "multispin"

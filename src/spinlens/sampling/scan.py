@@ -23,7 +23,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
-from spinlens.sampling.api import METHODS, sample
+from spinlens.sampling.api import check_method, sample
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
 from spinlens.spins.sk import sk
@@ -160,14 +160,13 @@ def ising_scan(L_values: Sequence[int] | np.ndarray, temperatures: Sequence[floa
     if Ls.size == 0 or np.any(Ls < 4):
         raise ValueError(f"L_values must list lattice sizes >= 4, got {L_values!r}.")
     Ts = np.sort(_check_grid(temperatures, "temperatures"))
-    if method not in METHODS:  # bad input is refused before any unit runs
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    check_method(method)  # bad input is refused before any unit runs
     base = seed_int(rng)
     config = {"n_sweeps": int(n_sweeps), "n_burn": None if n_burn is None else int(n_burn), "method": method,
               "n_chains": int(n_chains)}
     units = [Unit(f"L={int(L)},T={T:.10g}", {"L": int(L), "T": float(T)}) for L in Ls for T in Ts]
     res = run_sweep_with(sweep, ising_point, units, config=config, seed=base, progress=progress)
-    out = {k: np.array([[res[f"L={int(L)},T={T:.10g}"][k] for T in Ts] for L in Ls])
+    out = {k: np.array([res[u.key][k] for u in units]).reshape(Ls.size, Ts.size)  # units are L-major
            for k in ("e", "ee", "m", "me", "x", "xe", "c", "ce", "u", "ue", "te", "tm", "rh")}
     boot = as_generator(np.random.SeedSequence([base, 1]))  # the bootstrap's own stream
     pairs = []
@@ -336,9 +335,9 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     units = [Unit(f"N={int(N)},sample={k}", {"N": int(N)}) for N in Ns for k in range(int(n_samples))]
     res = run_sweep_with(sweep, sk_sample, units, config=config, seed=seed_int(rng), progress=progress)
 
-    def stack(name: str) -> np.ndarray:  # (nN, ..., n_samples)
-        return np.stack([np.stack([np.asarray(res[f"N={int(N)},sample={k}"][name]) for k in range(int(n_samples))],
-                                  axis=-1) for N in Ns])
+    def stack(name: str) -> np.ndarray:  # (nN, ..., n_samples); units are N-major
+        per_unit = np.stack([np.asarray(res[u.key][name]) for u in units], axis=-1)
+        return np.moveaxis(per_unit.reshape(*per_unit.shape[:-1], Ns.size, int(n_samples)), -2, 0)
 
     E, Q2, Q4, QA = stack("E"), stack("Q2"), stack("Q4"), stack("QA")
     hist = stack("hist").mean(axis=-1)
