@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/spinlens demo --out runs/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
