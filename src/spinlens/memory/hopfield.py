@@ -278,7 +278,8 @@ def retrieve(
         mc = MetropolisSampler(rule=sampler, n_chains=b, n_burn=n_burn, record_states=True, coupling_dtype="float64")
         smp, S = mc.sample(model, 1.0 / T, int(max_sweeps), state=S, rng=rng)
         states = np.asarray(smp.states)  # (b, records, n)
-        m = np.einsum("brn,pn->bp", states.astype(np.float64), X.astype(np.float64)) / (X.shape[1] * states.shape[1])
+        # time-averaged overlap: mean state over the records, then overlaps (no float copy of the whole record)
+        m = states.mean(axis=1, dtype=np.float64) @ X.T.astype(np.float64) / X.shape[1]
         conv = np.zeros(b, dtype=bool)
         sweeps = np.full(b, max_sweeps, dtype=np.int64)
     if single:
