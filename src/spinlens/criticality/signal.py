@@ -545,8 +545,10 @@ def dense_rule(n: int, half_width: float = 12.0) -> tuple[np.ndarray, np.ndarray
     return z, w
 
 
+@functools.lru_cache(maxsize=8)
 def _hermite_table(n: int, K: int, dense: bool = False) -> np.ndarray:
-    """w_i * He_k(z_i)/sqrt(k!) at the nodes, shape (n, K) (``dense``: the n-point trapezoid rule)."""
+    """w_i * He_k(z_i)/sqrt(k!) at the nodes, shape (n, K) (``dense``: the n-point trapezoid rule); cached,
+    read-only."""
     z, w = dense_rule(n) if dense else gauss_hermite(n)
     n = len(z)
     H = np.empty((n, K))
@@ -555,7 +557,9 @@ def _hermite_table(n: int, K: int, dense: bool = False) -> np.ndarray:
         H[:, 1] = z
     for k in range(1, K - 1):
         H[:, k + 1] = (z * H[:, k] - math.sqrt(k) * H[:, k - 1]) / math.sqrt(k + 1)
-    return H * w[:, None]
+    H *= w[:, None]
+    H.setflags(write=False)
+    return H
 
 
 def _mehler_coefficients(act: Activation, q: np.ndarray, n_quad: int, K: int, n_dense: int = 4801) -> np.ndarray:
