@@ -307,9 +307,14 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
     return {"record": to_jsonable(rec), "arrays": arrays}
 
 
-@functools.lru_cache(maxsize=2)
 def _reference_weights(path: str, builder_spec: str | None) -> list[np.ndarray]:
-    """Step-0 weight matrices (the reference of weight motion), read once per process."""
+    """Step-0 weight matrices (the reference of weight motion), read once per process and file version."""
+    st = os.stat(path)
+    return _read_reference_weights(path, builder_spec, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_reference_weights(path: str, builder_spec: str | None, mtime_ns: int, size: int) -> list[np.ndarray]:
     from spinlens.networks.to_spins import extract_weights
 
     return extract_weights(_load_network(Path(path), load_builder(builder_spec) if builder_spec else None))[0]
