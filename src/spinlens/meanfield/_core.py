@@ -7,6 +7,8 @@ the whole batch.
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +144,19 @@ class IterOut:
     n_iter: np.ndarray
 
 
+def _few_rows_one_blas_thread(fn: Callable[..., IterOut]) -> Callable[..., IterOut]:
+    """Run ``fn(J, J2, h, betas, M0, ...)`` with one BLAS thread when ``M0`` has few rows (matrix-vector
+    bound: extra threads gain little and spin-wait; see :func:`single_thread_blas`)."""
+
+    @functools.wraps(fn)
+    def run(J: Any, J2: Any | None, h: np.ndarray, betas: np.ndarray, M0: np.ndarray, **kw: Any) -> IterOut:
+        with single_thread_blas() if M0.shape[0] <= _FEW_ROWS else contextlib.nullcontext():
+            return fn(J, J2, h, betas, M0, **kw)
+
+    return run
+
+
+@_few_rows_one_blas_thread
 def iterate(
     J: Any,
     J2: Any | None,
@@ -175,26 +190,6 @@ def iterate(
     rows then iterate at their target until converged.
     The residual is :math:`\max_i |m_i - \mathrm{rhs}_i(m)|` of the exact (non-AMP) equations at the target beta.
     """
-    # few rows: matrix-vector bound, one BLAS thread is faster (see single_thread_blas)
-    with single_thread_blas() if M0.shape[0] <= _FEW_ROWS else contextlib.nullcontext():
-        return _iterate(J, J2, h, betas, M0, damping=damping, max_iter=max_iter, tol=tol, amp=amp,
-                        anneal_steps=anneal_steps, stage_iter=stage_iter)
-
-
-def _iterate(
-    J: Any,
-    J2: Any | None,
-    h: np.ndarray,
-    betas: np.ndarray,
-    M0: np.ndarray,
-    *,
-    damping: float,
-    max_iter: int,
-    tol: float,
-    amp: bool,
-    anneal_steps: int,
-    stage_iter: int,
-) -> IterOut:
     b, n = M0.shape
     M = M0.copy()
     M_prev = M.copy()
