@@ -89,6 +89,53 @@ def test_other_bad_input():
         smp.MultiSpinReplicaSampler(n_chains=100)
 
 
+@pytest.mark.parametrize("storage", ["float32", "int32", "int16"])
+def test_reduced_precision_couplings(storage):
+    """Stored couplings are symmetric, within the stated error of J; tracked energies are the stored model's."""
+    from spinlens.sampling.samplers import coupling_error, dense_couplings, local_fields
+    from spinlens.spins import IsingModel
+
+    model = sk(300, h=0.1, rng=3)
+    D, scale = dense_couplings(model, storage)
+    assert np.array_equal(D, D.T) and D.dtype == np.dtype(storage)
+    stored = IsingModel(scale * D.astype(float), model.h)
+    max_dev, energy_bound = coupling_error(model, storage)
+    top = {"float32": 6e-8 * np.abs(model.J).max(), "int32": scale / 2, "int16": scale / 2}[storage]
+    assert 0 < max_dev <= top * (1 + 1e-9)
+    S = (2 * np.random.default_rng(0).integers(0, 2, (20, 300)) - 1).astype(np.int8)
+    assert np.all(np.abs(stored.energy(S) - model.energy(S)) <= energy_bound)
+    out, St = smp.MetropolisSampler(n_chains=2, coupling_dtype=storage).sample(model, 0.7, 30, rng=1)
+    tol = 1e-9 if storage != "float32" else 1e-6
+    assert np.allclose(out.energy[:, -1], stored.energy(St), atol=tol)
+    assert np.allclose(out.magnetization[:, -1], St.sum(axis=1))
+    # a field cache of another storage is refused, not silently misread
+    cache = local_fields(model, St, "float64" if storage != "float32" else "int32")
+    from spinlens.sampling.samplers import run_single_spin
+    with pytest.raises(ValueError, match="field cache"):
+        run_single_spin(model, St, np.full(2, 0.7), 1, 0, 1, False, False, np.random.default_rng(0), cache=cache,
+                        coupling_dtype=storage)
+
+
+def test_reduced_precision_sk_energy_agrees_with_exact_couplings():
+    """SK n = 1200 at T = 1.5: int16, int32 and float64 storage give the same mean energy within errors."""
+    model = sk(1200, rng=11)
+    est = {c: smp.sample(model, 1 / 1.5, 800, n_chains=2, rng=5, warn=False, coupling_dtype=c).energy
+           for c in ("float64", "int32", "int16")}
+    for c in ("int32", "int16"):
+        diff = est[c].mean - est["float64"].mean
+        assert abs(diff) < 4 * np.hypot(est[c].error, est["float64"].error), (c, diff)
+
+
+def test_coupling_dtype_choice():
+    from spinlens.sampling.samplers import coupling_mode
+
+    assert coupling_mode(sk(64, rng=0)) == "float64"
+    assert coupling_mode(sk(1100, rng=0)) == "int32"
+    assert coupling_mode(square_lattice(40)) is None  # sparse: CSR whatever is asked
+    with pytest.raises(ValueError, match="coupling_dtype"):
+        smp.MetropolisSampler(coupling_dtype="int8")
+
+
 # ------------------------------------------------------------------------------------------- stats
 def _ar1(phi, n, chains=4, seed=0):
     g = np.random.default_rng(seed)

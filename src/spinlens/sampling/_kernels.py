@@ -9,7 +9,8 @@ deterministic function of its integer seeds. Records are taken after sweep ``t``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 # ---------------------------------------------------------------------------------------------- RNG
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -103,17 +104,35 @@ def _record_now(t, n_burn, thin):  # documented helper (python twin of the inlin
 
 
 # ------------------------------------------------------------------- single-spin Metropolis / heat bath
+@njit(cache=True, inline="always")
+def _single_spin_decision(dE, beta, heatbath, x0, x1, x2, x3):
+    """Flip decision for energy change ``dE``: ``(flip, x0, x1, x2, x3)`` (the RNG state stays in registers).
+
+    Metropolis accepts with :math:`\\min(1, e^{-\\beta\\Delta E})` except that zero-energy flips are accepted
+    with probability 1/2 (still symmetric, so detailed balance holds): with deterministic zero-energy flips,
+    sequential and checkerboard sweeps are not ergodic (e.g. striped states of a periodic lattice cycle
+    forever). Heat bath accepts with :math:`1/(1 + e^{\\beta\\Delta E})`.
+    """
+    if dE < 0.0 and not heatbath:
+        return True, x0, x1, x2, x3
+    Ru, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
+    u = float(Ru >> np.uint64(11)) * _TWO53
+    if heatbath:
+        x = beta * dE
+        flip = u * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
+    else:
+        flip = u < (0.5 if dE == 0.0 else np.exp(-beta * dE))
+    return flip, x0, x1, x2, x3
+
+
 @njit(cache=True)
 def single_spin_csr(indptr, indices, data, h, states, phis, energies, mags, betas, n_sweeps, n_burn, thin,
                     heatbath, seeds, E_out, M_out, S_out, record_states):
     """Sequential-sweep Metropolis (``heatbath=False``) or heat-bath updates on CSR couplings.
 
-    Metropolis accepts a flip with :math:`\\min(1, e^{-\\beta\\Delta E})` except that zero-energy flips are
-    accepted with probability 1/2 (still symmetric, so detailed balance holds): with deterministic
-    zero-energy flips, sequential and checkerboard sweeps are not ergodic (e.g. striped states of a periodic
-    lattice cycle forever). Heat bath accepts with :math:`1/(1 + e^{\\beta\\Delta E})`. Local fields ``phis``
-    (chains, n), ``energies`` and ``mags`` (chains,) are kept up to date incrementally and must be consistent
-    with ``states`` on entry. Returns accepted flips per chain.
+    Decisions as in :func:`_single_spin_decision`. Local fields ``phis`` (chains, n), ``energies`` and ``mags``
+    (chains,) are kept up to date incrementally and must be consistent with ``states`` on entry. Returns
+    accepted flips per chain.
     """
     n_chains, n = states.shape
     acc = np.zeros(n_chains, np.int64)
@@ -134,16 +153,7 @@ def single_spin_csr(indptr, indices, data, h, states, phis, energies, mags, beta
             for i in range(n):
                 si = s[i]
                 dE = 2.0 * si * phi[i]
-                if dE < 0.0 and not heatbath:
-                    flip = True
-                else:
-                    Ru, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
-                    u = float(Ru >> np.uint64(11)) * _TWO53
-                    if heatbath:
-                        x = beta * dE
-                        flip = u * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
-                    else:
-                        flip = u < (0.5 if dE == 0.0 else np.exp(-beta * dE))
+                flip, x0, x1, x2, x3 = _single_spin_decision(dE, beta, heatbath, x0, x1, x2, x3)
                 if flip:
                     s[i] = -si
                     E += dE
@@ -164,10 +174,32 @@ def single_spin_csr(indptr, indices, data, h, states, phis, energies, mags, beta
     return acc
 
 
+def _twice(x):  # pragma: no cover - replaced by the overload below inside numba code
+    return 2 * x
+
+
+@overload(_twice, inline="always")
+def _twice_impl(x):
+    """``2x`` in the form that vectorises best: a float multiply, or an integer add kept in the narrow type."""
+    if isinstance(x, types.Float):
+        return lambda x: 2.0 * x
+    return lambda x: x + x
+
+
 @njit(cache=True)
-def single_spin_dense(J, h, states, phis, energies, mags, betas, n_sweeps, n_burn, thin, heatbath, seeds,
+def single_spin_dense(D, scale, h, states, P, energies, mags, betas, n_sweeps, n_burn, thin, heatbath, seeds,
                       E_out, M_out, S_out, record_states):
-    """Dense-J twin of :func:`single_spin_csr` (row updates of the local fields are contiguous)."""
+    """Dense-J twin of :func:`single_spin_csr`: contiguous row updates of the local fields.
+
+    The local field is :math:`\\phi_i = h_i + \\text{scale}\\,P_i` with :math:`P = D s` kept up to date: a flip of
+    spin ``i`` adds :math:`-2 s_i D_{i\\cdot}` to ``P`` (one row read per accepted flip, so large models are
+    bound by memory bandwidth and the width of ``D`` sets the speed).
+
+    - float ``D`` (float64 or float32 couplings): ``scale = 1``, ``h = 0`` and ``P`` (float64) holds
+      :math:`\\phi` itself;
+    - integer ``D`` (fixed point, :math:`J \\approx \\text{scale}\\,D`): ``P`` is int32 and exact (integer
+      sums do not drift); the caller guarantees :math:`\\max_i \\sum_j |D_{ij}| < 2^{31}`.
+    """
     n_chains, n = states.shape
     acc = np.zeros(n_chains, np.int64)
     for c in range(n_chains):
@@ -177,7 +209,7 @@ def single_spin_dense(J, h, states, phis, energies, mags, betas, n_sweeps, n_bur
         x2 = rs[2]
         x3 = rs[3]
         s = states[c]
-        phi = phis[c]
+        p = P[c]
         beta = betas[c]
         E = energies[c]
         M = mags[c]
@@ -186,26 +218,20 @@ def single_spin_dense(J, h, states, phis, energies, mags, betas, n_sweeps, n_bur
         for t in range(n_sweeps):
             for i in range(n):
                 si = s[i]
-                dE = 2.0 * si * phi[i]
-                if dE < 0.0 and not heatbath:
-                    flip = True
-                else:
-                    Ru, x0, x1, x2, x3 = xo_step(x0, x1, x2, x3)
-                    u = float(Ru >> np.uint64(11)) * _TWO53
-                    if heatbath:
-                        x = beta * dE
-                        flip = u * (1.0 + np.exp(x)) < 1.0 if x < 700.0 else False
-                    else:
-                        flip = u < (0.5 if dE == 0.0 else np.exp(-beta * dE))
+                dE = 2.0 * si * (h[i] + scale * p[i])
+                flip, x0, x1, x2, x3 = _single_spin_decision(dE, beta, heatbath, x0, x1, x2, x3)
                 if flip:
                     s[i] = -si
                     E += dE
                     M -= 2 * si
                     a += 1
-                    two_s = 2.0 * si
-                    Ji = J[i]
-                    for j in range(n):
-                        phi[j] -= two_s * Ji[j]
+                    Di = D[i]
+                    if si > 0:  # two sign-specialised loops: no multiply in the memory-bound inner loop
+                        for j in range(n):
+                            p[j] -= _twice(Di[j])
+                    else:
+                        for j in range(n):
+                            p[j] += _twice(Di[j])
             if t >= n_burn and (t - n_burn + 1) % thin == 0:
                 E_out[c, rec] = E
                 M_out[c, rec] = M
@@ -216,6 +242,22 @@ def single_spin_dense(J, h, states, phis, energies, mags, betas, n_sweeps, n_bur
         mags[c] = M
         acc[c] = a
     return acc
+
+
+@njit(cache=True)
+def fixed_point_fields(D, states):
+    """Exact integer local fields :math:`P_{ci} = \\sum_j D_{ij} s_{cj}` (int32; the caller bounds the row sums)."""
+    n_chains, n = states.shape
+    P = np.empty((n_chains, n), np.int32)
+    for c in range(n_chains):
+        s = states[c]
+        for i in range(n):
+            Di = D[i]
+            acc = 0
+            for j in range(n):
+                acc += Di[j] * s[j]
+            P[c, i] = acc
+    return P
 
 
 @njit(cache=True)

@@ -112,7 +112,7 @@ class ParallelTempering:
             for k in range(Kt):
                 S[c * Kt + k] = S0[c] if (state is not None or k == Kt - 1) else \
                     (2 * g.integers(0, 2, size=n) - 1).astype(np.int8)
-        cache = local_fields(model, S)
+        cache = local_fields(model, S, "auto")  # the field state run_single_spin keeps (coupling_dtype auto)
         rep_at = np.tile(np.arange(Kt), (C, 1)) + (np.arange(C) * Kt)[:, None]  # rep_at[c, k] = slot at temp k
         spp = int(self.sweeps_per_swap)
         n_rounds = max(1, math.ceil(n_sweeps / spp))
@@ -240,7 +240,7 @@ def anneal(model: IsingModel, n_steps: int = 200, beta_start: float = 0.1, beta_
         raise ValueError("n_restarts and sweeps_per_step must be >= 1.")
     g = as_generator(rng)
     S = initial_state(model, int(n_restarts), None, g)
-    cache = local_fields(model, S)
+    cache = local_fields(model, S, "auto")
     betas = np.geomspace(beta_start, beta_end, int(n_steps))
     for k, b in enumerate(betas):
         run_single_spin(model, S, np.full(S.shape[0], b), int(sweeps_per_step), int(sweeps_per_step), 1, False,
@@ -248,7 +248,7 @@ def anneal(model: IsingModel, n_steps: int = 200, beta_start: float = 0.1, beta_
         if k % 10 == 0 or k == len(betas) - 1:
             notify(progress, k + 1, len(betas))
     ip, ix, dat = _csr_arrays(model)
-    phis, energies, mags = cache
+    phis, energies, mags = local_fields(model, S)  # the quench descends the exact couplings
     K.quench_csr(ip, ix, dat, model.h, S, phis, energies, mags, 10_000)
     E = np.asarray(model.energy(S), dtype=np.float64)
     best = int(np.argmin(E))
