@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import typer
 from typer.testing import CliRunner
 
@@ -44,3 +45,19 @@ def test_sk_command(tmp_path):
 def test_bad_options(tmp_path):
     r = CliRunner().invoke(_app(), ["ising", "--temps", "2.0:x:3", "--out", str(tmp_path / "x")])
     assert r.exit_code != 0
+
+
+def test_sk_command_couplings(tmp_path):
+    """--couplings reaches the sweeps (int16 energies are those of the rounded couplings); bad values fail."""
+    runs = {}
+    for c in ("float64", "int16"):
+        out = tmp_path / c
+        r = CliRunner().invoke(_app(), ["sk", "--N", "16", "--temps", "0.6:1.2:3", "--samples", "1", "--sweeps",
+                                        "50", "--anneal-steps", "20", "--restarts", "1", "--couplings", c,
+                                        "--workers", "1", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        runs[c] = np.load(out / "results.npz")["energy"]
+    assert not np.array_equal(runs["float64"], runs["int16"])
+    assert np.allclose(runs["float64"], runs["int16"], atol=0.05)
+    r = CliRunner().invoke(_app(), ["sk", "--couplings", "int8", "--out", str(tmp_path / "bad")])
+    assert r.exit_code != 0 and "--couplings" in (r.output + str(r.exception))

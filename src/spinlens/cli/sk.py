@@ -78,25 +78,33 @@ def sk_command(
     anneal_steps: int = typer.Option(300, "--anneal-steps", help="Annealing schedule length (sweeps)."),
     restarts: int = typer.Option(4, "--restarts", help="Annealing restarts per sample (best kept)."),
     seed: int = typer.Option(0, "--seed", help="Seed of disorder and dynamics."),
+    couplings: str = typer.Option("auto", "--couplings", help="Storage of J in the sweeps: auto (exact up to "
+                                  "N = 1024, int32 fixed point above), float64, float32, int32 or int16 (fastest; "
+                                  "couplings rounded to 16 bits)."),
     out: Path = typer.Option(Path("runs/sk"), "--out", help="Run directory."),
     workers: int = WORKERS,
     scheduler: str | None = SCHEDULER,
 ) -> None:
     """SK scan: P(q), overlap susceptibility, energies and extrapolated ground-state energy."""
     from spinlens.report import Section, write_report
+    from spinlens.sampling.samplers import COUPLING_DTYPES
     from spinlens.sampling.scan import sk_scan
 
     Ns = parse_list(N, "--N", int).astype(int)
     Ts = parse_list(temps, "--temps")
     if samples < 1 or sweeps < 10:
         raise UserError("--samples must be >= 1 and --sweeps >= 10.")
+    if couplings not in COUPLING_DTYPES:
+        raise UserError(f"--couplings must be one of {', '.join(COUPLING_DTYPES)}, got {couplings!r}.")
     config = {"N": Ns, "temperatures": Ts, "samples": samples, "sweeps": sweeps, "burn": burn,
               "anneal_steps": anneal_steps, "restarts": restarts}
+    if couplings != "auto":
+        config["couplings"] = couplings
     run = open_run(out, config=config, seeds={"scan": seed})
     t0 = time.perf_counter()
     with progress_bar("sk disorder samples", total=Ns.size * samples) as bar:
         res = sk_scan(Ns, Ts, n_samples=samples, n_sweeps=sweeps, n_burn=burn, anneal_steps=anneal_steps,
-                      anneal_restarts=restarts, rng=seed, progress=bar,
+                      anneal_restarts=restarts, rng=seed, progress=bar, coupling_dtype=couplings,
                       sweep={"run_dir": run.path, **sweep_kwargs(workers, scheduler)})
     elapsed = time.perf_counter() - t0
     run.save_result(res)

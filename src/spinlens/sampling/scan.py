@@ -24,6 +24,7 @@ from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
 from spinlens.sampling.api import check_method, sample
+from spinlens.sampling.samplers import COUPLING_DTYPES
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
 from spinlens.spins.sk import sk
@@ -295,8 +296,9 @@ def sk_sample(config: Mapping[str, Any], key: str, params: Mapping[str, Any], se
     betas = np.sort(1.0 / Ts)  # ascending beta; ladder index kk <-> temperature index nT - 1 - kk
     g = as_generator(seed)
     model = sk(N, rng=g)
+    couplings = str(config.get("coupling_dtype", "auto"))
     pt = ParallelTempering(betas=tuple(betas), n_chains=2, n_burn=int(config["n_burn"]), record_all=True,
-                           adapt=False)
+                           adapt=False, coupling_dtype=couplings)
     smp, _ = pt.sample(model, float(betas[-1]), int(config["n_sweeps"]) + int(config["n_burn"]), rng=g)
     e_all = smp.extra["energy_all"] / N  # (2, T, K)
     q = smp.extra["overlaps"][0]  # (T, K)
@@ -304,7 +306,7 @@ def sk_sample(config: Mapping[str, Any], key: str, params: Mapping[str, Any], se
     centres = 0.5 * (centres[1:] + centres[:-1])
     hist = np.array([_lattice_density(q[:, kk], N, centres) for kk in range(nT)])[::-1]
     e0 = anneal(model, n_steps=int(config["anneal_steps"]), n_restarts=int(config["anneal_restarts"]),
-                rng=g).energy_per_spin
+                rng=g, coupling_dtype=couplings).energy_per_spin
     return {"E": e_all.mean(axis=(0, 1))[::-1], "Q2": np.mean(q**2, axis=0)[::-1],
             "Q4": np.mean(q**4, axis=0)[::-1], "QA": np.mean(np.abs(q), axis=0)[::-1], "hist": hist,
             "swap": np.asarray(smp.extra["swap_acceptance"], dtype=np.float64)[::-1], "e0": float(e0)}
@@ -314,13 +316,17 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
             n_sweeps: int = 2000,
             n_burn: int | None = None, anneal_steps: int = 300, anneal_restarts: int = 4, bins: int = 41,
             rng: RNGLike = None, progress: ProgressCallback | None = None,
-            sweep: Mapping[str, Any] | None = None) -> SKScanResult:
+            sweep: Mapping[str, Any] | None = None, coupling_dtype: str = "auto") -> SKScanResult:
     """Scan SK (J = 1, zero field) over sizes and temperatures (see module docstring).
 
     Each disorder sample (one unit of :func:`spinlens.sweeps.run_sweep`, :func:`sk_sample`) runs parallel
     tempering with the scan temperatures as its fixed ladder and two independent ladders (for overlaps), then
-    simulated annealing for its ground-state energy. ``sweep`` passes runner options as in :func:`ising_scan`.
+    simulated annealing for its ground-state energy. ``sweep`` passes runner options as in :func:`ising_scan`;
+    ``coupling_dtype`` is the storage of the dense couplings in the sweeps (see
+    :class:`spinlens.sampling.MetropolisSampler`; ``"auto"``: exact up to N = 1024, int32 fixed point above).
     """
+    if coupling_dtype not in COUPLING_DTYPES:
+        raise ValueError(f"coupling_dtype must be one of {COUPLING_DTYPES}, got {coupling_dtype!r}.")
     Ns = np.asarray([int(x) for x in N_values])
     if Ns.size == 0 or np.any(Ns < 4):
         raise ValueError(f"N_values must list sizes >= 4, got {N_values!r}.")
@@ -332,6 +338,8 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     n_burn = int(n_sweeps) // 4 if n_burn is None else int(n_burn)
     config = {"temperatures": Ts, "n_sweeps": int(n_sweeps), "n_burn": n_burn, "anneal_steps": int(anneal_steps),
               "anneal_restarts": int(anneal_restarts), "bins": int(bins)}
+    if coupling_dtype != "auto":  # only then part of the sweep identity (stored runs of the default stay valid)
+        config["coupling_dtype"] = coupling_dtype
     units = [Unit(f"N={int(N)},sample={k}", {"N": int(N)}) for N in Ns for k in range(int(n_samples))]
     res = run_sweep_with(sweep, sk_sample, units, config=config, seed=seed_int(rng), progress=progress)
 

@@ -26,6 +26,7 @@ from spinlens._rng import RNGLike, as_generator
 from spinlens.results import Result
 from spinlens.sampling import _kernels as K
 from spinlens.sampling.samplers import (
+    COUPLING_DTYPES,
     Samples,
     _check_chain_args,
     _csr_arrays,
@@ -54,6 +55,7 @@ class ParallelTempering:
     sweeps_per_swap : single-spin sweeps between swap rounds.
     record_all : also record energies at every temperature and, for chain pairs (0, 1), (2, 3), ..., the overlap
         ``q`` between the two ladders at every temperature (``Samples.extra["energy_all"]``, ``["overlaps"]``).
+    coupling_dtype : storage of dense couplings for the single-spin sweeps (see :class:`MetropolisSampler`).
 
     ``sample`` returns the time series at the target (coldest) ``beta``; ``state`` in and out is the
     ``(n_chains, n)`` configuration at the target temperature (other replicas restart from it).
@@ -71,9 +73,12 @@ class ParallelTempering:
     thin: int = 1
     record_states: bool = False
     record_all: bool = False
+    coupling_dtype: str = "auto"
 
     def __post_init__(self) -> None:
         _check_chain_args(self.n_chains, self.n_burn, self.thin)
+        if self.coupling_dtype not in COUPLING_DTYPES:
+            raise ValueError(f"coupling_dtype must be one of {COUPLING_DTYPES}, got {self.coupling_dtype!r}.")
         if self.betas is None and int(self.n_temps) < 2:
             raise ValueError(f"n_temps must be >= 2, got {self.n_temps}.")
         if not 0.0 < self.target_acceptance < 1.0:
@@ -112,7 +117,7 @@ class ParallelTempering:
             for k in range(Kt):
                 S[c * Kt + k] = S0[c] if (state is not None or k == Kt - 1) else \
                     (2 * g.integers(0, 2, size=n) - 1).astype(np.int8)
-        cache = local_fields(model, S, "auto")  # the field state run_single_spin keeps (coupling_dtype auto)
+        cache = local_fields(model, S, self.coupling_dtype)  # the field state run_single_spin keeps up to date
         rep_at = np.tile(np.arange(Kt), (C, 1)) + (np.arange(C) * Kt)[:, None]  # rep_at[c, k] = slot at temp k
         spp = int(self.sweeps_per_swap)
         n_rounds = max(1, math.ceil(n_sweeps / spp))
@@ -135,7 +140,8 @@ class ParallelTempering:
         betas_slot = np.empty(C * Kt)
         for rnd in range(n_rounds):
             betas_slot[rep_at.ravel()] = np.tile(ladder, C)
-            _, _, acc, _ = run_single_spin(model, S, betas_slot, spp, spp, 1, heat, False, g, cache=cache)
+            _, _, acc, _ = run_single_spin(model, S, betas_slot, spp, spp, 1, heat, False, g, cache=cache,
+                                           coupling_dtype=self.coupling_dtype)
             flips += int(acc.sum())
             energies = cache[1]
             parity = rnd % 2
@@ -226,12 +232,14 @@ class AnnealResult(Result):
 
 def anneal(model: IsingModel, n_steps: int = 200, beta_start: float = 0.1, beta_end: float = 5.0,
            sweeps_per_step: int = 1, n_restarts: int = 8, rng: RNGLike = None,
-           progress: ProgressCallback | None = None) -> AnnealResult:
+           progress: ProgressCallback | None = None, coupling_dtype: str = "auto") -> AnnealResult:
     """Simulated annealing for the ground state of any :class:`IsingModel`.
 
     ``n_restarts`` independent runs of Metropolis sweeps along the geometric schedule
     ``beta_start -> beta_end`` (``n_steps`` steps, ``sweeps_per_step`` sweeps each), each followed by a greedy
     zero-temperature quench. Returns the best energy and state (a heuristic: an upper bound on the ground state).
+    ``coupling_dtype`` sets the storage of dense couplings for the sweeps (see :class:`MetropolisSampler`); the
+    quench and the returned energy use the exact couplings.
     """
     validate_run(model, beta_end, n_steps)
     if not (0 < beta_start <= beta_end):
@@ -240,11 +248,11 @@ def anneal(model: IsingModel, n_steps: int = 200, beta_start: float = 0.1, beta_
         raise ValueError("n_restarts and sweeps_per_step must be >= 1.")
     g = as_generator(rng)
     S = initial_state(model, int(n_restarts), None, g)
-    cache = local_fields(model, S, "auto")
+    cache = local_fields(model, S, coupling_dtype)
     betas = np.geomspace(beta_start, beta_end, int(n_steps))
     for k, b in enumerate(betas):
         run_single_spin(model, S, np.full(S.shape[0], b), int(sweeps_per_step), int(sweeps_per_step), 1, False,
-                        False, g, cache=cache)
+                        False, g, cache=cache, coupling_dtype=coupling_dtype)
         if k % 10 == 0 or k == len(betas) - 1:
             notify(progress, k + 1, len(betas))
     ip, ix, dat = _csr_arrays(model)
