@@ -49,6 +49,15 @@ def test_cli_end_to_end_and_resume(tmp_path):
     res2 = CliRunner().invoke(_app(), ["phases", "--out", str(out), *TINY])
     assert res2.exit_code == 0, res2.output
     assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "analysis" / "units").glob("step_*.json"))} == before
+    # a checkpoint overwritten with other weights (same name) is analysed again; the others are reused
+    step, path = ck[-1]
+    state = torch.load(path)
+    torch.save({k: 2.0 * v for k, v in state.items()}, path)
+    res3 = CliRunner().invoke(_app(), ["phases", "--out", str(out), *TINY])
+    assert res3.exit_code == 0, res3.output
+    after = {p.name: p.stat().st_mtime_ns for p in sorted((out / "analysis" / "units").glob("step_*.json"))}
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed == {f"step_{step:08d}.json"}, changed
 
 
 def test_user_checkpoints_with_builder(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib
 import logging
 import os
@@ -326,9 +327,10 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     """Analyse every checkpoint, one sweep unit each (:func:`analysis_unit`); returns the records in step order.
 
     Units are kept in ``out_dir/analysis/units`` and reused when the same analysis runs again (another
-    configuration, seed or checkpoint file is analysed afresh). ``class_alignment``: also compare the TAP
-    magnetisation of the inputs with the class means of the configured dataset. ``sweep``: runner options
-    (``executor``, ``n_workers``, ``scheduler``) of :func:`spinlens.sweeps.run_sweep_with`; serial by default.
+    configuration or seed, or a checkpoint file whose contents changed, is analysed afresh).
+    ``class_alignment``: also compare the TAP magnetisation of the inputs with the class means of the configured
+    dataset. ``sweep``: runner options (``executor``, ``n_workers``, ``scheduler``) of
+    :func:`spinlens.sweeps.run_sweep_with`; serial by default.
     """
     if not checkpoints:
         raise ValueError("no checkpoints to analyse.")
@@ -344,14 +346,27 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     fields = dataclasses.asdict(cfg)
     config = {"cfg": fields, "checkpoint_dir": str(folder), "init_file": init_file,
               "class_alignment": bool(class_alignment)}
-    # what a stored analysis depends on: not the thread count, nor where the run folder lies
+    # what a stored analysis depends on: the configuration and the *contents* of its checkpoint and of the
+    # step-0 reference (a file overwritten with other weights is analysed again); not the thread count, nor
+    # where the run folder lies
     identity = {"cfg": {k: v for k, v in fields.items() if k not in ("threads", "checkpoint_dir")},
-                "init_file": init_file, "class_alignment": bool(class_alignment)}
-    units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx})
+                "init_file": init_file, "init_content": _file_digest(folder / init_file),
+                "class_alignment": bool(class_alignment)}
+    units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx,
+                                        "content": _file_digest(Path(path))})
              for k, (step, path) in enumerate(checkpoints)]
     opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis", "identity": identity}
     res = run_sweep_with(opts, analysis_unit, units, config=config, seed=cfg.seed + 1, progress=progress)
     return [res[u.key]["record"] for u in units]
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (checkpoints are a few MB: hashing them costs far less than analysing them)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _analysis_key(step: int) -> str:
