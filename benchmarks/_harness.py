@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["benchmark", "REGISTRY", "timeit", "best_of"]
+__all__ = ["benchmark", "REGISTRY", "timeit", "best_of", "clocks"]
 
 REGISTRY: dict[str, Callable[..., dict[str, Any]]] = {}
 
@@ -33,6 +33,17 @@ def timeit(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+def clocks(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(process CPU seconds, wall seconds, return value) of one call.
+
+    CPU seconds are robust on a shared machine (other jobs inflate wall time) and charge a side for every thread
+    it keeps busy, so benchmarks that quote them pin both sides to the same thread count.
+    """
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.process_time() - c0, time.perf_counter() - w0, out
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:

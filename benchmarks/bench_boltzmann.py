@@ -13,20 +13,11 @@ base-rate model, chains and schedule).
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-from benchmarks._harness import benchmark
+from benchmarks._harness import benchmark, clocks
 
 N_THREADS = 1
-
-
-def _clocks(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(process CPU seconds, wall seconds) of one call."""
-    c0, w0 = time.process_time(), time.perf_counter()
-    fn()
-    return time.process_time() - c0, time.perf_counter() - w0
 
 
 @benchmark("boltzmann/sklearn_rbm_mnist5000")
@@ -56,9 +47,9 @@ def sklearn_rbm_mnist5000(quick: bool = False) -> dict[str, Any]:
             # that load drifting on a shared machine does not favour whichever side ran in a quiet moment
             peer_s = peer_wall = ours_s = ours_wall = float("inf")
             for _ in range(1 if quick else 2):
-                c, w = _clocks(lambda: sk.fit(Xtr))
+                c, w, _ = clocks(lambda: sk.fit(Xtr))
                 peer_s, peer_wall = min(peer_s, c), min(peer_wall, w)
-                c, w = _clocks(lambda: ours.fit(Xtr))
+                c, w, _ = clocks(lambda: ours.fit(Xtr))
                 ours_s, ours_wall = min(ours_s, c), min(ours_wall, w)
         sk_as_rbm = RBM.from_params(sk.components_.T, sk.intercept_visible_, sk.intercept_hidden_,
                                     base_rate_bias=ours.base_rate_bias_, n_threads=N_THREADS)

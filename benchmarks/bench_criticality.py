@@ -7,12 +7,11 @@ NumPy), and of a kinked activation (hard-tanh, dense-rule Mehler coefficients).
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from benchmarks._harness import benchmark, best_of, timeit
+from benchmarks._harness import benchmark, best_of, clocks, timeit
 
 
 @benchmark("criticality/phase_diagram")
@@ -23,12 +22,10 @@ def phase_diagram_vs_loop(quick: bool = False) -> dict[str, Any]:
     sws = np.linspace(0.5, 4.0, n)
     sbs = np.linspace(0.0, 0.5, n)
     t_vec, pd = best_of(lambda: phase_diagram("tanh", sws, sbs), repeat=1 if quick else 2)
-    c0 = time.process_time()  # CPU seconds of one more call: the machine may be shared (wall time inflated)
-    phase_diagram("tanh", sws, sbs)
-    cpu_vec = time.process_time() - c0
-    c0 = time.process_time()
-    phase_diagram("hard-tanh", sws, sbs)  # kinked: dense-rule Mehler coefficients (the slow path)
-    cpu_kinked = time.process_time() - c0
+    # CPU seconds of one more call: the machine may be shared (wall time inflated)
+    cpu_vec, _, _ = clocks(lambda: phase_diagram("tanh", sws, sbs))
+    # kinked: dense-rule Mehler coefficients (the slow path)
+    cpu_kinked, _, _ = clocks(lambda: phase_diagram("hard-tanh", sws, sbs))
     sub = np.arange(0, n, max(1, n // 6))
     pts = [(i, j) for i in sub for j in sub]
     t_loop, fps = timeit(lambda: [fixed_point("tanh", sws[j], sbs[i]) for i, j in pts])

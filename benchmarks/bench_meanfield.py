@@ -15,22 +15,19 @@ that a machine shared with other jobs does not distort the ratio (wall seconds a
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from benchmarks._harness import benchmark
+from benchmarks._harness import benchmark, clocks
 
 
 def _cpu(fn: Any) -> tuple[float, float, Any]:
     """(CPU seconds, wall seconds, result) of one call with single-threaded BLAS."""
     with threadpool_limits(limits=1, user_api="blas"):
-        c, w = time.process_time(), time.perf_counter()
-        out = fn()
-        return time.process_time() - c, time.perf_counter() - w, out
+        return clocks(fn)
 
 
 def _reference_pl(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
