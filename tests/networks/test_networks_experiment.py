@@ -164,3 +164,18 @@ def test_cli_mc_check(tmp_path):
     assert "Monte Carlo cross-check" in (out / "report.html").read_text()
     res = CliRunner().invoke(_app(), ["phases", "--out", str(tmp_path / "big"), "--mc-check"])
     assert res.exit_code != 0 and "small networks" in str(res.exception)
+
+
+def test_run_phases_defaults_are_the_command_defaults():
+    """run_phases fills unset options from `spinlens phases` (defined once); they agree with ExperimentConfig."""
+    from spinlens.cli.phases import _command_defaults, run_phases
+
+    d = _command_defaults()
+    cfg = ExperimentConfig()
+    assert tuple(int(x) for x in d["widths"].split(",")) == cfg.widths
+    for name, field in [("steps", "steps"), ("lr", "lr"), ("n_checkpoints", "n_checkpoints"), ("seed", "seed"),
+                        ("batch_size", "batch_size"), ("optimizer", "optimizer"), ("dataset", "dataset"),
+                        ("n_starts", "n_starts"), ("tap_checkpoints", "n_tap_checkpoints")]:
+        assert d[name] == getattr(cfg, field), name
+    with pytest.raises(TypeError, match="unknown options"):
+        run_phases("unused", stepz=3)

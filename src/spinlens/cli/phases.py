@@ -1,6 +1,7 @@
 """``spinlens phases``: a network's magnetic phases over training (glass → hidden order, T_c(t), spectra)."""
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -12,37 +13,59 @@ from spinlens.cli._common import SCHEDULER, WORKERS, UserError, console, open_ru
 __all__ = ["register", "phases", "run_phases"]
 
 
-def run_phases(
-    out: Path | str = Path("runs/phases"),
-    *,
-    binarized: bool = False,
-    lazy: bool = False,
-    lazy_scale: float = 100.0,
-    checkpoints: Path | None = None,
-    model: str | None = None,
-    widths: str = "784,256,256,10",
-    dataset: str = "mnist5000",
-    n_samples: int | None = None,
-    steps: int = 2000,
-    n_checkpoints: int = 20,
-    lr: float = 0.05,
-    optimizer: str = "sgd",
-    batch_size: int = 128,
-    n_starts: int = 8,
-    tap_checkpoints: int = 5,
-    seed: int = 0,
-    mc_check: bool = False,
-    mc_sweeps: int = 3000,
-    title_prefix: str = "",
-    workers: int = 0,
-    scheduler: str | None = None,
-) -> Any:
+def run_phases(out: Path | str = Path("runs/phases"), *, title_prefix: str = "", **options: Any) -> Any:
     """The whole ``spinlens phases`` job (also what ``spinlens demo`` runs); returns the ExperimentResult.
 
-    Defaults: a 784-256-256-10 ReLU MLP trained with SGD (momentum 0.9) on MNIST-5000 for 2000 steps,
-    20 log-spaced checkpoints. Re-running into the same ``out`` resumes finished checkpoints and analyses.
-    ``mc_check``: parallel-tempering cross-check of the last checkpoint's transition (small networks only).
-    ``workers`` / ``scheduler``: where the per-checkpoint analyses run (local pool by default, or Dask).
+    ``options`` are the options of ``spinlens phases`` by parameter name (``steps=300``, ``binarized=True``, ...);
+    those not given take the command's defaults, which are defined once, on :func:`phases`.
+    """
+    defaults = _command_defaults()
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"run_phases() got unknown options {unknown}; known: {sorted(defaults)}.")
+    return _run_phases(Path(out), title_prefix, **{**defaults, **options})
+
+
+def _command_defaults() -> dict[str, Any]:
+    """The defaults of :func:`phases` (Typer ``OptionInfo`` unwrapped), except ``out``."""
+    out = {}
+    for name, p in inspect.signature(phases).parameters.items():
+        if name != "out":
+            out[name] = p.default.default if isinstance(p.default, typer.models.OptionInfo) else p.default
+    return out
+
+
+def _run_phases(
+    out: Path,
+    title_prefix: str,
+    *,
+    binarized: bool,
+    lazy: bool,
+    lazy_scale: float,
+    checkpoints: Path | None,
+    model: str | None,
+    widths: str,
+    dataset: str,
+    n_samples: int | None,
+    steps: int,
+    n_checkpoints: int,
+    lr: float,
+    optimizer: str,
+    batch_size: int,
+    n_starts: int,
+    tap_checkpoints: int,
+    seed: int,
+    mc_check: bool,
+    mc_sweeps: int,
+    workers: int,
+    scheduler: str | None,
+) -> Any:
+    """Body of :func:`run_phases` with every option given.
+
+    Defaults (on :func:`phases`): a 784-256-256-10 ReLU MLP trained with SGD (momentum 0.9) on MNIST-5000 for
+    2000 steps, 20 log-spaced checkpoints. Re-running into the same ``out`` resumes finished checkpoints and
+    analyses. ``mc_check``: parallel-tempering cross-check of the last checkpoint's transition (small networks
+    only). ``workers`` / ``scheduler``: where the per-checkpoint analyses run (local pool by default, or Dask).
     """
     from spinlens.networks.experiment import (
         ExperimentConfig,
@@ -76,7 +99,7 @@ def run_phases(
     sweep = sweep_kwargs(workers, scheduler)
     if mc_check and not checkpoints and sum(w) > _MC_MAX_SPINS:
         raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); {widths} has {sum(w)}.")
-    run = open_run(Path(out), config=config_dict(cfg), seeds={"seed": seed})
+    run = open_run(out, config=config_dict(cfg), seeds={"seed": seed})
     if checkpoints:
         ckdir = Path(checkpoints)
         cks = list_checkpoints(ckdir)
@@ -187,11 +210,11 @@ def phases(
     scheduler: str | None = SCHEDULER,
 ) -> None:
     """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000) and follow its spin-model phase over training."""
-    run_phases(out, binarized=binarized, lazy=lazy, lazy_scale=lazy_scale, checkpoints=checkpoints, model=model,
-               widths=widths, dataset=dataset, n_samples=n_samples, steps=steps, n_checkpoints=n_checkpoints,
-               lr=lr, optimizer=optimizer, batch_size=batch_size, n_starts=n_starts,
-               tap_checkpoints=tap_checkpoints, seed=seed, mc_check=mc_check, mc_sweeps=mc_sweeps, workers=workers,
-               scheduler=scheduler)
+    _run_phases(out, "", binarized=binarized, lazy=lazy, lazy_scale=lazy_scale, checkpoints=checkpoints,
+                model=model, widths=widths, dataset=dataset, n_samples=n_samples, steps=steps,
+                n_checkpoints=n_checkpoints, lr=lr, optimizer=optimizer, batch_size=batch_size, n_starts=n_starts,
+                tap_checkpoints=tap_checkpoints, seed=seed, mc_check=mc_check, mc_sweeps=mc_sweeps, workers=workers,
+                scheduler=scheduler)
 
 
 def register(app: typer.Typer) -> None:
