@@ -409,7 +409,7 @@ def fixed_point(
         if act.pair_kernel is None and _kinked(act):
             # product Gauss–Hermite cannot resolve kinks (c* off by ~2% for hard-tanh): Mehler series with
             # Hermite coefficients from the dense trapezoid rule, as in phase_diagram, with more terms
-            b2 = _mehler_coefficients(act, np.array([q]), n_quad, 4 * N_MEHLER, n_dense=40001)
+            b2 = _mehler_coefficients(act, np.array([q]), n_quad, 4 * N_MEHLER, n_dense=40001, dense=True)
             cs, slope = _mehler_c_star(b2, np.array([sw]), np.array([sb]))
             c_star, chi_c = float(cs[0]), float(slope[0])
         else:
@@ -562,15 +562,16 @@ def _hermite_table(n: int, K: int, dense: bool = False) -> np.ndarray:
     return H
 
 
-def _mehler_coefficients(act: Activation, q: np.ndarray, n_quad: int, K: int, n_dense: int = 4801) -> np.ndarray:
+def _mehler_coefficients(act: Activation, q: np.ndarray, n_quad: int, K: int, n_dense: int = 4801,
+                         dense: bool | None = None) -> np.ndarray:
     r"""Squared normalised Hermite coefficients :math:`a_k(q)^2`, k < K, shape ``(len(q), K)``.
 
     Gauss–Hermite nodes for smooth activations, the n_dense-point trapezoid rule for kinked ones (error
     ~0.2/n_dense^2: hard-tanh c* to 1e-5 with 4801 points). Parseval,
     :math:`\sum_k a_k^2=\mathbb E\phi^2`: the truncated tail (slow for kinked or discontinuous phi, e.g.
     sign: :math:`a_k^2\sim k^{-3/2}`) goes into the last coefficient, so that C(1) = 1 stays exact while C(c)
-    at c* < 1 is off only by tail * c^(K-1)."""
-    dense = _kinked(act)
+    at c* < 1 is off only by tail * c^(K-1). ``dense``: whether ``act`` is kinked, when the caller knows."""
+    dense = _kinked(act) if dense is None else dense
     z = dense_rule(n_dense)[0] if dense else gauss_hermite(n_quad)[0]
     vals = act.fn(np.sqrt(q)[:, None] * z)
     _check_finite(vals, act, "correlation map")
