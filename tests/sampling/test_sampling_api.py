@@ -89,8 +89,9 @@ def test_other_bad_input():
         smp.MultiSpinReplicaSampler(n_chains=100)
 
 
+@pytest.mark.parametrize("rule", ["metropolis", "heatbath"])
 @pytest.mark.parametrize("storage", ["float32", "int32", "int16"])
-def test_reduced_precision_couplings(storage):
+def test_reduced_precision_couplings(storage, rule):
     """Stored couplings are symmetric, within the stated error of J; tracked energies are the stored model's."""
     from spinlens.sampling.samplers import coupling_error, dense_couplings, local_fields
     from spinlens.spins import IsingModel
@@ -104,16 +105,22 @@ def test_reduced_precision_couplings(storage):
     assert 0 < max_dev <= top * (1 + 1e-9)
     S = (2 * np.random.default_rng(0).integers(0, 2, (20, 300)) - 1).astype(np.int8)
     assert np.all(np.abs(stored.energy(S) - model.energy(S)) <= energy_bound)
-    out, St = smp.MetropolisSampler(n_chains=2, coupling_dtype=storage).sample(model, 0.7, 30, rng=1)
+    out, St = smp.MetropolisSampler(n_chains=2, rule=rule, coupling_dtype=storage).sample(model, 0.7, 30, rng=1)
     tol = 1e-9 if storage != "float32" else 1e-6
     assert np.allclose(out.energy[:, -1], stored.energy(St), atol=tol)
     assert np.allclose(out.magnetization[:, -1], St.sum(axis=1))
-    # a field cache of another storage is refused, not silently misread
-    cache = local_fields(model, St, "float64" if storage != "float32" else "int32")
+    # a field cache made for another storage (int32 vs int16 too) is refused, not silently misread
     from spinlens.sampling.samplers import run_single_spin
-    with pytest.raises(ValueError, match="field cache"):
-        run_single_spin(model, St, np.full(2, 0.7), 1, 0, 1, False, False, np.random.default_rng(0), cache=cache,
-                        coupling_dtype=storage)
+
+    for other in {"float64", "float32", "int32", "int16"} - {storage}:
+        cache = local_fields(model, St, other)
+        with pytest.raises(ValueError, match="field cache"):
+            run_single_spin(model, St, np.full(2, 0.7), 1, 0, 1, False, False, np.random.default_rng(0),
+                            cache=cache, coupling_dtype=storage)
+    cache = local_fields(model, St, storage)  # the matching cache runs and stays consistent
+    run_single_spin(model, St, np.full(2, 0.7), 3, 0, 1, rule == "heatbath", False, np.random.default_rng(0),
+                    cache=cache, coupling_dtype=storage)
+    assert np.allclose(cache.energies, stored.energy(St), atol=tol)
 
 
 def test_reduced_precision_sk_energy_agrees_with_exact_couplings():
@@ -124,6 +131,20 @@ def test_reduced_precision_sk_energy_agrees_with_exact_couplings():
     for c in ("int32", "int16"):
         diff = est[c].mean - est["float64"].mean
         assert abs(diff) < 4 * np.hypot(est[c].error, est["float64"].error), (c, diff)
+
+
+def test_per_model_cache_never_mixes_models():
+    """A value built for model A is not stored under model B when B took the cache meanwhile (threads)."""
+    from spinlens.sampling.samplers import _PerModel
+
+    cache, A, B = _PerModel(), sk(10, rng=0), sk(10, rng=1)
+
+    def build_for_a():
+        assert cache.get(B, "x", lambda: "B") == "B"  # another caller switches the cache to B mid-build
+        return "A"
+
+    assert cache.get(A, "x", build_for_a) == "A"
+    assert cache.get(B, "x", lambda: "rebuilt") == "B"
 
 
 def test_coupling_dtype_choice():

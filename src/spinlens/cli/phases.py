@@ -210,11 +210,8 @@ def phases(
     scheduler: str | None = SCHEDULER,
 ) -> None:
     """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000) and follow its spin-model phase over training."""
-    _run_phases(out, "", binarized=binarized, lazy=lazy, lazy_scale=lazy_scale, checkpoints=checkpoints,
-                model=model, widths=widths, dataset=dataset, n_samples=n_samples, steps=steps,
-                n_checkpoints=n_checkpoints, lr=lr, optimizer=optimizer, batch_size=batch_size, n_starts=n_starts,
-                tap_checkpoints=tap_checkpoints, seed=seed, mc_check=mc_check, mc_sweeps=mc_sweeps, workers=workers,
-                scheduler=scheduler)
+    options = {k: v for k, v in locals().items() if k != "out"}  # exactly the parameters above
+    _run_phases(out, "", **options)
 
 
 def register(app: typer.Typer) -> None:

@@ -180,7 +180,8 @@ def _twice(x):  # pragma: no cover - replaced by the overload below inside numba
 
 @overload(_twice, inline="always")
 def _twice_impl(x):
-    """``2x`` in the form that vectorises best: a float multiply, or an integer add kept in the narrow type."""
+    """``2x`` in the form that vectorises best: a float multiply, or an integer add (typed int64 by numba; the
+    fields it updates stay within int32 by the caller's row-sum bound)."""
     if isinstance(x, types.Float):
         return lambda x: 2.0 * x
     return lambda x: x + x

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -47,7 +48,10 @@ __all__ = [
     "validate_run",
     "initial_state",
     "local_fields",
+    "FieldState",
     "coupling_mode",
+    "dense_storage",
+    "check_coupling_dtype",
     "dense_couplings",
     "coupling_error",
     "COUPLING_DTYPES",
@@ -122,13 +126,25 @@ def _csr_arrays(model: IsingModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.ascontiguousarray(M.data, dtype=np.float64))
 
 
-def local_fields(model: IsingModel, S: np.ndarray,
-                 coupling_dtype: str = "float64") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Field state of states ``S`` for :func:`run_single_spin`: ``(P, energies, magnetisations)``.
+class FieldState(NamedTuple):
+    """Local-field state of chains for :func:`run_single_spin` (updated in place by the kernels).
 
-    ``P`` is the float64 local field :math:`\\phi = Js + h` (chains, n), or, for the fixed-point couplings
-    ``"int32"``/``"int16"`` of a dense model, the exact integer sums :math:`P = Ds` with
-    :math:`\\phi = h + \\delta P` (energies are then those of the fixed-point model the chain samples).
+    ``P``: the float64 local fields :math:`\\phi = Js + h` (chains, n), or for fixed-point storage the exact
+    integer sums :math:`P = Ds` with :math:`\\phi = h + \\delta P`; ``energies`` (chains,), ``mags`` (chains,);
+    ``mode``: the storage of J the fields were made for (``None``: sparse CSR).
+    """
+
+    P: np.ndarray
+    energies: np.ndarray
+    mags: np.ndarray
+    mode: str | None
+
+
+def local_fields(model: IsingModel, S: np.ndarray, coupling_dtype: str = "auto") -> FieldState:
+    """Field state of states ``S`` for :func:`run_single_spin` with the same ``coupling_dtype``.
+
+    For fixed-point storage (``"int32"``/``"int16"``, dense models) the fields are exact integer sums and the
+    energies those of the stored model; otherwise the fields and energies are computed from the exact J.
     """
     mode = coupling_mode(model, coupling_dtype)
     if mode in ("int32", "int16"):
@@ -140,7 +156,7 @@ def local_fields(model: IsingModel, S: np.ndarray,
         P = np.ascontiguousarray(np.asarray(model.J @ Sf.T).T + model.h)
         E = -0.5 * np.einsum("ci,ci->c", Sf, P - model.h) - Sf @ model.h
     M = S.astype(np.int64).sum(axis=1)
-    return P, np.ascontiguousarray(E, dtype=np.float64), np.ascontiguousarray(M)
+    return FieldState(P, np.ascontiguousarray(E, dtype=np.float64), np.ascontiguousarray(M), mode)
 
 
 def _seeds(rng: np.random.Generator, k: int) -> np.ndarray:
@@ -166,20 +182,30 @@ class _PerModel:
     """Derived arrays of the one model sampled last (dense test, float32 / fixed-point copies of J).
 
     Keyed by ``id(model)`` and checked against ``model.J`` (models are immutable), so a long run that calls the
-    sampler over and over pays for these once; a new model replaces the old entries.
+    sampler over and over pays for these once; a new model replaces the old entries. Safe with threads: a value
+    is built outside the lock and stored only if the cache still holds the model it was built for.
     """
 
     def __init__(self) -> None:
         self.key: int | None = None
         self.J: Any = None
         self.items: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def _holds(self, model: IsingModel) -> bool:
+        return self.key == id(model) and self.J is model.J
 
     def get(self, model: IsingModel, name: str, build: Any) -> Any:
-        if self.key != id(model) or self.J is not model.J:
-            self.key, self.J, self.items = id(model), model.J, {}
-        if name not in self.items:
-            self.items[name] = build()
-        return self.items[name]
+        with self.lock:
+            if not self._holds(model):
+                self.key, self.J, self.items = id(model), model.J, {}
+            if name in self.items:
+                return self.items[name]
+        value = build()
+        with self.lock:
+            if self._holds(model):
+                self.items.setdefault(name, value)
+        return value
 
 
 _PER_MODEL = _PerModel()
@@ -197,12 +223,23 @@ def coupling_mode(model: IsingModel, coupling_dtype: str = "auto") -> str | None
 
     ``"auto"`` takes exact float64 up to n = 1024 (J up to 8 MB) and int32 fixed point above.
     """
+    if not _is_dense(model):
+        check_coupling_dtype(coupling_dtype)
+        return None
+    return dense_storage(model.n_spins, coupling_dtype)
+
+
+def check_coupling_dtype(coupling_dtype: str) -> str:
+    """``coupling_dtype`` itself, or a ValueError naming the choices."""
     if coupling_dtype not in COUPLING_DTYPES:
         raise ValueError(f"coupling_dtype must be one of {COUPLING_DTYPES}, got {coupling_dtype!r}.")
-    if not _is_dense(model):
-        return None
-    if coupling_dtype == "auto":
-        return "int32" if model.n_spins > 1024 else "float64"
+    return coupling_dtype
+
+
+def dense_storage(n: int, coupling_dtype: str = "auto") -> str:
+    """The storage ``coupling_dtype`` means for a dense model of ``n`` spins (resolves ``"auto"``)."""
+    if check_coupling_dtype(coupling_dtype) == "auto":
+        return "int32" if n > 1024 else "float64"
     return coupling_dtype
 
 
@@ -212,7 +249,8 @@ def dense_couplings(model: IsingModel, mode: str) -> tuple[np.ndarray, float]:
     float64/float32: ``D`` is J (rounded to float32) and ``scale = 1``. int32/int16 (fixed point): one scale
     :math:`\delta` for all couplings, :math:`D = \mathrm{round}(J/\delta)`, so the stored model
     :math:`\delta D` is symmetric and every local-field sum is an exact integer. int16 takes
-    :math:`\delta = \max|J| / 32767` (16 bits for the largest coupling); int32 the smallest :math:`\delta` with
+    :math:`\delta = \max|J| / 32767` (16 bits for the largest coupling); int32
+    :math:`\delta = \max(\max|J|/2^{30},\ \max_i\sum_j|J_{ij}| / (2^{31}-1-n))`, so that with rounding
     :math:`\max_i\sum_j |D_{ij}| < 2^{31}` (no overflow of the int32 fields). Each coupling moves by at most
     :math:`\delta/2`, the energy of any state by at most :math:`\tfrac12\sum_{ij}|J_{ij} - \delta D_{ij}|`
     (:func:`coupling_error`).
@@ -271,15 +309,17 @@ class MetropolisSampler:
 
     - ``"float64"``: the couplings exactly;
     - ``"float32"``: J rounded to float32 (relative change <= 6e-8), fields accumulated in float64;
-    - ``"int32"``: fixed point :math:`J \approx \delta D` with one scale and exact integer local fields (no
-      drift, the energies are exact for the stored model); for SK at n = 2000 each coupling moves by at most
-      1e-6 of its typical size, about 1.5x faster than float64 rows stored as float32;
-    - ``"int16"``: 16-bit fixed point, :math:`\delta = \max|J|/32767`, about twice as fast again; couplings move
-      by up to 2e-4 of their typical size, so only for runs where that is far below the statistical error
+    - ``"int32"``: fixed point :math:`J \approx \delta D` with one scale and exact integer local fields (they
+      never drift); for SK at n = 2000 each coupling moves by at most 1e-6 of its typical size; faster than
+      float32 rows (one row is as wide, and no conversion is needed);
+    - ``"int16"``: 16-bit fixed point, :math:`\delta = \max|J|/32767`, about 1.5-2x faster again; couplings
+      move by up to 2e-4 of their typical size, so only for runs where that is far below the statistical error
       (:func:`coupling_error` gives the exact bound on the energy change of any state);
     - ``"auto"`` (default): float64 up to n = 1024, int32 above.
 
-    The energies recorded are those of the stored model, whose Boltzmann distribution the chain samples exactly.
+    With fixed point the chain samples the Boltzmann law of the stored couplings :math:`\delta D` exactly and
+    records their energies (accumulated in float64, as for exact couplings). With float32 rows the fields start
+    from the exact J and move by the rounded rows.
     """
 
     rule: str = "metropolis"
@@ -292,8 +332,7 @@ class MetropolisSampler:
     def __post_init__(self) -> None:
         if self.rule not in ("metropolis", "heatbath"):
             raise ValueError(f"rule must be 'metropolis' or 'heatbath', got {self.rule!r}.")
-        if self.coupling_dtype not in COUPLING_DTYPES:
-            raise ValueError(f"coupling_dtype must be one of {COUPLING_DTYPES}, got {self.coupling_dtype!r}.")
+        check_coupling_dtype(self.coupling_dtype)
         _check_chain_args(self.n_chains, self.n_burn, self.thin)
 
     def sample(self, model: IsingModel, beta: float, n_sweeps: int, state: Any = None,
@@ -312,7 +351,7 @@ class MetropolisSampler:
 
 def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweeps: int, n_burn: int, thin: int,
                     heatbath: bool, record_states: bool, g: np.random.Generator,
-                    cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                    cache: FieldState | None = None,
                     coupling_dtype: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the single-spin kernel on states ``S`` (modified in place) at per-chain ``betas``.
 
@@ -323,7 +362,11 @@ def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweep
     T = _n_records(n_sweeps, n_burn, thin)
     E_out, M_out, S_out = _buffers(n_chains, T, n, record_states)
     mode = coupling_mode(model, coupling_dtype)
-    P, energies, mags = cache if cache is not None else local_fields(model, S, coupling_dtype)
+    state = cache if cache is not None else local_fields(model, S, coupling_dtype)
+    if state.mode != mode:
+        raise ValueError(f"the field cache was made for coupling storage {state.mode!r}, not {mode!r}; "
+                         "build it with local_fields(model, S, coupling_dtype).")
+    P, energies, mags = state.P, state.energies, state.mags
     seeds = _seeds(g, n_chains)
     if mode is None:
         ip, ix, dat = _csr_arrays(model)
@@ -332,9 +375,6 @@ def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweep
         return E_out, M_out, acc, S_out
     D, scale = dense_couplings(model, mode)
     fixed = mode in ("int32", "int16")
-    if (P.dtype.kind == "i") != fixed:
-        raise ValueError(f"the field cache was made for another coupling_dtype than {mode!r}; "
-                         "build it with local_fields(model, S, coupling_dtype).")
     h = model.h if fixed else np.zeros(n)  # float storage: P holds the whole local field
     acc = K.single_spin_dense(D, scale, h, S, P, energies, mags, betas, n_sweeps, n_burn, thin, heatbath,
                               seeds, E_out, M_out, S_out, record_states)

@@ -24,7 +24,7 @@ from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
 from spinlens.sampling.api import check_method, sample
-from spinlens.sampling.samplers import COUPLING_DTYPES
+from spinlens.sampling.samplers import check_coupling_dtype, dense_storage
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
 from spinlens.spins.sk import sk
@@ -296,7 +296,7 @@ def sk_sample(config: Mapping[str, Any], key: str, params: Mapping[str, Any], se
     betas = np.sort(1.0 / Ts)  # ascending beta; ladder index kk <-> temperature index nT - 1 - kk
     g = as_generator(seed)
     model = sk(N, rng=g)
-    couplings = str(config.get("coupling_dtype", "auto"))
+    couplings = str(params.get("couplings", "float64"))  # the storage resolved for this N by sk_scan
     pt = ParallelTempering(betas=tuple(betas), n_chains=2, n_burn=int(config["n_burn"]), record_all=True,
                            adapt=False, coupling_dtype=couplings)
     smp, _ = pt.sample(model, float(betas[-1]), int(config["n_sweeps"]) + int(config["n_burn"]), rng=g)
@@ -325,8 +325,7 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     ``coupling_dtype`` is the storage of the dense couplings in the sweeps (see
     :class:`spinlens.sampling.MetropolisSampler`; ``"auto"``: exact up to N = 1024, int32 fixed point above).
     """
-    if coupling_dtype not in COUPLING_DTYPES:
-        raise ValueError(f"coupling_dtype must be one of {COUPLING_DTYPES}, got {coupling_dtype!r}.")
+    check_coupling_dtype(coupling_dtype)
     Ns = np.asarray([int(x) for x in N_values])
     if Ns.size == 0 or np.any(Ns < 4):
         raise ValueError(f"N_values must list sizes >= 4, got {N_values!r}.")
@@ -338,9 +337,14 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     n_burn = int(n_sweeps) // 4 if n_burn is None else int(n_burn)
     config = {"temperatures": Ts, "n_sweeps": int(n_sweeps), "n_burn": n_burn, "anneal_steps": int(anneal_steps),
               "anneal_restarts": int(anneal_restarts), "bins": int(bins)}
-    if coupling_dtype != "auto":  # only then part of the sweep identity (stored runs of the default stay valid)
-        config["coupling_dtype"] = coupling_dtype
-    units = [Unit(f"N={int(N)},sample={k}", {"N": int(N)}) for N in Ns for k in range(int(n_samples))]
+
+    def unit_params(N: int) -> dict[str, Any]:
+        # the storage actually used is part of each unit's identity; exact couplings leave the params as they
+        # were before storages existed, so stored exact units stay valid
+        storage = dense_storage(N, coupling_dtype)
+        return {"N": N} if storage == "float64" else {"N": N, "couplings": storage}
+
+    units = [Unit(f"N={int(N)},sample={k}", unit_params(int(N))) for N in Ns for k in range(int(n_samples))]
     res = run_sweep_with(sweep, sk_sample, units, config=config, seed=seed_int(rng), progress=progress)
 
     def stack(name: str) -> np.ndarray:  # (nN, ..., n_samples); units are N-major

@@ -26,10 +26,10 @@ from spinlens._rng import RNGLike, as_generator
 from spinlens.results import Result
 from spinlens.sampling import _kernels as K
 from spinlens.sampling.samplers import (
-    COUPLING_DTYPES,
     Samples,
     _check_chain_args,
     _csr_arrays,
+    check_coupling_dtype,
     initial_state,
     local_fields,
     run_single_spin,
@@ -77,8 +77,7 @@ class ParallelTempering:
 
     def __post_init__(self) -> None:
         _check_chain_args(self.n_chains, self.n_burn, self.thin)
-        if self.coupling_dtype not in COUPLING_DTYPES:
-            raise ValueError(f"coupling_dtype must be one of {COUPLING_DTYPES}, got {self.coupling_dtype!r}.")
+        check_coupling_dtype(self.coupling_dtype)
         if self.betas is None and int(self.n_temps) < 2:
             raise ValueError(f"n_temps must be >= 2, got {self.n_temps}.")
         if not 0.0 < self.target_acceptance < 1.0:
@@ -256,7 +255,7 @@ def anneal(model: IsingModel, n_steps: int = 200, beta_start: float = 0.1, beta_
         if k % 10 == 0 or k == len(betas) - 1:
             notify(progress, k + 1, len(betas))
     ip, ix, dat = _csr_arrays(model)
-    phis, energies, mags = local_fields(model, S)  # the quench descends the exact couplings
+    phis, energies, mags, _ = local_fields(model, S, "float64")  # the quench descends the exact couplings
     K.quench_csr(ip, ix, dat, model.h, S, phis, energies, mags, 10_000)
     E = np.asarray(model.energy(S), dtype=np.float64)
     best = int(np.argmin(E))
