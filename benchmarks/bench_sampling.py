@@ -164,30 +164,39 @@ def bench_sk_dense(quick: bool = False) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     s0 = (2 * rng.integers(0, 2, size=N) - 1).astype(np.int8)
     sweeps = 20 if quick else 100
-    out: dict[str, Any] = {"N": N, "sweeps_per_call": sweeps}
-    per_sweep = {}
-    for storage in ("int16", "int32", "float32", "float64"):
+    peer_sweeps = 1 if quick else 2
+    rounds = 1 if quick else 5
+    storages = ("int16", "int32", "float32", "float64")
+    out: dict[str, Any] = {"N": N, "sweeps_per_call": sweeps, "rounds": rounds}
+    samplers, states = {}, {}
+    for storage in storages:
         smp = MetropolisSampler(n_chains=1, thin=10**9, coupling_dtype=storage)
-        # equilibrate a little so the acceptance is representative (and compile), then time whole calls
-        _, st = smp.sample(model, 1.0, 50, state=s0, rng=2)
-        times = []
-        for rep in range(3):
-            t0 = _clock()
-            res, _ = smp.sample(model, 1.0, sweeps, state=st, rng=3 + rep)
-            times.append((_clock() - t0) / sweeps)
-        per_sweep[storage] = float(np.median(times))
-        out[f"acceptance_{storage}"] = res.acceptance
+        # equilibrate a little so the acceptance is representative (and compile)
+        _, states[storage] = smp.sample(model, 1.0, 50, state=s0, rng=2)
+        samplers[storage] = smp
         out[f"energy_bound_per_spin_{storage}"] = coupling_error(model, storage)[1] / N
     J = np.ascontiguousarray(model.J)
-    peer_sweeps = 1 if quick else 2
-    t0 = _clock()
-    numpy_metropolis_dense(J, st[0].copy(), 1.0, peer_sweeps, rng)
-    t_np = (_clock() - t0) / peer_sweeps
+    # the L3 cache is shared with other machines' jobs, so the memory-bound rows vary from moment to moment:
+    # the sides take turns in every round and each keeps its best round
+    times: dict[str, list[float]] = {k: [] for k in (*storages, "peer")}
+    for rep in range(rounds):
+        for storage in storages:
+            t0 = _clock()
+            res, _ = samplers[storage].sample(model, 1.0, sweeps, state=states[storage], rng=3 + rep)
+            times[storage].append((_clock() - t0) / sweeps)
+            out[f"acceptance_{storage}"] = res.acceptance
+        t0 = _clock()
+        numpy_metropolis_dense(J, states["float64"][0].copy(), 1.0, peer_sweeps, rng)
+        times["peer"].append((_clock() - t0) / peer_sweeps)
+    per_sweep = {k: float(np.min(times[k])) for k in storages}
+    t_np = float(np.min(times["peer"]))
+    out["median_ratio_int16"] = float(np.median(np.array(times["peer"]) / np.array(times["int16"])))
     for storage, t in per_sweep.items():
         out[f"spinlens_{storage}_s"] = t
         out[f"ratio_{storage}"] = t_np / t
     out.update(spinlens_s=per_sweep["int16"], peer_s=t_np, flips_per_ns=N / per_sweep["int16"] * 1e-9,
-               note=f"seconds per sweep (whole {sweeps}-sweep calls, median of 3); spinlens_s is int16 couplings "
+               note=f"seconds per sweep (whole {sweeps}-sweep calls, best of {rounds} interleaved rounds); spinlens_s "
+                    "is int16 couplings "
                     "(16-bit fixed point, the fastest; not the default); ratio_int32 is the default above "
                     "n = 1024; ratio_float64 keeps J exact")
     return out
