@@ -150,6 +150,10 @@ def test_per_model_cache_never_mixes_models():
 def test_coupling_dtype_choice():
     from spinlens.sampling.samplers import coupling_mode
 
+    for method in ("metropolis", "heatbath", "tempering"):  # the methods built on the single-spin kernel
+        r = smp.sample(sk(40, rng=2), 0.5, 40, method=method, n_chains=2, rng=0, warn=False, coupling_dtype="int16")
+        assert np.isfinite(r.energy.mean)
+
     assert coupling_mode(sk(64, rng=0)) == "float64"
     assert coupling_mode(sk(1100, rng=0)) == "int32"
     assert coupling_mode(square_lattice(40)) is None  # sparse: CSR whatever is asked

@@ -44,7 +44,7 @@ _OPTIONS = {
     "wolff": {"record_states", "clusters_per_sweep"},
     "swendsen-wang": {"record_states"},
     "tempering": {"record_states", "n_temps", "beta_min", "betas", "target_acceptance", "adapt",
-                  "sweeps_per_swap", "record_all", "rule"},
+                  "sweeps_per_swap", "record_all", "rule", "coupling_dtype"},
 }
 
 
@@ -165,7 +165,8 @@ def sample(model: IsingModel, beta: float, n_sweeps: int, method: str = "auto", 
     rng : seed or Generator; same seed, same numbers.
     progress : ``progress(done, total)`` callback.
     warn : warn (:class:`~spinlens.sampling.stats.ShortRunWarning`) when the run is shorter than 50 tau_int.
-    **options : sampler options (e.g. ``random="shared"`` for multispin-replicas, ``n_temps=`` for tempering).
+    **options : sampler options (e.g. ``random="shared"`` for multispin-replicas, ``n_temps=`` for tempering,
+        ``coupling_dtype=`` — the storage of dense couplings — for metropolis, heatbath and tempering).
 
     Returns
     -------
