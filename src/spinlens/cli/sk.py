@@ -87,15 +87,17 @@ def sk_command(
 ) -> None:
     """SK scan: P(q), overlap susceptibility, energies and extrapolated ground-state energy."""
     from spinlens.report import Section, write_report
-    from spinlens.sampling.samplers import COUPLING_DTYPES
+    from spinlens.sampling.samplers import check_coupling_dtype
     from spinlens.sampling.scan import sk_scan
 
     Ns = parse_list(N, "--N", int).astype(int)
     Ts = parse_list(temps, "--temps")
     if samples < 1 or sweeps < 10:
         raise UserError("--samples must be >= 1 and --sweeps >= 10.")
-    if couplings not in COUPLING_DTYPES:
-        raise UserError(f"--couplings must be one of {', '.join(COUPLING_DTYPES)}, got {couplings!r}.")
+    try:
+        check_coupling_dtype(couplings)
+    except ValueError as exc:
+        raise UserError(f"--couplings: {exc}") from None
     config = {"N": Ns, "temperatures": Ts, "samples": samples, "sweeps": sweeps, "burn": burn,
               "anneal_steps": anneal_steps, "restarts": restarts}
     if couplings != "auto":

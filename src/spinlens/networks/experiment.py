@@ -349,11 +349,11 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     # what a stored analysis depends on: the configuration and the *contents* of its checkpoint and of the
     # step-0 reference (a file overwritten with other weights is analysed again); not the thread count, nor
     # where the run folder lies
+    contents = [_file_digest(Path(path)) for _, path in checkpoints]  # contents[0]: the step-0 reference
     identity = {"cfg": {k: v for k, v in fields.items() if k not in ("threads", "checkpoint_dir")},
-                "init_file": init_file, "init_content": _file_digest(folder / init_file),
-                "class_alignment": bool(class_alignment)}
+                "init_file": init_file, "init_content": contents[0], "class_alignment": bool(class_alignment)}
     units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx,
-                                        "content": _file_digest(Path(path))})
+                                        "content": contents[k]})
              for k, (step, path) in enumerate(checkpoints)]
     opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis", "identity": identity}
     res = run_sweep_with(opts, analysis_unit, units, config=config, seed=cfg.seed + 1, progress=progress)

@@ -147,7 +147,7 @@ def local_fields(model: IsingModel, S: np.ndarray, coupling_dtype: str = "auto")
     energies those of the stored model; otherwise the fields and energies are computed from the exact J.
     """
     mode = coupling_mode(model, coupling_dtype)
-    if mode in ("int32", "int16"):
+    if mode in FIXED_POINT:
         D, scale = dense_couplings(model, mode)
         P = K.fixed_point_fields(D, S)
         E = -0.5 * scale * np.einsum("ci,ci->c", S.astype(np.float64), P) - S @ model.h
@@ -176,6 +176,7 @@ def _buffers(n_chains: int, T: int, n: int, record_states: bool) -> tuple[np.nda
 
 COUPLING_DTYPES = ("auto", "float64", "float32", "int32", "int16")
 _INT_MAX = {"int32": 2**31 - 1, "int16": 2**15 - 1}
+FIXED_POINT = tuple(_INT_MAX)  # the integer storages: exact integer fields, phi = h + scale * P
 
 
 class _PerModel:
@@ -374,7 +375,7 @@ def run_single_spin(model: IsingModel, S: np.ndarray, betas: np.ndarray, n_sweep
                                 heatbath, seeds, E_out, M_out, S_out, record_states)
         return E_out, M_out, acc, S_out
     D, scale = dense_couplings(model, mode)
-    fixed = mode in ("int32", "int16")
+    fixed = mode in FIXED_POINT
     h = model.h if fixed else np.zeros(n)  # float storage: P holds the whole local field
     acc = K.single_spin_dense(D, scale, h, S, P, energies, mags, betas, n_sweeps, n_burn, thin, heatbath,
                               seeds, E_out, M_out, S_out, record_states)
