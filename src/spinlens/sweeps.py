@@ -35,7 +35,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens.results import atomic_write_text, to_jsonable
 
-__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "run_sweep_with", "unit_seed", "config_digest",
+__all__ = ["Unit", "SweepResult", "SweepError", "run_sweep", "run_sweep_with", "unit_seed",
            "load_unit", "encode", "decode"]
 
 log = logging.getLogger(__name__)
@@ -140,12 +140,8 @@ def _canonical(obj: Any) -> str:
         return repr(obj)
 
 
-def config_digest(config: Any, seed: int, params: Any = None) -> str:
-    """Digest of what a unit depends on besides its key: the sweep's ``config``, base ``seed`` and its ``params``."""
-    return _digest(_canonical(config), seed, params)
-
-
 def _digest(config_text: str, seed: int, params: Any) -> str:
+    """Digest of what a unit depends on besides its key: the sweep's identity (canonical text), base seed, params."""
     return hashlib.sha256(f"{int(seed)}|{config_text}|{_canonical(params)}".encode()).hexdigest()[:16]
 
 
@@ -155,8 +151,8 @@ def load_unit(run_dir: str | os.PathLike[str], key: str) -> Any:
     return out if status == "ok" else None
 
 
-def _write_unit(path: Path, key: str, seed: int, digest: str, output: Any) -> None:
-    payload = encode(output)
+def _write_unit(path: Path, key: str, seed: int, digest: str, payload: Any) -> None:
+    """Store the encoded output ``payload`` of a unit with its checksum and digest."""
     doc = {"key": key, "seed": seed, "config": digest, "checksum": _checksum(payload), "output": payload}
     atomic_write_text(path, json.dumps(doc, sort_keys=True))
 
@@ -224,32 +220,31 @@ def run_sweep(
     if executor not in ("serial", "local", "dask"):
         raise ValueError(f"executor must be 'serial', 'local' or 'dask', got {executor!r}.")
     units_dir = None if run_dir is None else Path(run_dir) / "units"
-    config_text = _canonical(config if identity is None else identity)
-    digests = {u.key: _digest(config_text, seed, u.params) for u in norm} if units_dir is not None else {}
-    if units_dir is not None:
-        units_dir.mkdir(parents=True, exist_ok=True)
-
     outputs: dict[str, Any] = {}
     reused: list[str] = []
     corrupt: list[str] = []
-    todo: list[Unit] = []
-    for u in norm:
-        if units_dir is None:
+    digests: dict[str, str] = {}
+    if units_dir is None:  # in memory: nothing to resume
+        todo = list(norm)
+    else:
+        config_text = _canonical(config if identity is None else identity)
+        digests = {u.key: _digest(config_text, seed, u.params) for u in norm}
+        units_dir.mkdir(parents=True, exist_ok=True)
+        todo = []
+        for u in norm:
+            path = _unit_path(units_dir, u.key)
+            status, out = _read_unit(path, u.key, digests[u.key])
+            if status == "ok":
+                outputs[u.key] = out
+                reused.append(u.key)
+                continue
+            if status == "corrupt":
+                corrupt.append(u.key)
+                log.warning("unit %r: file %s is corrupt (checksum mismatch); running it again", u.key, path.name)
+            elif status == "stale":
+                log.info("unit %r: file %s was made with another configuration or seed; running it again",
+                         u.key, path.name)
             todo.append(u)
-            continue
-        path = _unit_path(units_dir, u.key)
-        status, out = _read_unit(path, u.key, digests[u.key])
-        if status == "ok":
-            outputs[u.key] = out
-            reused.append(u.key)
-            continue
-        if status == "corrupt":
-            corrupt.append(u.key)
-            log.warning("unit %r: file %s is corrupt (checksum mismatch); running it again", u.key, path.name)
-        elif status == "stale":
-            log.info("unit %r: file %s was made with another configuration or seed; running it again",
-                     u.key, path.name)
-        todo.append(u)
     total = len(norm)
     done = len(reused)
     notify(progress, done, total)
@@ -258,9 +253,10 @@ def run_sweep(
 
     def finish(u: Unit, seed_u: int, out: Any) -> None:
         nonlocal done
+        payload = encode(out)
         if units_dir is not None:
-            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, digests[u.key], out)
-        outputs[u.key] = decode(encode(out))  # same form as a resumed unit
+            _write_unit(_unit_path(units_dir, u.key), u.key, seed_u, digests[u.key], payload)
+        outputs[u.key] = decode(payload)  # same form as a resumed unit
         ran.append(u.key)
         done += 1
         notify(progress, done, total)
