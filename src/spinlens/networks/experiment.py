@@ -380,10 +380,6 @@ def _analysis_of(out_dir: Path, step: int) -> dict[str, Any]:
     return out
 
 
-def _arrays_of(out_dir: Path, step: int) -> dict[str, np.ndarray]:
-    return _analysis_of(out_dir, step)["arrays"]
-
-
 # ---------------------------------------------------------------------------------------------- summary
 @dataclass(frozen=True)
 class ExperimentResult(Result):
@@ -524,8 +520,9 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
 
     fig, ax = new_figure()
     picks = sorted({0, len(steps) // 3, 2 * len(steps) // 3, len(steps) - 1})
+    stored = {k: _analysis_of(out, int(steps[k])) for k in picks}  # read each unit file once (ends used twice)
     for k in picks:
-        arr = _arrays_of(out, int(steps[k]))
+        arr = stored[k]["arrays"]
         ax.plot(arr["temperatures"], arr["stability"] / arr["temperatures"], "-", label=f"step {steps[k]}")
     ax.axhline(0, color="k", lw=0.8)
     ax.set(xscale="log", xlabel="T", ylabel="f(T) / T", title="stability of the TAP paramagnet")
@@ -549,8 +546,8 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     figs["spectra_over_training"] = fig
 
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
-    final = _analysis_of(out, int(steps[-1]))
-    first, last = _arrays_of(out, int(steps[0])), final["arrays"]
+    final = stored[len(steps) - 1]
+    first, last = stored[0]["arrays"], final["arrays"]
     rec_edges = final["record"].get("edges")
     for l in range(result.top_ratio.shape[1]):
         sv0, sv1 = first[f"sv_{l}"], last[f"sv_{l}"]
