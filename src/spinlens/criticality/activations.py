@@ -25,6 +25,7 @@ Note on ``sign``: its correlation map :math:`(2/\pi)\arcsin c` has infinite slop
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -272,8 +273,7 @@ def get_activation(activation: str | Activation | Callable[..., Any]) -> Activat
             raise ValueError(
                 f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} or pass a callable."
             ) from None
-        return Activation(act.name, act.fn, act.d1, act.d2, act.derivative_method, act.chi1_infinite,
-                          act.pair_kernel, act.moments, torch_fn=_LazyTorch(key))
+        return dataclasses.replace(act, torch_fn=_LazyTorch(key))
     if callable(activation):
         return _wrap_callable(activation)
     raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}.")

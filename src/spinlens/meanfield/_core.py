@@ -24,17 +24,20 @@ _CHECK = 50
 _FEW_ROWS = 8
 
 
+def blas_threads(n: int) -> contextlib.AbstractContextManager[Any]:
+    """Limit BLAS to ``n`` threads inside the block (threadpoolctl comes with scikit-learn, a dependency)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(n), user_api="blas")
+
+
 def single_thread_blas() -> contextlib.AbstractContextManager[Any]:
     """Limit BLAS to one thread inside the block (matrix-vector-bound loops: ARPACK, few-row iterations).
 
     Matrix-vector products are memory bound, so extra BLAS threads gain little; threaded OpenBLAS
     spin-waits between calls, which on a shared or oversubscribed machine costs 10-20x in CPU time.
     """
-    try:
-        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn always brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return blas_threads(1)
 
 
 def check_model(model: Any) -> IsingModel:
@@ -88,10 +91,13 @@ def check_m(m: Any, n: int, name: str = "m") -> np.ndarray:
     return M
 
 
-def anneal_steps(anneal: Any, default: int = 30) -> int:
-    """Number of annealing stages from ``anneal`` (``True`` = ``default``, ``False``/None = 0, or an int >= 0)."""
+_DEFAULT_ANNEAL_STAGES = 30
+
+
+def anneal_steps(anneal: Any) -> int:
+    """Number of annealing stages from ``anneal`` (``True`` = 30, ``False``/None = 0, or an int >= 0)."""
     if anneal is True:
-        return default
+        return _DEFAULT_ANNEAL_STAGES
     if anneal is False or anneal is None:
         return 0
     k = int(anneal)

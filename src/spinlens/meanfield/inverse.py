@@ -36,7 +36,7 @@ from scipy.optimize import minimize
 
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int
-from spinlens.meanfield._core import single_thread_blas
+from spinlens.meanfield._core import blas_threads
 from spinlens.spins.model import IsingModel
 
 __all__ = ["InverseIsing", "as_spin_samples"]
@@ -50,11 +50,7 @@ def _blas_threads(n_jobs: int | None) -> contextlib.AbstractContextManager[Any]:
     """Limit the BLAS thread pool to ``n_jobs`` threads (None: 1; -1: unchanged) for the duration of a fit."""
     if n_jobs == -1:
         return contextlib.nullcontext()
-    if n_jobs is None or int(n_jobs) == 1:
-        return single_thread_blas()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=int(n_jobs), user_api="blas")
+    return blas_threads(1 if n_jobs is None else int(n_jobs))
 
 
 def as_spin_samples(samples: Any) -> np.ndarray:

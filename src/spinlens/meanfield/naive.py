@@ -17,7 +17,6 @@ import numpy as np
 
 from spinlens._rng import RNGLike, as_generator
 from spinlens.meanfield import _core
-from spinlens.meanfield._core import anneal_steps as _anneal_steps
 from spinlens.results import Result
 from spinlens.spins.model import IsingModel
 
@@ -94,7 +93,7 @@ def naive(
     damping, max_iter, tol = _core.check_iter_args(damping, max_iter, tol)
     n = model.n_spins
     n_rows, single = _core.check_starts(n_starts, m0)
-    K = _anneal_steps(anneal)
+    K = _core.anneal_steps(anneal)
     M0 = _core.initial_state(n, n_rows, m0, as_generator(rng), scale=1e-3 if K else 1.0)
     J, J2 = _core.couplings(model)
     betas = np.full(n_rows, beta)

@@ -184,11 +184,11 @@ class IsingModel:
 
 
 def _validate_couplings(J: Any) -> Couplings:
+    if np.iscomplexobj(J):  # dense arrays, nested lists and scipy.sparse alike
+        raise ValueError("J is complex; Ising couplings must be real numbers (pass J.real if that is meant).")
     if sp.issparse(J):
         if J.ndim != 2 or J.shape[0] != J.shape[1]:
             raise ValueError(f"J must be a square matrix, got shape {J.shape}.")
-        if np.issubdtype(J.dtype, np.complexfloating):
-            raise ValueError("J is complex; Ising couplings must be real numbers (pass J.real if that is meant).")
         M = sp.csr_matrix(J, dtype=np.float64, copy=True)
         if not np.all(np.isfinite(M.data)):
             raise ValueError("J contains NaN or inf; all couplings must be finite numbers.")
@@ -210,8 +210,6 @@ def _validate_couplings(J: Any) -> Couplings:
         M.sort_indices()
         M.data.setflags(write=False)
         return M
-    if np.iscomplexobj(J):
-        raise ValueError("J is complex; Ising couplings must be real numbers (pass J.real if that is meant).")
     try:
         A = np.array(J, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
