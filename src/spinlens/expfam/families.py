@@ -17,7 +17,12 @@ from scipy.special import logsumexp
 from spinlens.results import Result
 from spinlens.spins.model import IsingModel
 
-__all__ = ["DiscreteExpFamily", "MaxEntResult", "ising_family", "ising_theta", "ising_from_theta"]
+__all__ = ["DiscreteExpFamily", "MaxEntResult", "BoundaryMomentsError", "ising_family", "ising_theta",
+           "ising_from_theta"]
+
+
+class BoundaryMomentsError(ValueError):
+    """Target means on the boundary of the achievable set: the maximum-entropy parameters are infinite."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,7 @@ class DiscreteExpFamily:
                 "these states has those means. Check the targets (e.g. correlations in [-1, 1])."
             )
         if -res.fun <= 1e-12:
-            raise ValueError(
+            raise BoundaryMomentsError(
                 "target_means lie on the boundary of the set of achievable means (some states must have zero "
                 "probability), so the natural parameters are infinite. Pass ridge > 0 to regularise."
             )

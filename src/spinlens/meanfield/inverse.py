@@ -248,7 +248,7 @@ class InverseIsing:
             self._fit_boltzmann_mc(S, progress)
 
     def _fit_boltzmann_exact(self, S: np.ndarray) -> None:
-        from spinlens.expfam.families import ising_family, ising_from_theta
+        from spinlens.expfam.families import BoundaryMomentsError, ising_family, ising_from_theta
 
         n = S.shape[1]
         fam = ising_family(n)
@@ -258,9 +258,7 @@ class InverseIsing:
             try:
                 res = fam.fit_maxent(t, ridge=float(self.l2), tol=min(float(self.tol), 1e-8),
                                      max_iter=max(int(self.max_iter), 50))
-            except ValueError as err:
-                if "boundary" not in str(err):
-                    raise
+            except BoundaryMomentsError:
                 raise ValueError(
                     "the empirical moments lie on the boundary of the achievable set (some joint configuration of "
                     "a pair of spins never occurs in the data), so the maximum-likelihood couplings are infinite. "
