@@ -266,6 +266,12 @@ def fit_finite_size(N: np.ndarray, e: np.ndarray, err: np.ndarray | None = None,
     return float(coef[0]), float(math.sqrt(max(cov[0, 0], 0.0))), float(coef[1])
 
 
+def _q_centres(bins: int) -> np.ndarray:
+    """Centres of ``bins`` equal bins on the overlap range [-1, 1]."""
+    edges = np.linspace(-1, 1, bins + 1)
+    return 0.5 * (edges[1:] + edges[:-1])
+
+
 def _lattice_density(q: np.ndarray, n: int, centres: np.ndarray) -> np.ndarray:
     """Symmetrised density of overlaps that live on the grid ``-1 + 2k/n``, interpolated to ``centres``.
 
@@ -302,8 +308,7 @@ def sk_sample(config: Mapping[str, Any], key: str, params: Mapping[str, Any], se
     smp, _ = pt.sample(model, float(betas[-1]), int(config["n_sweeps"]) + int(config["n_burn"]), rng=g)
     e_all = smp.extra["energy_all"] / N  # (2, T, K)
     q = smp.extra["overlaps"][0]  # (T, K)
-    centres = np.linspace(-1, 1, bins + 1)
-    centres = 0.5 * (centres[1:] + centres[:-1])
+    centres = _q_centres(bins)
     hist = np.array([_lattice_density(q[:, kk], N, centres) for kk in range(nT)])[::-1]
     e0 = anneal(model, n_steps=int(config["anneal_steps"]), n_restarts=int(config["anneal_restarts"]),
                 rng=g, coupling_dtype=couplings).energy_per_spin
@@ -355,8 +360,7 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     hist = stack("hist").mean(axis=-1)
     swap = stack("swap").mean(axis=-1)
     e0 = stack("e0")
-    centres = np.linspace(-1, 1, bins + 1)
-    centres = 0.5 * (centres[1:] + centres[:-1])
+    centres = _q_centres(bins)
     sem = (lambda x: x.std(axis=-1, ddof=1) / math.sqrt(x.shape[-1])) if n_samples > 1 else \
         (lambda x: np.full(x.shape[:-1], np.nan))
     chi = Ns[:, None] * Q2.mean(axis=2)
