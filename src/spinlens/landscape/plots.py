@@ -22,12 +22,16 @@ __all__ = [
 ]
 
 
+def _shown(z: np.ndarray, log: bool) -> np.ndarray:
+    """The loss as drawn: log10 (floored at 1e-12) or as it is."""
+    return np.log10(np.maximum(z, 1e-12)) if log else z
+
+
 def _contour(
     ax: Any, s: Surface2D, title: str, levels: Any = 30, log: bool = True,
     labels: tuple[str, str] = ("α (direction 1)", "β (direction 2)"),
 ) -> Any:
-    Z = s.loss.T  # rows = beta
-    Zp = np.log10(np.maximum(Z, 1e-12)) if log else Z
+    Zp = _shown(s.loss.T, log)  # rows = beta
     cs = ax.contourf(s.alphas, s.betas, Zp, levels=levels, cmap="viridis")
     ax.contour(s.alphas, s.betas, Zp, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
     ax.plot([0], [0], "r*", ms=9, label="θ0")
@@ -103,19 +107,16 @@ def plot_planes(
             return bool(np.min(z) > 0 and np.max(z) / np.min(z) > 10)
         return bool(log)
 
-    def tf(z: np.ndarray, lg: bool) -> np.ndarray:
-        return np.log10(np.maximum(z, 1e-12)) if lg else z
-
     shared = None
-    all_loss = np.concatenate([s.loss.ravel() for s in surfaces])
     if shared_scale:
+        all_loss = np.concatenate([s.loss.ravel() for s in surfaces])
         lg_all = use_log(all_loss)
-        allz = tf(all_loss, lg_all)
+        allz = _shown(all_loss, lg_all)
         shared = np.linspace(allz.min(), allz.max(), 30)
     for i, (s, t) in enumerate(zip(surfaces, titles, strict=False)):
         ax = axes[i]
         lg = lg_all if shared_scale else use_log(s.loss)
-        z = tf(s.loss, lg)
+        z = _shown(s.loss, lg)
         lv = shared if shared is not None else np.linspace(z.min(), z.max() + 1e-12 * max(1.0, abs(z.max())), 30)
         lab = labels[i] if labels is not None else _default_labels(s)
         cs = _contour(ax, s, f"{t}\nΔL = {np.ptp(s.loss):.3g} on the plane", levels=lv, log=lg, labels=lab)
