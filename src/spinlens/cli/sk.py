@@ -117,6 +117,7 @@ def sk_command(
         {"quantity": "e0 extrapolated (N -> inf)", "value": f"{res.e0_inf:.4f} ± {res.e0_inf_err:.2g}"},
         {"quantity": "Parisi e0", "value": PARISI_E0},
         {"quantity": "min swap acceptance", "value": float(np.min(res.swap_acceptance))},
+        {"quantity": "storage of J in the sweeps (--couplings)", "value": couplings},
         {"quantity": "wall time (s)", "value": elapsed},
     ]
     rows = [{"N": int(n), "e0": float(e), "error": float(err)} for n, e, err in zip(res.N_values, res.e0,
