@@ -108,3 +108,41 @@ def test_bad_input_gives_clear_errors() -> None:
         phase_diagram("tanh", [1.0, 0.0], [0.1])
     with pytest.raises(ValueError, match="unknown activation"):
         fixed_point("tanhh", 1.0, 0.0)
+
+
+def test_depth_scale_cut_is_evaluated_at_the_given_sigma_b2_relu_closed_forms() -> None:
+    from spinlens.criticality import depth_scale_cut
+
+    sw = np.array([0.4, 1.0, 1.7, 1.99])
+    sb = 0.0537  # on no grid
+    cut = depth_scale_cut("relu", sw, sb)
+    assert cut.sigma_b2 == sb and cut.critical == pytest.approx(2.0, rel=1e-10)
+    # ReLU: q' = sigma_w^2 q / 2 + sigma_b^2, so q* = sigma_b^2 / (1 - sigma_w^2/2), chi_1 = chi_par = sigma_w^2/2
+    np.testing.assert_allclose(cut.q_star, sb / (1 - sw / 2), rtol=1e-12)
+    np.testing.assert_allclose(cut.chi_1, sw / 2, rtol=1e-13)
+    np.testing.assert_allclose(cut.chi_parallel, sw / 2, rtol=1e-12)
+    np.testing.assert_allclose(cut.xi_q, -1 / np.log(sw / 2), rtol=1e-10)
+    np.testing.assert_allclose(cut.xi_c, -1 / np.log(sw / 2), rtol=1e-10)  # ordered: chi_c = chi_1
+
+
+def test_depth_scale_cut_matches_erf_closed_forms_and_a_phase_diagram_row() -> None:
+    from scipy.optimize import brentq
+
+    from spinlens.criticality import depth_scale_cut
+
+    sb = 0.0813
+    sw = np.array([0.6, 1.2, 2.5])
+    cut = depth_scale_cut("erf", sw, sb)
+    qn, _ = erf_maps(cut.q_star, 1.0, sw, sb)
+    np.testing.assert_allclose(qn, cut.q_star, rtol=1e-7)
+    np.testing.assert_allclose(cut.chi_1, 4 * sw / np.pi / np.sqrt(1 + 4 * cut.q_star), rtol=1e-7)
+    q_c = brentq(lambda q: q - 0.5 * np.sqrt(1 + 4 * q) * np.arcsin(2 * q / (1 + 2 * q)) - sb, 1e-6, 1e3,
+                 xtol=1e-15, rtol=1e-15)
+    assert cut.critical == pytest.approx(np.pi / 4 * np.sqrt(1 + 4 * q_c), rel=1e-9)
+    pd = phase_diagram("erf", sw, [0.0, sb])
+    np.testing.assert_allclose(cut.xi_c, pd.xi_c[1], rtol=1e-12)
+    assert cut.critical == pd.critical[1]
+    with pytest.raises(ValueError, match="sigma_b2"):
+        depth_scale_cut("erf", sw, -0.1)
+    with pytest.raises(ValueError, match="one sigma_b2"):
+        depth_scale_cut("erf", sw, [0.1, 0.2])

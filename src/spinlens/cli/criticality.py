@@ -28,7 +28,7 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
                   n_networks=n_networks, simulate=simulate)
     run = open_run(out, config=config, seeds={"seed": seed})
     sws = np.linspace(0.05, 4.0, grid)
-    sbs = np.linspace(0.0, 0.5, grid)
+    sbs = np.linspace(0.0, max(0.5, 1.25 * sigma_b2), grid)  # the map; the cut below is at sigma_b2 itself
     pd = cr.phase_diagram(act, sws, sbs)
     run.save_result(pd, "phase_diagram")
     sections = []
@@ -41,6 +41,7 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
     im = ax.pcolormesh(sws, sbs, logxi, shading="auto", cmap="magma", vmax=vmax)
     fig.colorbar(im, ax=ax, label=r"$\log_{10}\xi_c$ (depth scale of correlations)")
     ax.plot(pd.critical, sbs, "c-", lw=1.6, label=r"critical line $\chi_1=1$")
+    ax.axhline(sigma_b2, color="w", ls="--", lw=1, label=rf"cut and simulations: $\sigma_b^2$ = {sigma_b2:g}")
     if np.any(~np.isfinite(pd.q_star)):
         from matplotlib.patches import Patch
 
@@ -59,21 +60,24 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
            title=f"{act.name}: order-to-chaos phase diagram", xlim=(sws[0], sws[-1]), ylim=(sbs[0], sbs[-1]))
     run.save_figure(fig, "phase_diagram")
 
-    row = int(np.argmin(np.abs(sbs - sigma_b2)))
+    # the 1-D cut is evaluated at the requested sigma_b2, not read off the nearest row of the map's grid
+    cut = cr.depth_scale_cut(act, sws, sigma_b2)
+    run.save_result(cut, "depth_scales")
+    crit = cut.critical
     fig, ax = new_figure()
-    ax.semilogy(sws, pd.xi_c[row], label=r"$\xi_c$")
-    ax.semilogy(sws, pd.xi_q[row], label=r"$\xi_q$")
-    if np.isfinite(pd.critical[row]):
-        ax.axvline(pd.critical[row], color="k", ls="--", lw=1, label="critical")
-    ax.set(xlabel=r"$\sigma_w^2$", ylabel="depth scale", title=rf"{act.name}, $\sigma_b^2$ = {sbs[row]:.3g}")
+    ax.semilogy(sws, cut.xi_c, label=r"$\xi_c$")
+    ax.semilogy(sws, cut.xi_q, label=r"$\xi_q$")
+    if np.isfinite(crit):
+        ax.axvline(crit, color="k", ls="--", lw=1, label=rf"critical $\sigma_w^2$ = {crit:.6g}")
+    ax.set(xlabel=r"$\sigma_w^2$", ylabel="depth scale", title=rf"{act.name}, $\sigma_b^2$ = {sigma_b2:g}")
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     run.save_figure(fig, "depth_scales")
-    crit = pd.critical[row]
     sections.append(Section(
         "Phase diagram",
         [f"Order (chi_1 < 1) / chaos (chi_1 > 1) for {act.name}; xi_c diverges on the critical line. "
-         f"Critical sigma_w^2 at sigma_b^2 = {sbs[row]:.3g}: {crit:.6g}."],
+         f"Critical sigma_w^2 at sigma_b^2 = {sigma_b2:g}: {crit:.6g} (depth scales and simulations at this "
+         f"sigma_b^2; the map's grid has {grid} rows in [0, {sbs[-1]:g}])."],
         figures=[(run / "phase_diagram.png", "log10 xi_c over (sigma_w^2, sigma_b^2) with the critical line"),
                  (run / "depth_scales.png", "depth scales across the transition")],
     ))
@@ -89,11 +93,11 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
     if simulate and np.isfinite(crit):
         figs = []
         for label, sw in (("ordered", 0.7 * crit), ("critical", crit), ("chaotic", 1.5 * crit)):
-            fp = cr.fixed_point(act, sw, sbs[row])
+            fp = cr.fixed_point(act, sw, sigma_b2)
             if not np.isfinite(fp.q_star):
                 continue
             with progress_bar(f"simulating {label}", depth) as cb:
-                sim = cr.simulate_signal(act, sw, sbs[row], width=width, depth=depth, n_networks=n_networks,
+                sim = cr.simulate_signal(act, sw, sigma_b2, width=width, depth=depth, n_networks=n_networks,
                                          rng=seed, progress=cb)
             run.save_result(sim, f"simulation_{label}")
             fig, axes = new_figure(1, 2, size=(9.0, 3.4))
@@ -106,13 +110,13 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
             for a in axes:
                 a.legend(frameon=False)
                 a.grid(alpha=0.3)
-            fig.suptitle(f"{label}: $\\sigma_w^2$ = {sw:.3g}, $\\sigma_b^2$ = {sbs[row]:.3g}; width {width}, "
+            fig.suptitle(f"{label}: $\\sigma_w^2$ = {sw:.3g}, $\\sigma_b^2$ = {sigma_b2:g}; width {width}, "
                          f"{n_networks} networks (error bars: standard errors)")
             run.save_figure(fig, f"simulation_{label}")
             figs.append((run / f"simulation_{label}.png", f"{label} phase: simulation vs mean-field maps"))
         sections.append(Section("Theory vs simulation", figures=figs))
 
-    if sbs[row] > 0 and np.isfinite(crit):
+    if sigma_b2 > 0 and np.isfinite(crit):
         fig, ax = new_figure(1, 2, size=(10.0, 4.0))
         ax[0].plot(pd.critical, sbs, "k-", lw=2.2, label="critical line = line of RG fixed points", zorder=4)
         for f in (0.9, 0.98, 1.02, 1.1):
@@ -157,7 +161,7 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
         ax[1].grid(alpha=0.3)
         run.save_figure(fig, "rg_flow")
         try:
-            ev, lam, nu_rg = cr.rg_eigenvalues(act, float(sbs[row]))
+            ev, lam, nu_rg = cr.rg_eigenvalues(act, sigma_b2)
             text = (f"Every point of the critical line is a fixed point of the decimation; linearised eigenvalues "
                     f"{np.round(ev, 6).tolist()} (marginal along the line, relevant across it), nu_RG = ln 2 / ln "
                     f"{lam:.6f} = {nu_rg:.6f}; ")
@@ -184,7 +188,9 @@ def register(app: typer.Typer) -> None:
         activation: str = typer.Option("tanh", "--activation", "-a", help="tanh, erf, relu, gelu, swish, ..."),
         out: Path = typer.Option(Path("runs/criticality"), "--out", help="run directory"),
         grid: int = typer.Option(200, help="phase-diagram grid points per axis"),
-        sigma_b2: float = typer.Option(0.05, "--sigma-b2", help="bias variance for the 1-D cuts and simulations"),
+        sigma_b2: float = typer.Option(
+            0.05, "--sigma-b2", help="bias variance sigma_b^2 of the depth-scale cut, critical point and simulations "
+            "(evaluated at exactly this value; the phase-diagram map spans [0, max(0.5, 1.25 sigma_b^2)])"),
         width: int = typer.Option(500, help="simulated network width"),
         depth: int = typer.Option(20, help="simulated network depth"),
         n_networks: int = typer.Option(8, help="simulated networks per point"),
@@ -196,6 +202,8 @@ def register(app: typer.Typer) -> None:
             return
         if grid < 2:
             raise UserError("--grid must be at least 2.")
+        if not (np.isfinite(sigma_b2) and sigma_b2 >= 0):
+            raise UserError(f"--sigma-b2 (the bias variance) must be finite and >= 0, got {sigma_b2}.")
         _analysis(activation, out, grid, sigma_b2, width, depth, n_networks, seed, simulate)
 
     @sub.command("init")

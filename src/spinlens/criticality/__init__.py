@@ -37,12 +37,14 @@ from spinlens.criticality.ryh import (
     universality_class,
 )
 from spinlens.criticality.signal import (
+    DepthScaleCut,
     FixedPoint,
     PhaseDiagram,
     chi_1,
     correlation_map,
     critical_line,
     critical_sigma_w2,
+    depth_scale_cut,
     erf_maps,
     fixed_point,
     iterate_maps,
@@ -52,10 +54,11 @@ from spinlens.criticality.signal import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "CriticalInit", "Decimation", "ExponentFit", "FixedPoint", "GradientNorms",
-    "KernelFlow", "PhaseDiagram", "RGFlow", "SignalSimulation", "Trainability", "chi_1", "chi_parallel_perp",
-    "correlation_length_exponent", "correlation_map", "critical_init", "critical_line", "critical_sigma_w2",
-    "decimate", "dynamic_neuron_energy", "erf_maps", "fixed_point", "get_activation", "gradient_norms",
-    "iterate_maps", "kernel_recursion", "length_map", "phase_diagram", "relu_maps", "rg_eigenvalues",
-    "rg_flow", "rg_step", "sample_dynamic_neurons", "simulate_signal", "trainability", "universality_class",
+    "ACTIVATIONS", "Activation", "CriticalInit", "Decimation", "DepthScaleCut", "ExponentFit", "FixedPoint",
+    "GradientNorms", "KernelFlow", "PhaseDiagram", "RGFlow", "SignalSimulation", "Trainability", "chi_1",
+    "chi_parallel_perp", "correlation_length_exponent", "correlation_map", "critical_init", "critical_line",
+    "critical_sigma_w2", "decimate", "depth_scale_cut", "dynamic_neuron_energy", "erf_maps", "fixed_point",
+    "get_activation", "gradient_norms", "iterate_maps", "kernel_recursion", "length_map", "phase_diagram",
+    "relu_maps", "rg_eigenvalues", "rg_flow", "rg_step", "sample_dynamic_neurons", "simulate_signal",
+    "trainability", "universality_class",
 ]

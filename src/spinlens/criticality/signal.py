@@ -45,6 +45,7 @@ from spinlens.criticality.activations import Activation, get_activation
 from spinlens.results import Result
 
 __all__ = [
+    "DepthScaleCut",
     "FixedPoint",
     "PhaseDiagram",
     "length_map",
@@ -54,6 +55,7 @@ __all__ = [
     "critical_sigma_w2",
     "critical_line",
     "phase_diagram",
+    "depth_scale_cut",
     "iterate_maps",
     "erf_maps",
     "relu_maps",
@@ -686,3 +688,62 @@ def phase_diagram(
         act.name, sw1, sb1, q.reshape(shp), c_star.reshape(shp), chi1.reshape(shp), chi_par.reshape(shp),
         chi_c.reshape(shp), xi_q.reshape(shp), xi_c.reshape(shp), crit,
     )
+
+
+# ------------------------------------------------------------------------------------ one-row cut
+@dataclass(frozen=True)
+class DepthScaleCut(Result):
+    r"""The fixed-point quantities along :math:`\sigma_w^2` at one exact :math:`\sigma_b^2` (a 1-D cut of the
+    phase diagram). Arrays have shape ``(len(sigma_w2),)``; ``critical`` is the critical :math:`\sigma_w^2`
+    at ``sigma_b2`` (NaN: no transition for :math:`\sigma_w^2 \le 10^3`, or :math:`\chi_1=\infty`)."""
+
+    activation: str
+    sigma_b2: float
+    critical: float
+    sigma_w2: np.ndarray
+    q_star: np.ndarray
+    c_star: np.ndarray
+    chi_1: np.ndarray
+    chi_parallel: np.ndarray
+    chi_c: np.ndarray
+    xi_q: np.ndarray
+    xi_c: np.ndarray
+
+
+def depth_scale_cut(
+    activation: Any,
+    sigma_w2: Any,
+    sigma_b2: float,
+    q0: float = 1.0,
+    n_quad: int = N_QUAD,
+    n_mehler: int = N_MEHLER,
+) -> DepthScaleCut:
+    r"""Depth scales :math:`\xi_q, \xi_c` (and :math:`q^*, c^*, \chi_1, \chi_\parallel, \chi_c`) across the
+    order-to-chaos transition at exactly the bias variance ``sigma_b2``, for every weight variance in
+    ``sigma_w2``.
+
+    The same definitions and solvers as :func:`phase_diagram` (a single row of it, evaluated at the given
+    :math:`\sigma_b^2` rather than read off a grid), plus the critical :math:`\sigma_w^2` of
+    :func:`critical_line` at that :math:`\sigma_b^2`. Cost: one vectorised fixed-point solve over
+    ``len(sigma_w2)`` points.
+
+    Parameters
+    ----------
+    activation : a name or an elementwise callable.
+    sigma_w2 : 1-D array of weight variances :math:`\sigma_w^2 > 0`.
+    sigma_b2 : one bias variance :math:`\sigma_b^2 \ge 0`.
+    """
+    act = get_activation(activation)
+    sw1 = np.atleast_1d(np.asarray(sigma_w2, dtype=np.float64))
+    sb_a = np.asarray(sigma_b2, dtype=np.float64)
+    if sw1.ndim != 1:
+        raise ValueError("sigma_w2 must be a 1-D array of weight variances.")
+    if sb_a.ndim:
+        raise ValueError("depth_scale_cut takes one sigma_b2; use phase_diagram for a grid of bias variances.")
+    _validate_sigmas(sw1, sb_a)
+    sb = float(sb_a)
+    q, c_star, chi1, chi_par, chi_c, xi_q, xi_c = _evaluate(act, sw1, np.full(sw1.shape, sb), q0, n_quad,
+                                                             n_mehler)
+    crit = float("nan") if act.chi1_infinite else float(critical_line(act, np.array([sb]), q0=q0,
+                                                                        n_quad=n_quad)[0])
+    return DepthScaleCut(act.name, sb, crit, sw1, q, c_star, chi1, chi_par, chi_c, xi_q, xi_c)
