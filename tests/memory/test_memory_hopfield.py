@@ -10,6 +10,8 @@ from spinlens.memory import (
     basins,
     capacity_experiment,
     classify_states,
+    extrapolate_alpha_c,
+    fit_alpha_c,
     hopfield,
     retrieve,
     solve_ags,
@@ -37,9 +39,64 @@ def test_below_capacity_retrieval_overlap_above_096() -> None:
 def test_hebbian_alpha_c_finite_size_extrapolation() -> None:
     assert alpha_c() == pytest.approx(0.1379, abs=5e-4)
     res = capacity_experiment((250, 500, 1000, 2000), n_tested=200, rng=0)
+    # every size's step lies inside the default loads 0.10..0.22, so all four enter the extrapolation
+    assert res.alpha_c_n_flag == ("ok",) * 4 and res.notes == ()
     # finite-size capacities decrease towards the thermodynamic limit
     assert np.all(np.diff(res.alpha_c_n) < 0)
     assert abs(res.alpha_c.mean - 0.138) < 0.01
+
+
+def test_alpha_c_outside_the_scanned_loads_is_flagged_not_returned() -> None:
+    # N = 100 still retrieves 90 % of its patterns at the largest load 0.2, so its alpha_c(N) lies above the grid
+    # (the logistic fit would put it near 0.29, far outside 0.05..0.2); with only two sizes resolved there is no
+    # extrapolation either, instead of a number from two points with a meaningless error bar
+    res = capacity_experiment((100, 200, 400), alphas=[0.05, 0.1, 0.15, 0.2], n_tested=20, rng=0)
+    assert res.alpha_c_n_flag == ("above", "ok", "ok")
+    assert res.resolved.tolist() == [False, True, True]
+    assert np.isnan(res.alpha_c_n[0]) and np.isnan(res.alpha_c_n_error[0])
+    assert np.all((res.alpha_c_n[1:] >= 0.05) & (res.alpha_c_n[1:] <= 0.2))
+    assert np.isnan(res.alpha_c.mean) and np.isnan(res.alpha_c.error) and np.isnan(res.slope)
+    assert any("N=100" in n and "above the scanned loads" in n and "extend alphas beyond 0.2" in n
+               for n in res.notes)
+    assert any("no finite-size extrapolation" in n and "got 2" in n for n in res.notes)
+    assert "notes" in res.to_dict() and res.to_dict()["alpha_c_n_flag"] == ["above", "ok", "ok"]
+
+
+def test_fit_alpha_c_refuses_a_step_outside_the_loads() -> None:
+    a = [0.1, 0.15, 0.2, 0.25]
+    ac, err = fit_alpha_c(a, [1.0, 0.9, 0.2, 0.0], 100)
+    assert 0.15 < ac < 0.2 and 0 < err < 0.05
+    with pytest.raises(ValueError, match="above the scanned loads.*extend alphas beyond 0.25"):
+        fit_alpha_c(a, [1.0, 1.0, 0.95, 0.8], 100)
+    with pytest.raises(ValueError, match="below the scanned loads.*extend alphas below 0.1"):
+        fit_alpha_c(a, [0.4, 0.1, 0.0, 0.0], 100)
+    with pytest.raises(ValueError, match="three increasing loads"):
+        fit_alpha_c([0.1, 0.2], [1.0, 0.0], 100)
+
+
+def test_extrapolation_needs_three_sizes_and_recovers_ags() -> None:
+    # synthetic alpha_c(N) = 0.1379 + 0.8 N^-1/2: the weighted fit returns the AGS value within its error
+    Ns = np.array([250, 500, 1000, 2000])
+    est, slope = extrapolate_alpha_c(Ns, alpha_c() + 0.8 / np.sqrt(Ns), np.full(4, 0.002))
+    assert est.mean == pytest.approx(alpha_c(), abs=1e-9) and alpha_c() == pytest.approx(0.1379, abs=1e-4)
+    assert slope == pytest.approx(0.8) and 0 < est.error < 0.01
+    with pytest.raises(ValueError, match="3 or more distinct sizes"):
+        extrapolate_alpha_c([100, 200], [0.2, 0.19], [0.01, 0.01])
+    with pytest.raises(ValueError, match="finite"):
+        extrapolate_alpha_c([100, 200, 400], [np.nan, 0.19, 0.18], [0.01, 0.01, 0.01])
+
+
+@pytest.mark.parametrize(("sizes", "alphas", "match"), [
+    ((100, 200), None, "at least 3 sizes"),
+    ((100, 200, 200), None, "distinct"),
+    ((5, 100, 200), None, "N >= 10"),
+    ((100, 200, 400), [0.1, 0.2], "at least 3 loads"),
+    ((100, 200, 400), [0.1, 0.1, 0.2], "distinct"),
+    ((100, 200, 400), [0.0, 0.1, 0.2], "positive"),
+])
+def test_capacity_experiment_refuses_a_grid_that_cannot_be_fitted(sizes, alphas, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        capacity_experiment(sizes, alphas=alphas, n_tested=5, rng=0)
 
 
 def test_pseudo_inverse_stores_independent_patterns_exactly() -> None:

@@ -7,9 +7,12 @@ from typing import Any
 import numpy as np
 import typer
 
-from spinlens.cli._common import UserError, open_run, progress_bar
+from spinlens.cli._common import UserError, console, open_run, progress_bar
 
 __all__ = ["register"]
+
+TEST_FRACTION = 0.2  # held-out share of the dataset
+N_SAMPLES, N_GIBBS = 50, 1000  # chains of the sample figure and their Gibbs steps
 
 
 def train(
@@ -32,25 +35,34 @@ def train(
 ) -> None:
     """Train a Bernoulli RBM; report the held-out log-likelihood curve (AIS or exact log Z), samples and filters."""
     from spinlens.boltzmann import RBM, filters_figure, image_grid_figure
+    from spinlens.boltzmann.ais import MAX_EXACT_UNITS
     from spinlens.data import load_dataset
     from spinlens.report import Section, new_figure, write_report
 
     if dataset not in ("digits", "mnist5000"):
         raise UserError(f"unknown dataset {dataset!r}; choose digits or mnist5000.")
+    if eval_every < 1 or n_betas < 1 or n_chains < 1 or threads < 1:
+        raise UserError("--eval-every, --n-betas, --n-chains and --threads must be >= 1.")
     d = load_dataset(dataset, binarize=True)
-    tr, te = d.split(0.2, rng=seed)
-    cfg = dict(dataset=dataset, n_hidden=n_hidden, n_epochs=n_epochs, learning_rate=learning_rate,
-               batch_size=batch_size, k=k, persistent=persistent, momentum=momentum, weight_decay=weight_decay,
-               eval_every=eval_every, n_betas=n_betas, n_chains=n_chains, threads=threads)
-    run = open_run(out, config=cfg, seeds={"seed": seed})
+    tr, te = d.split(TEST_FRACTION, rng=seed)
     rbm = RBM(n_hidden=n_hidden, n_epochs=n_epochs, learning_rate=learning_rate, batch_size=batch_size, k=k,
               persistent=persistent, momentum=momentum, weight_decay=weight_decay, rng=seed, n_threads=threads)
+    method = "exact" if min(n_hidden, tr.X.shape[1]) <= MAX_EXACT_UNITS else "AIS"
+    params = {key: str(v) if key == "dtype" else v for key, v in rbm.get_params().items()
+              if key not in ("rng", "n_threads")}
+    cfg = dict(dataset=dataset, binarize="pixel >= 0.5", test_fraction=TEST_FRACTION, n_train=len(tr.X),
+               n_test=len(te.X), n_visible=int(tr.X.shape[1]), image_shape=list(d.image_shape), **params,
+               eval_every=eval_every, log_z_method=method,
+               ais={"n_betas": n_betas, "n_chains": n_chains} if method == "AIS" else "not used (exact log Z)",
+               samples={"n_chains": N_SAMPLES, "n_gibbs": N_GIBBS, "init": "held-out images"}, threads=threads)
+    run = open_run(out, config=cfg, seeds={"seed": seed})
     curve: list[dict[str, Any]] = []
 
     def evaluate(epoch: int, model: RBM) -> None:
         if epoch % eval_every and epoch != n_epochs:
             return
-        lz = model.log_partition(n_chains=n_chains, n_betas=n_betas, rng=seed + epoch)
+        lz = model.log_partition(method=method.lower(), n_chains=n_chains, n_betas=n_betas,  # type: ignore[arg-type]
+                                 rng=seed + epoch)
         curve.append({"epoch": epoch, "log_Z": lz.mean, "log_Z_error": lz.error,
                       "train_ll": model.score(tr.X, log_z=lz), "test_ll": model.score(te.X, log_z=lz)})
 
@@ -60,7 +72,6 @@ def train(
     fig, ax = new_figure()
     ax.errorbar(ep, [c["train_ll"] for c in curve], yerr=[c["log_Z_error"] for c in curve], fmt="o-", label="train")
     ax.errorbar(ep, [c["test_ll"] for c in curve], yerr=[c["log_Z_error"] for c in curve], fmt="s-", label="held out")
-    method = "exact" if min(n_hidden, tr.X.shape[1]) <= 20 else "AIS"
     # reference: independent pixels with the training means (the AIS base-rate model), held-out data
     pm = np.clip(tr.X.mean(0), 1e-3, 1 - 1e-3)
     ll_base = float(np.mean(te.X @ np.log(pm) + (1 - te.X) @ np.log1p(-pm)))
@@ -69,10 +80,10 @@ def train(
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     f_curve = run.save_figure(fig, "likelihood")
-    samples = rbm.sample(50, n_gibbs=1000, rng=seed, init=te.X[:50], return_probabilities=True)
+    samples = rbm.sample(N_SAMPLES, n_gibbs=N_GIBBS, rng=seed, init=te.X[:N_SAMPLES], return_probabilities=True)
     # first row: the held-out images the first ten chains start from; below: all 50 chains 1000 steps later
     grid = image_grid_figure(np.vstack([te.X[:10], samples]), d.image_shape, ncols=10,
-                             title="top row: held-out start images; rows 2-6: p(v|h) after 1000 Gibbs steps")
+                             title=f"top row: held-out start images; rows 2-6: p(v|h) after {N_GIBBS} Gibbs steps")
     f_samp = run.save_figure(grid, "samples")
     f_filt = run.save_figure(filters_figure(rbm, d.image_shape, n_filters=min(64, n_hidden)), "filters")
     run.save_json({"curve": curve, "epoch_time": rbm.history_["epoch_time"],
@@ -83,14 +94,18 @@ def train(
             f"independent-pixel model {ll_base:.2f}); "
             f"log Z = {last['log_Z']:.3f} ± {last['log_Z_error']:.3f} ({method}). "
             f"Mean epoch time {np.mean(rbm.history_['epoch_time']):.3f} s on {threads} thread(s)."]
-    write_report(run.path, f"RBM trained on {dataset}",
-                 [Section("Likelihood", text=text, tables=[("evaluations", curve)],
-                          figures=[(f_curve, "average log-likelihood per epoch")]),
-                  Section("Samples and filters",
-                          figures=[(f_samp, "visible probabilities after 1000 Gibbs steps (chains started at "
-                                            "held-out images)"),
-                                   (f_filt, "weights of hidden units")])],
-                 run.manifest)
+    report = write_report(run.path, f"RBM trained on {dataset}",
+                          [Section("Likelihood", text=text, tables=[("evaluations", curve)],
+                                   figures=[(f_curve, "average log-likelihood per epoch")]),
+                           Section("Samples and filters",
+                                   figures=[(f_samp, f"visible probabilities after {N_GIBBS} Gibbs steps (chains "
+                                                     "started at held-out images)"),
+                                            (f_filt, "weights of hidden units")])],
+                          run.manifest)
+    console.print(f"held-out log-likelihood {last['test_ll']:.2f} nats (train {last['train_ll']:.2f}, independent "
+                  f"pixels {ll_base:.2f}); log Z = {last['log_Z']:.3f} ± {last['log_Z_error']:.2g} ({method})",
+                  highlight=False)
+    console.print(f"report: {report}", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "phase_diagram",
     "phase_diagram_column",
     "phase_diagram_figure",
+    "phase_diagram_grid",
 ]
 
 # Gaussian averages on a fine uniform grid (trapezoid): at low T the integrands tanh / sech^2 of
@@ -251,7 +252,7 @@ def thermodynamic_line(alphas: Any, T_M: Any = None) -> np.ndarray:
 class PhaseDiagramResult(Result):
     """Simulated mean overlap with the target pattern over (T, alpha), with the AGS lines.
 
-    ``m[i, j]`` at ``temperatures[i]``, ``alphas[j]``; ``m_error`` its standard error over trials.
+    ``m[i, j]`` at ``temperatures[i]``, ``alphas[j]``; ``m_error`` its standard error over trials (NaN with one trial).
     """
 
     alphas: np.ndarray
@@ -284,6 +285,19 @@ def phase_diagram_column(config: Mapping[str, Any], key: str, params: Mapping[st
     return vals
 
 
+def phase_diagram_grid(alphas: Any = None, temperatures: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The (alphas, temperatures) grid :func:`phase_diagram` simulates: defaults 0.01..0.18 (step 0.01) and
+    0.05..1.5 (step 0.05); given values are checked (positive, finite, distinct) and sorted."""
+    A = np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
+    Ts = np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
+    for name, v in (("alphas", A), ("temperatures", Ts)):
+        if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
+            raise ValueError(f"{name} must be a non-empty list of positive finite values, got {v.tolist()}.")
+        if np.unique(v).size != v.size:
+            raise ValueError(f"{name} must be distinct, got {v.tolist()}.")
+    return np.sort(A), np.sort(Ts)
+
+
 def phase_diagram(
     alphas: Any = None,
     temperatures: Any = None,
@@ -303,18 +317,19 @@ def phase_diagram(
     Every load is one unit of :func:`spinlens.sweeps.run_sweep_with` (:func:`phase_diagram_column`); ``sweep``
     passes runner options (``run_dir``, ``executor``, ``n_workers``, ``scheduler``), serial in memory by default.
     """
-    A = np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    Ts = np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
-    if np.any(Ts <= 0) or np.any(A <= 0):
-        raise ValueError("temperatures and alphas must be positive.")
+    A, Ts = phase_diagram_grid(alphas, temperatures)
     if int(n_lines) < 2:
         raise ValueError(f"n_lines must be >= 2 (loads at which the AGS lines are solved), got {n_lines}.")
+    if int(n_trials) < 1 or int(n_sweeps) < 1 or int(n_spins) < 2:
+        raise ValueError(f"n_trials and n_sweeps must be >= 1 and n_spins >= 2, got {n_trials}, {n_sweeps}, "
+                         f"{n_spins}.")
     config = {"n_spins": int(n_spins), "n_trials": int(n_trials), "n_sweeps": int(n_sweeps), "temperatures": Ts}
     units = [Unit(f"alpha={float(al):.6g}", {"alpha": float(al)}) for al in A]
     res = run_sweep_with(sweep, phase_diagram_column, units, config=config, seed=seed_int(rng), progress=progress)
     vals = np.stack([res[u.key] for u in units], axis=-1)  # (n_T, n_trials, n_alpha)
     m = vals.mean(axis=1)
-    me = vals.std(axis=1, ddof=1) / np.sqrt(n_trials) if n_trials > 1 else np.zeros_like(m)
+    # one trial has no spread to estimate an error from: NaN, not 0
+    me = vals.std(axis=1, ddof=1) / np.sqrt(n_trials) if n_trials > 1 else np.full_like(m, np.nan)
     la, Tg, TM, Tc = ags_lines(int(n_lines), round(float(A.max()) * 1.02, 6))
     return PhaseDiagramResult(A, Ts, m, me, int(n_spins), int(n_sweeps), la, Tg, TM, Tc)
 
