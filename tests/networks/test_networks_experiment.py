@@ -73,7 +73,7 @@ def test_user_checkpoints_with_builder(tmp_path, monkeypatch):
         with torch.no_grad():
             for p in net.parameters():
                 p.mul_(1.3).add_(0.05 * torch.randn(p.shape, generator=g))
-        torch.save(net.state_dict(), ckdir / f"epoch{step}.pt")
+        torch.save(net.state_dict(), ckdir / f"ckpt_step{step}.pt")
     cfg = ExperimentConfig(checkpoint_dir=str(ckdir), model_builder="my_nets_for_spinlens:build", n_starts=2,
                            n_tap_checkpoints=1)
     r = run_experiment(cfg, tmp_path / "out")
@@ -167,15 +167,19 @@ def test_cli_mc_check(tmp_path):
 
 
 def test_run_phases_defaults_are_the_command_defaults():
-    """run_phases fills unset options from `spinlens phases` (defined once); they agree with ExperimentConfig."""
-    from spinlens.cli.phases import _command_defaults, run_phases
+    """Training options left unset take ExperimentConfig's defaults (defined once); the help text quotes them."""
+    from spinlens.cli.phases import _command_defaults, phases, run_phases
 
     d = _command_defaults()
     cfg = ExperimentConfig()
-    assert tuple(int(x) for x in d["widths"].split(",")) == cfg.widths
-    for name, field in [("steps", "steps"), ("lr", "lr"), ("n_checkpoints", "n_checkpoints"), ("seed", "seed"),
-                        ("batch_size", "batch_size"), ("optimizer", "optimizer"), ("dataset", "dataset"),
-                        ("n_starts", "n_starts"), ("tap_checkpoints", "n_tap_checkpoints")]:
-        assert d[name] == getattr(cfg, field), name
+    for name in ("widths", "steps", "lr", "n_checkpoints", "batch_size", "optimizer", "dataset"):
+        assert d[name] is None, name  # unset: "not given" is told apart from the default value
+    assert (d["seed"], d["n_starts"], d["tap_checkpoints"]) == (cfg.seed, cfg.n_starts, cfg.n_tap_checkpoints)
+    import inspect
+
+    helps = {n: p.default.help for n, p in inspect.signature(phases).parameters.items() if hasattr(p.default, "help")}
+    assert f"default {','.join(map(str, cfg.widths))}" in helps["widths"]
+    for name in ("steps", "lr", "n_checkpoints", "batch_size"):
+        assert f"default {getattr(cfg, name)}" in helps[name], name
     with pytest.raises(TypeError, match="unknown options"):
         run_phases("unused", stepz=3)

@@ -35,23 +35,30 @@ def _command_defaults() -> dict[str, Any]:
     return out
 
 
+#: Options that describe training: refused with --checkpoints (nothing is trained there).
+_TRAINING_OPTIONS = {"steps": "--steps", "n_checkpoints": "--n-checkpoints", "lr": "--lr", "optimizer": "--optimizer",
+                     "batch_size": "--batch-size", "lazy_scale": "--lazy-scale", "binarized": "--binarized",
+                     "lazy": "--lazy"}
+
+
 def _run_phases(
     out: Path,
     title_prefix: str,
     *,
     binarized: bool,
     lazy: bool,
-    lazy_scale: float,
+    lazy_scale: float | None,
     checkpoints: Path | None,
     model: str | None,
-    widths: str,
-    dataset: str,
+    steps_from: Path | None,
+    widths: str | None,
+    dataset: str | None,
     n_samples: int | None,
-    steps: int,
-    n_checkpoints: int,
-    lr: float,
-    optimizer: str,
-    batch_size: int,
+    steps: int | None,
+    n_checkpoints: int | None,
+    lr: float | None,
+    optimizer: str | None,
+    batch_size: int | None,
     n_starts: int,
     tap_checkpoints: int,
     seed: int,
@@ -60,80 +67,114 @@ def _run_phases(
     workers: int,
     scheduler: str | None,
 ) -> Any:
-    """Body of :func:`run_phases` with every option given.
+    """Body of :func:`run_phases` with every option given (None: not given).
 
-    Defaults (on :func:`phases`): a 784-256-256-10 ReLU MLP trained with SGD (momentum 0.9) on MNIST-5000 for
-    2000 steps, 20 log-spaced checkpoints. Re-running into the same ``out`` resumes finished checkpoints and
-    analyses. ``mc_check``: parallel-tempering cross-check of the last checkpoint's transition (small networks
-    only). ``workers`` / ``scheduler``: where the per-checkpoint analyses run (local pool by default, or Dask).
+    Training (no ``checkpoints``): the options left unset take the defaults of :class:`ExperimentConfig` (a
+    784-256-256-10 ReLU MLP trained with SGD, momentum 0.9, on MNIST-5000 for 2000 steps, 20 log-spaced
+    checkpoints). The user's ``checkpoints``: training options are refused (nothing is trained), ``widths`` is
+    checked against the checkpoints, ``dataset`` gives accuracy (with ``model``) and class alignment. Re-running into
+    the same ``out`` resumes finished checkpoints and analyses. ``mc_check``: parallel-tempering cross-check of the
+    last checkpoint's transition (small networks only). ``workers`` / ``scheduler``: where the per-checkpoint
+    analyses run (local pool by default, or Dask).
     """
     from spinlens.networks.experiment import (
         ExperimentConfig,
         _load_network,
         analyze_checkpoints,
         config_dict,
+        experiment_checkpoints,
         experiment_figures,
         experiment_sections,
-        list_checkpoints,
+        fit_text,
         load_builder,
-        summarize,
-        train_checkpoints,
+        summarize_run,
     )
+    from spinlens.networks.to_spins import to_spins
     from spinlens.report import write_report
 
     t0 = time.perf_counter()
     try:
-        w = tuple(int(x) for x in widths.split(","))
+        w = tuple(int(x) for x in widths.split(",")) if widths is not None else None
     except ValueError:
         raise UserError(f"--widths must be comma-separated integers, got {widths!r}.") from None
-    if model and not checkpoints:
-        raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
-    if lazy and not lazy_scale > 0:
+    given = dict(steps=steps, n_checkpoints=n_checkpoints, lr=lr, optimizer=optimizer, batch_size=batch_size,
+                 lazy_scale=lazy_scale, binarized=binarized or None, lazy=lazy or None)
+    given = {k: v for k, v in given.items() if v is not None}
+    if checkpoints:
+        if given:
+            flags = ", ".join(_TRAINING_OPTIONS[k] for k in given)
+            raise UserError(f"{flags} describe{'s' if len(given) == 1 else ''} training; with --checkpoints spinlens "
+                            f"analyses your checkpoints and trains nothing: drop {flags}.")
+        if n_samples is not None and dataset is None:
+            raise UserError("--n-samples selects samples of --dataset: give --dataset too, or drop --n-samples.")
+    else:
+        if model:
+            raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
+        if steps_from:
+            raise UserError("--steps-from maps the files of --checkpoints DIR to steps: give --checkpoints too.")
+    if lazy_scale is not None and not lazy:
+        raise UserError("--lazy-scale sets the output scale of --lazy training: add --lazy, or drop --lazy-scale.")
+    if lazy and lazy_scale is not None and not lazy_scale > 0:
         raise UserError(f"--lazy-scale must be positive, got {lazy_scale}.")
+    base = ExperimentConfig()
+    training = {k: v for k, v in given.items() if k not in ("binarized", "lazy", "lazy_scale")}
     cfg = ExperimentConfig(
-        widths=w, activation="sign" if binarized else "relu", dataset=dataset, n_samples=n_samples, steps=steps,
-        optimizer=optimizer, lr=lr, batch_size=batch_size, n_checkpoints=n_checkpoints,
-        lazy_scale=lazy_scale if lazy else None, seed=seed, n_starts=n_starts, n_tap_checkpoints=tap_checkpoints,
-        checkpoint_dir=str(checkpoints) if checkpoints else None, model_builder=model,
+        **training, widths=w or base.widths, activation="sign" if binarized else "relu",
+        dataset=dataset if (dataset or checkpoints) else base.dataset, n_samples=n_samples,
+        lazy_scale=(lazy_scale or 100.0) if lazy else None, seed=seed, n_starts=n_starts,
+        n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints) if checkpoints else None,
+        model_builder=model, steps_from=str(steps_from) if steps_from else None,
     )
     sweep = sweep_kwargs(workers, scheduler)
-    if mc_check and not checkpoints and sum(w) > _MC_MAX_SPINS:
-        raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); {widths} has {sum(w)}.")
-    run = open_run(out, config=config_dict(cfg), seeds={"seed": seed})
-    if checkpoints:
-        ckdir = Path(checkpoints)
-        cks = list_checkpoints(ckdir)
-    else:
-        ckdir = run.path / "checkpoints"
-        with progress_bar("training", steps) as cb:
-            cks = train_checkpoints(cfg, ckdir, progress=cb)
-    with progress_bar("phase analysis (checkpoints)", len(cks)) as cb:
-        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, class_alignment=not checkpoints, sweep=sweep)
+    if mc_check and not checkpoints and sum(cfg.widths) > _MC_MAX_SPINS:
+        raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); "
+                        f"{','.join(map(str, cfg.widths))} has {sum(cfg.widths)}.")
     builder = load_builder(model) if model else None
-    result = summarize(records, ckdir, _load_network(cks[0][1], builder))
+    if checkpoints:  # read and check the checkpoints before the run directory is made
+        ckdir, cks = experiment_checkpoints(cfg, out)
+        if w is not None:
+            found = to_spins(_load_network(cks[0][1], builder)).widths
+            if tuple(found) != w:
+                raise UserError(f"--widths {widths} contradicts the checkpoints, whose layers have widths "
+                                f"{','.join(map(str, found))}: drop --widths (it is read from the checkpoints).")
+    run = open_run(out, config=config_dict(cfg), seeds={"seed": seed})
+    if not checkpoints:
+        with progress_bar("training", cfg.steps) as cb:
+            ckdir, cks = experiment_checkpoints(cfg, run.path, progress=cb)
+    with progress_bar("phase analysis (checkpoints)", len(cks)) as cb:
+        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, class_alignment=cfg.dataset is not None,
+                                      sweep=sweep)
+    result = summarize_run(cfg, records, ckdir, cks)
     run.save_result(result, "results")
     run.save_json(records, "checkpoints_analysis")
     paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, run.path).items()}
-    mc_sections = [_mc_section(run, result, cks[-1][1], builder, mc_sweeps, seed)] if mc_check else []
+    last_ok = max(k for k, p in enumerate(result.phases) if p != "invalid")
+    mc_sections = [_mc_section(run, result, last_ok, cks[last_ok][1], builder, mc_sweeps, seed)] if mc_check else []
     elapsed = time.perf_counter() - t0
     sections = experiment_sections(result, records, paths, elapsed) + mc_sections
     title = (title_prefix + "Phases over training" + (" (binarized)" if binarized else "")
              + (" (lazy control)" if lazy else ""))
     report = write_report(run.path, title, sections, run.manifest)
-    fit = result.fit
     console.print(f"init: predicted T_c = {result.init_prediction:.4g}, measured {result.init_measured:.4g} "
-                  f"({result.phases[0]}); final: {result.phases[-1]}, T_c = {result.t_c[-1]:.4g}")
-    if fit is not None:
-        console.print(f"T_c ∝ t^{fit.exponent:.3f}  (95% CI {fit.exponent_ci[0]:.3f}..{fit.exponent_ci[1]:.3f}, "
-                      f"steps {fit.t_start:.0f}-{fit.t_end:.0f})")
+                  f"({result.phases[0]}); final: {result.phases[last_ok]}, T_c = {result.t_c[last_ok]:.4g}"
+                  + (f" (step {result.steps[last_ok]})" if last_ok != len(result.steps) - 1 else ""))
+    if result.fit is not None:
+        console.print(f"T_c ∝ t^γ: {fit_text(result.fit)}")
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/dim]", highlight=False)
     console.print(f"[bold]report:[/bold] {report}  ({elapsed:.0f} s)")
+    if result.invalid:
+        for bad in result.invalid:
+            console.print(f"[bold red]error:[/bold red] step {bad['step']} ({bad['file']}) was not analysed: "
+                          f"{bad['error']}", highlight=False)
+        raise typer.Exit(1)
     return result
 
 
 _MC_MAX_SPINS = 600
 
 
-def _mc_section(run: Any, result: Any, path: Path, builder: Any, n_sweeps: int, seed: int) -> Any:
+def _mc_section(run: Any, result: Any, k: int, path: Path, builder: Any, n_sweeps: int, seed: int) -> Any:
     """Parallel tempering on the last checkpoint over T / T_c in [0.6, 1.7]: Binder parameter, chi_SG, P(q)."""
     import numpy as np
 
@@ -146,9 +187,9 @@ def _mc_section(run: Any, result: Any, path: Path, builder: Any, n_sweeps: int, 
     n = mapped.model.n_spins
     if n > _MC_MAX_SPINS:
         raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); this one has {n}.")
-    t_c = float(result.t_c[-1])
+    t_c = float(result.t_c[k])
     if not np.isfinite(t_c):
-        t_c = float(result.t_star[-1])
+        t_c = float(result.t_star[k])
     ratios = np.geomspace(0.6, 1.7, 12)
     with progress_bar("Monte Carlo cross-check", n_sweeps) as cb:
         mc = mc_crosscheck(mapped.model, ratios * t_c, n_sweeps=n_sweeps, rng=seed + 7, progress=cb)
@@ -158,7 +199,7 @@ def _mc_section(run: Any, result: Any, path: Path, builder: Any, n_sweeps: int, 
     x = mc.temperatures / t_c
     axes[0].plot(x, mc.binder, "o-", ms=3, label="overlap Binder g")
     axes[0].axvline(1.0, color="k", ls="--", lw=0.8, label="T_c (TAP stability)")
-    axes[0].set(xscale="log", xlabel="T / T_c", ylabel="g", title=f"parallel tempering, step {int(result.steps[-1])}")
+    axes[0].set(xscale="log", xlabel="T / T_c", ylabel="g", title=f"parallel tempering, step {int(result.steps[k])}")
     ax2 = axes[0].twinx()
     ax2.plot(x, mc.chi_sg, "s:", ms=3, color="tab:red")
     ax2.set(ylabel="χ_SG = n⟨q²⟩ (red)", yscale="log")
@@ -173,7 +214,8 @@ def _mc_section(run: Any, result: Any, path: Path, builder: Any, n_sweeps: int, 
     rows = [{"T / T_c": float(a), "T": float(t), "Binder g": float(g), "χ_SG": float(c)}
             for a, t, g, c in zip(x, mc.temperatures, mc.binder, mc.chi_sg, strict=True)]
     text = [
-        f"Parallel tempering ({n_sweeps} sweeps, 4 replicas per temperature) on the last checkpoint ({n} spins), "
+        f"Parallel tempering ({n_sweeps} sweeps, 4 replicas per temperature) on the checkpoint of step "
+        f"{int(result.steps[k])} ({n} spins), "
         f"T_c = {t_c:.4g} from the stability curve. "
         + (f"Order sets in (g > 0.5) at T = {mc.t_onset:.4g} ({mc.t_onset / t_c:.2f} T_c); "
            if np.isfinite(mc.t_onset) else "g stays below 0.5 down to 0.6 T_c; ")
@@ -186,20 +228,28 @@ def _mc_section(run: Any, result: Any, path: Path, builder: Any, n_sweeps: int, 
 
 def phases(
     out: Path = typer.Option(Path("runs/phases"), "--out", help="Run directory (re-running resumes it)."),
-    binarized: bool = typer.Option(False, "--binarized", help="Binarized (sign, straight-through) activations."),
+    binarized: bool = typer.Option(False, "--binarized", help="Train with binarized (sign, straight-through) "
+                                   "activations."),
     lazy: bool = typer.Option(False, "--lazy", help="Lazy-training control: output scale alpha, lr / alpha^2."),
-    lazy_scale: float = typer.Option(100.0, "--lazy-scale", help="alpha for --lazy."),
-    checkpoints: Path | None = typer.Option(None, "--checkpoints", help="Analyse your own checkpoint folder."),
-    model: str | None = typer.Option(None, "--model", help="module:builder returning the nn.Sequential "
-                                     "for --checkpoints (optional for plain Linear state dicts)."),
-    widths: str = typer.Option("784,256,256,10", "--widths", help="Layer widths, input first."),
-    dataset: str = typer.Option("mnist5000", "--dataset", help="digits, mnist5000 or an .npz file."),
-    n_samples: int | None = typer.Option(None, "--n-samples", help="Use only the first N samples."),
-    steps: int = typer.Option(2000, "--steps", help="Training steps."),
-    n_checkpoints: int = typer.Option(20, "--n-checkpoints", help="Log-spaced checkpoints (incl. step 0)."),
-    lr: float = typer.Option(0.05, "--lr", help="Learning rate."),
-    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) or adam."),
-    batch_size: int = typer.Option(128, "--batch-size"),
+    lazy_scale: float | None = typer.Option(None, "--lazy-scale", help="alpha for --lazy (default 100)."),
+    checkpoints: Path | None = typer.Option(None, "--checkpoints", help="Analyse your own checkpoints (a folder, "
+                                            "or one file) instead of training; nothing is trained."),
+    model: str | None = typer.Option(None, "--model", help="module:builder or file.py:builder returning the "
+                                     "nn.Module of --checkpoints (needed unless the state dicts are one "
+                                     "nn.Sequential's: 0.weight, 2.weight, ...)."),
+    steps_from: Path | None = typer.Option(None, "--steps-from", help="CSV (file,step per line) or JSON "
+                                           "{file: step}: the training step of each file of --checkpoints."),
+    widths: str | None = typer.Option(None, "--widths", help="Layer widths, input first (default 784,256,256,10); "
+                                      "with --checkpoints only checked against them."),
+    dataset: str | None = typer.Option(None, "--dataset", help="digits, mnist5000 (default for training) or an "
+                                       ".npz file; with --checkpoints: accuracy (needs --model) and class alignment."),
+    n_samples: int | None = typer.Option(None, "--n-samples", help="Use only the first N samples of the dataset."),
+    steps: int | None = typer.Option(None, "--steps", help="Training steps (default 2000)."),
+    n_checkpoints: int | None = typer.Option(None, "--n-checkpoints", help="Log-spaced checkpoints incl. step 0 "
+                                             "(default 20)."),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (default 0.05)."),
+    optimizer: str | None = typer.Option(None, "--optimizer", help="sgd (momentum 0.9; default) or adam."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size (default 128)."),
     n_starts: int = typer.Option(8, "--n-starts", help="Random TAP starts per probed checkpoint."),
     tap_checkpoints: int = typer.Option(5, "--tap-checkpoints", help="Checkpoints that get TAP evidence."),
     seed: int = typer.Option(0, "--seed"),
@@ -209,7 +259,8 @@ def phases(
     workers: int = WORKERS,
     scheduler: str | None = SCHEDULER,
 ) -> None:
-    """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000) and follow its spin-model phase over training."""
+    """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000), or read your checkpoints, and follow its
+    spin-model phase over training."""
     options = {k: v for k, v in locals().items() if k != "out"}  # exactly the parameters above
     _run_phases(out, "", **options)
 

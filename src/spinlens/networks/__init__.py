@@ -1,16 +1,23 @@
 """Trained networks as spin systems (Barney, Winer & Galitski, arXiv:2408.06421).
 
 * :func:`mlp`, :func:`train` — MLPs (ReLU, tanh, binarized sign) trained with log-spaced checkpoints.
-* :func:`to_spins` — a network (nn.Sequential, state dict, weight list, checkpoint) as an :class:`IsingModel`.
+* :func:`to_spins` — a network (any nn.Module whose traced forward pass is a chain of Linear layers and element-wise
+  activations, a state dict of one nn.Sequential, a weight list, a checkpoint) as an :class:`IsingModel`.
+* :mod:`spinlens.networks.checkpoints` — the safe checkpoint loader and the rule for each file's training step.
 * :mod:`spinlens.networks.phases` — transition temperature and phase from the TAP paramagnet's stability.
 * :mod:`spinlens.networks.spectrum` — bond-matrix and per-block spectra, random-matrix edges, outliers.
 * :mod:`spinlens.networks.experiment` — the whole pipeline over training checkpoints.
 """
-from spinlens.networks.to_spins import MappedNetwork, extract_weights, load_checkpoint, to_spins
+from spinlens.networks.checkpoints import CheckpointError, checkpoint_step, list_checkpoints, load_checkpoint
+from spinlens.networks.to_spins import SUPPORTED_LAYERS, MappedNetwork, extract_weights, to_spins
 from spinlens.networks.train import Sign, TrainResult, checkpoint_steps, mlp, read_checkpoint_index, train
 
 __all__ = [
+    "CheckpointError",
     "MappedNetwork",
+    "SUPPORTED_LAYERS",
+    "checkpoint_step",
+    "list_checkpoints",
     "Sign",
     "TrainResult",
     "checkpoint_steps",

@@ -17,9 +17,9 @@ import dataclasses
 import functools
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ import numpy as np
 
 from spinlens._progress import ProgressCallback
 from spinlens._rng import spawn
+from spinlens.networks.checkpoints import list_checkpoints
 from spinlens.results import Result, to_jsonable
 from spinlens.sweeps import Unit, load_unit, run_sweep_with
 
@@ -41,6 +42,8 @@ __all__ = [
     "train_checkpoints",
     "analyze_checkpoints",
     "summarize",
+    "summarize_run",
+    "experiment_checkpoints",
     "run_experiment",
     "experiment_figures",
     "experiment_sections",
@@ -57,7 +60,7 @@ class ExperimentConfig:
     widths: tuple[int, ...] = (784, 256, 256, 10)
     activation: str = "relu"
     bias: bool = True
-    dataset: str = "mnist5000"
+    dataset: str | None = "mnist5000"  # with checkpoint_dir: None = no data (no accuracy, no class alignment)
     n_samples: int | None = None
     steps: int = 2000
     optimizer: str = "sgd"
@@ -76,6 +79,11 @@ class ExperimentConfig:
     # the user's own run
     checkpoint_dir: str | None = None
     model_builder: str | None = None
+    steps_from: str | None = None  # CSV/JSON file -> step table for checkpoint_dir (see checkpoints.list_checkpoints)
+
+    #: Fields that describe training; they do not apply to (and are not recorded for) a user's checkpoints.
+    TRAINING_FIELDS = ("widths", "activation", "bias", "steps", "optimizer", "lr", "momentum", "batch_size",
+                       "n_checkpoints", "lazy_scale")
 
 
 # ---------------------------------------------------------------------------------------------- fit
@@ -138,63 +146,71 @@ def fit_power_law(t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-_CKPT_EXT = (".pt", ".pth", ".safetensors")
-
-
-def list_checkpoints(directory: str | os.PathLike[str]) -> list[tuple[int, Path]]:
-    """``(step, path)`` of the checkpoints in a folder, sorted by step.
-
-    Uses ``checkpoints.json`` (written by :func:`spinlens.networks.train`) when present, else the last integer
-    in each file name (``.pt``, ``.pth``, ``.safetensors``; optimizer-state files ``optim_*`` are skipped).
-    """
-    from spinlens.networks.train import read_checkpoint_index
-
-    d = Path(directory)
-    if not d.is_dir():
-        raise FileNotFoundError(f"checkpoint folder {d} does not exist.")
-    index = read_checkpoint_index(d)
-    if index is not None and index.get("checkpoints"):
-        out = [(int(r["step"]), d / r["file"]) for r in index["checkpoints"] if (d / r["file"]).is_file()]
-        return sorted(out)
-    files = sorted(p for p in d.iterdir() if p.suffix in _CKPT_EXT and not p.name.startswith("optim_"))
-    if not files:
-        raise ValueError(f"{d} holds no checkpoint files ({', '.join(_CKPT_EXT)}).")
-    out = []
-    for k, p in enumerate(files):
-        nums = re.findall(r"\d+", p.stem)
-        out.append((int(nums[-1]) if nums else k, p))
-    steps = [s for s, _ in out]
-    if len(set(steps)) != len(steps):
-        raise ValueError(f"cannot tell the training steps of the files in {d} apart; name them like step_000100.pt.")
-    return sorted(out)
-
-
 def load_builder(spec: str) -> Any:
-    """``"package.module:function"`` → the callable (the user's own code: it is imported and run)."""
-    if ":" not in spec:
-        raise ValueError(f"--model must look like 'module:builder', got {spec!r}.")
-    mod_name, fn_name = spec.split(":", 1)
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {mod_name!r} for --model: {exc}") from None
+    """``"package.module:builder"`` or ``"path/to/file.py:builder"`` → the callable (the user's code: it is run).
+
+    A module name is imported from the current directory first (as ``python -m`` does), then from ``sys.path``.
+    """
+    import sys
+
+    if ":" not in spec or not all(spec.split(":", 1)):
+        raise ValueError(f"--model must look like 'module:builder' or 'file.py:builder', got {spec!r}.")
+    mod_name, fn_name = spec.rsplit(":", 1)
+    if mod_name.endswith(".py"):
+        path = Path(mod_name).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"--model {spec}: file {path} does not exist.")
+        spec_ = importlib.util.spec_from_file_location(f"_spinlens_user_{path.stem}", path)
+        mod = importlib.util.module_from_spec(spec_)  # type: ignore[arg-type]
+        try:
+            spec_.loader.exec_module(mod)  # type: ignore[union-attr]
+        except Exception as exc:
+            raise ValueError(f"--model {spec}: running {path.name} failed: {type(exc).__name__}: {exc}") from None
+    else:
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError as exc:
+            raise ValueError(
+                f"cannot import {mod_name!r} for --model ({exc}); spinlens looks in the current directory ({cwd}) "
+                f"and on PYTHONPATH: run from the folder that holds it, or give --model path/to/{mod_name}.py:"
+                f"{fn_name}."
+            ) from None
     fn = getattr(mod, fn_name, None)
     if not callable(fn):
-        raise ValueError(f"module {mod_name!r} has no callable {fn_name!r}.")
+        raise ValueError(f"module {mod_name!r} has no callable {fn_name!r} (--model {spec}).")
     return fn
 
 
 def _load_network(path: Path, builder: Any) -> Any:
-    from spinlens.networks.to_spins import load_checkpoint
+    """The checkpoint as a state dict, or loaded into ``builder()`` (a ``model.``-style prefix is stripped)."""
+    import torch.nn as nn
+
+    from spinlens.networks.checkpoints import load_checkpoint
 
     sd = load_checkpoint(path)
     if builder is None:
         return sd
     net = builder()
+    if not isinstance(net, nn.Module):
+        raise ValueError(f"--model builder returned a {type(net).__name__}, not an nn.Module.")
+    wanted = set(net.state_dict())
+    if set(sd) != wanted:
+        for prefix in {k.split(".", 1)[0] + "." for k in sd}:
+            if all(k.startswith(prefix) for k in sd) and {k[len(prefix):] for k in sd} == wanted:
+                sd = {k[len(prefix):]: v for k, v in sd.items()}  # e.g. a LightningModule's "model." prefix
+                break
     try:
         net.load_state_dict(sd)
     except (RuntimeError, KeyError) as exc:
-        raise ValueError(f"checkpoint {path.name} does not fit the network from --model: {str(exc)[:300]}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        missing = sorted(wanted - set(sd))[:3]
+        extra = sorted(set(sd) - wanted)[:3]
+        detail = f"missing {missing}, unexpected {extra}" if (missing or extra) else first[:200]
+        raise ValueError(f"checkpoint {path.name} does not fit the network from --model ({detail}).") from None
+    net.eval()
     return net
 
 
@@ -229,13 +245,40 @@ def _tap_indices(n: int, k: int) -> set[int]:
     return {int(round(x)) for x in np.linspace(0, n - 1, min(k, n))}
 
 
+def _invalid_record(step: int, path: Path, error: str) -> dict[str, Any]:
+    """The record of a checkpoint that could not be analysed (diverged weights, unreadable file, ...)."""
+    nan = float("nan")
+    return {"step": step, "file": path.name, "invalid": error, "t_c": nan, "phase": "invalid", "criterion": "",
+            "t_star": nan, "f_min_rel": nan, "tolerance": nan, "lambda_max": nan, "widths": None, "outliers": None,
+            "top_ratio": None, "rel_change": None, "edges": None, "notes": [], "evidence_agrees": None, "tap": None}
+
+
+def _evaluate(net: Any, data: Any) -> tuple[float, float]:
+    """Cross-entropy loss and accuracy of a module on a dataset (its own forward pass, float32, no grad)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        X = torch.as_tensor(data.X, dtype=next(net.parameters()).dtype)
+        y = torch.as_tensor(data.y, dtype=torch.long)
+        out = net(X)
+        return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).double().mean())
+
+
 def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndarray], cfg: ExperimentConfig,
                  with_tap: bool, rng: Any, data: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from spinlens.networks.phases import analyze, class_alignment
     from spinlens.networks.spectrum import spectrum
     from spinlens.networks.to_spins import to_spins
 
-    mapped = to_spins(_load_network(path, builder))
+    try:
+        net = _load_network(path, builder)
+        mapped = to_spins(net)
+    except (ValueError, FileNotFoundError) as exc:  # one bad checkpoint must not sink the others
+        return _invalid_record(step, path, str(exc)), {}
+    if tuple(mapped.widths) != tuple(w.shape[1] for w in init_weights[:1]) + tuple(w.shape[0] for w in init_weights):
+        return _invalid_record(step, path, f"its layer widths {list(mapped.widths)} differ from those of the first "
+                                           "checkpoint: not the same network"), {}
     res = analyze(mapped, n_grid=cfg.n_grid, n_starts=cfg.n_starts if with_tap else 0,
                   tap_max_iter=cfg.tap_max_iter, rng=rng)
     spec = spectrum(list(mapped.weights), init_weights)
@@ -254,10 +297,12 @@ def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndar
         "top_ratio": spec.top_ratio.tolist(),
         "rel_change": spec.rel_change.tolist(),
         "edges": spec.edges.tolist(),
-        "notes": list(res.notes),
+        "notes": list(mapped.notes) + list(res.notes),
         "evidence_agrees": res.evidence_agrees,
         "tap": None,
     }
+    if data is not None and builder is not None:
+        rec["eval_loss"], rec["eval_accuracy"] = _evaluate(net, data)
     arrays = {
         "temperatures": res.temperatures,
         "stability": res.stability,
@@ -279,7 +324,7 @@ def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndar
             "alignment": ev.alignment.tolist(),
             "critical_alignment": ev.critical_alignment,
         }
-        if data is not None and ev.n_nontrivial and data.X.shape[1] == mapped.widths[0]:
+        if data is not None and ev.n_nontrivial:
             rec["tap"]["class_alignment"] = class_alignment(ev.m_best[: mapped.widths[0]], data.X, data.y).tolist()
         arrays["m_best"] = ev.m_best
     return rec, arrays
@@ -290,7 +335,9 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
 
     ``config`` holds the experiment configuration (``cfg``), the checkpoint folder and the step-0 file (the
     reference for weight motion); ``params`` the step, file name and whether to gather TAP evidence. Returns
-    ``{"record": JSON-able summary, "arrays": stability curve, spectra, TAP solution}``.
+    ``{"record": JSON-able summary, "arrays": stability curve, spectra, TAP solution}``; a checkpoint that cannot
+    be read or mapped (NaN weights, a file that does not load) gets a record with ``phase = "invalid"`` and the
+    reason in ``invalid``.
     """
     fields: dict[str, Any] = dict(config["cfg"])
     cfg = ExperimentConfig(**{**fields, "widths": tuple(fields["widths"])})
@@ -302,7 +349,11 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
     folder = Path(config["checkpoint_dir"])
     init_weights = _reference_weights(str(folder / config["init_file"]), cfg.model_builder)
     with_tap = bool(params["with_tap"])
-    data = _make_data(cfg) if with_tap and config["class_alignment"] else None
+    use_data = bool(config["class_alignment"]) and cfg.dataset is not None and (with_tap or builder is not None)
+    data = _make_data(cfg) if use_data else None
+    if data is not None and data.X.shape[1] != init_weights[0].shape[1]:
+        raise ValueError(f"the dataset {cfg.dataset} has {data.X.shape[1]} features but the network has "
+                         f"{init_weights[0].shape[1]} inputs.")
     rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, init_weights, cfg, with_tap,
                                seed, data)
     return {"record": to_jsonable(rec), "arrays": arrays}
@@ -341,7 +392,11 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     init_file = Path(checkpoints[0][1]).name
     # bad input (a builder that does not exist, layers the mapping does not support) is refused here, before
     # any unit runs
-    _reference_weights(str(folder / init_file), cfg.model_builder)
+    try:
+        _reference_weights(str(folder / init_file), cfg.model_builder)
+    except ValueError as exc:
+        raise ValueError(f"the first checkpoint, {init_file} (step {checkpoints[0][0]}, the reference for weight "
+                         f"motion), cannot be analysed: {exc}") from None
     tap_idx = _tap_indices(len(checkpoints), cfg.n_tap_checkpoints)
     fields = dataclasses.asdict(cfg)
     config = {"cfg": fields, "checkpoint_dir": str(folder), "init_file": init_file,
@@ -387,12 +442,18 @@ class ExperimentResult(Result):
 
     Attributes
     ----------
-    steps : (k,) checkpoint steps; ``t_c``, ``t_star``, ``f_min_rel``, ``lambda_max`` per checkpoint.
-    phases : phase per checkpoint.
+    steps : (k,) checkpoint steps; ``t_c``, ``t_star``, ``f_min_rel``, ``lambda_max`` per checkpoint (NaN for
+        an invalid checkpoint).
+    phases : phase per checkpoint (``"invalid"`` where a checkpoint could not be analysed).
     outliers, top_ratio, rel_change : (k, L) per layer.
+    train_loss, train_accuracy : from the training run's ``checkpoints.json`` (NaN where not recorded).
+    eval_loss, eval_accuracy : of each checkpoint's own forward pass on ``eval_dataset`` (user checkpoints with
+        a module and a dataset; NaN otherwise).
     init_prediction : layered-SK :math:`T_c` from the step-0 widths and weight variances.
     init_measured : measured :math:`T_c` at step 0.
     fit : the power-law fit (None when fewer than 3 hidden-order checkpoints).
+    invalid : ``{"step", "file", "error"}`` of each checkpoint that could not be analysed.
+    notes : what was assumed or could not be done (repeated in the report).
     """
 
     steps: np.ndarray
@@ -411,6 +472,10 @@ class ExperimentResult(Result):
     fit: PowerLawFit | None
     widths: tuple
     notes: list = field(default_factory=list)
+    eval_loss: np.ndarray | None = None
+    eval_accuracy: np.ndarray | None = None
+    eval_dataset: str | None = None
+    invalid: list = field(default_factory=list)
 
     def scalars(self) -> dict[str, Any]:
         d = super().scalars()
@@ -418,16 +483,39 @@ class ExperimentResult(Result):
         return d
 
 
+def _floats(records: Sequence[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([float(r[key]) if r.get(key) not in (None, "nan") else np.nan for r in records])
+
+
+def _per_layer(records: Sequence[dict[str, Any]], key: str, n_layers: int, fill: float) -> np.ndarray:
+    return np.array([[float(x) if x not in (None, "nan") else np.nan for x in r[key]] if r.get(key) is not None
+                     else [fill] * n_layers for r in records])
+
+
 def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLike[str] | None,
-              init_network: Any) -> ExperimentResult:
-    """Collect the per-checkpoint records, the init prediction and the power-law fit of :math:`T_c(t)`."""
+              init_network: Any, eval_dataset: str | None = None) -> ExperimentResult:
+    """Collect the per-checkpoint records, the init prediction and the power-law fit of :math:`T_c(t)`.
+
+    Invalid checkpoints (``record["invalid"]``) keep their place with NaN values and are listed in ``invalid``;
+    the notes of the mapping (e.g. "read from a state dict: assumed to be a chain") are collected once each.
+    """
     from spinlens.networks.phases import init_prediction
     from spinlens.networks.train import read_checkpoint_index
 
     steps = np.array([r["step"] for r in records], dtype=np.int64)
-    t_c = np.array([float(r["t_c"]) if r["t_c"] not in (None, "nan") else np.nan for r in records])
+    t_c = _floats(records, "t_c")
     phases = [r["phase"] for r in records]
+    valid = [r for r in records if not r.get("invalid")]
+    if not valid:
+        raise ValueError("no checkpoint could be analysed: " + "; ".join(f"{r['file']}: {r['invalid']}"
+                                                                          for r in records[:3]))
+    n_layers = len(valid[0]["top_ratio"])
     notes: list[str] = []
+    for r in valid:
+        for note in r.get("notes", []):
+            if note not in notes:
+                notes.append(note)
+    invalid = [{"step": int(r["step"]), "file": r["file"], "error": r["invalid"]} for r in records if r.get("invalid")]
     loss = np.full(len(steps), np.nan)
     acc = np.full(len(steps), np.nan)
     idx = read_checkpoint_index(checkpoint_dir) if checkpoint_dir is not None else None
@@ -437,6 +525,8 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
             if int(s) in by and by[int(s)].get("train_loss") is not None:
                 loss[k] = by[int(s)]["train_loss"]
                 acc[k] = by[int(s)]["train_accuracy"]
+    eval_loss, eval_acc = _floats(records, "eval_loss"), _floats(records, "eval_accuracy")
+    has_eval = bool(np.isfinite(eval_acc).any())
     # fit range: from the first checkpoint after which every checkpoint is in hidden order
     fit = None
     ho = np.array([p == "hidden order" for p in phases]) & np.isfinite(t_c) & (steps > 0)
@@ -449,40 +539,67 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         fit = fit_power_law(steps, t_c, (float(steps[start]), float(steps[-1])))
     else:
         notes.append("fewer than 3 trailing hidden-order checkpoints: no power-law fit of T_c(t).")
+    if invalid:
+        notes.append(f"{len(invalid)} of {len(records)} checkpoints could not be analysed and are left out of every "
+                     "figure and fit: " + "; ".join(f"{r['file']} ({r['error']})" for r in invalid))
     return ExperimentResult(
         steps=steps,
         t_c=t_c,
-        t_star=np.array([float(r["t_star"]) for r in records]),
-        f_min_rel=np.array([float(r["f_min_rel"]) for r in records]),
-        lambda_max=np.array([float(r["lambda_max"]) for r in records]),
+        t_star=_floats(records, "t_star"),
+        f_min_rel=_floats(records, "f_min_rel"),
+        lambda_max=_floats(records, "lambda_max"),
         phases=phases,
-        outliers=np.array([r["outliers"] for r in records], dtype=np.int64),
-        top_ratio=np.array([r["top_ratio"] for r in records], dtype=np.float64),
-        rel_change=np.array([[float(x) if x not in (None, "nan") else np.nan for x in r["rel_change"]]
-                             for r in records]),
+        outliers=_per_layer(records, "outliers", n_layers, -1).astype(np.int64),
+        top_ratio=_per_layer(records, "top_ratio", n_layers, np.nan),
+        rel_change=_per_layer(records, "rel_change", n_layers, np.nan),
         train_loss=loss,
         train_accuracy=acc,
         init_prediction=init_prediction(init_network),
         init_measured=float(t_c[0]) if steps[0] == 0 else float("nan"),
         fit=fit,
-        widths=tuple(records[0]["widths"]),
+        widths=tuple(valid[0]["widths"]),
         notes=notes,
+        eval_loss=eval_loss if has_eval else None,
+        eval_accuracy=eval_acc if has_eval else None,
+        eval_dataset=eval_dataset if has_eval else None,
+        invalid=invalid,
     )
+
+
+def experiment_checkpoints(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
+                           progress: ProgressCallback | None = None) -> tuple[Path, list[tuple[int, Path]]]:
+    """``(folder, [(step, file), ...])``: the user's checkpoints (``cfg.checkpoint_dir``, steps by
+    :func:`~spinlens.networks.checkpoints.list_checkpoints`), or the configured MLP trained into
+    ``out_dir/checkpoints`` (resuming finished checkpoints)."""
+    if cfg.checkpoint_dir:
+        cks = list_checkpoints(cfg.checkpoint_dir, steps_from=cfg.steps_from)
+        return Path(cks[0][1]).parent, cks
+    ckdir = Path(out_dir) / "checkpoints"
+    return ckdir, train_checkpoints(cfg, ckdir, progress=progress)
+
+
+def summarize_run(cfg: ExperimentConfig, records: Sequence[dict[str, Any]], checkpoint_dir: Path,
+                  checkpoints: Sequence[tuple[int, Path]]) -> ExperimentResult:
+    """:func:`summarize` with the step-0 network of the run as the reference of the init prediction."""
+    builder = load_builder(cfg.model_builder) if cfg.model_builder else None
+    res = summarize(records, checkpoint_dir, _load_network(checkpoints[0][1], builder),
+                    eval_dataset=cfg.dataset if cfg.checkpoint_dir else None)
+    if not cfg.checkpoint_dir or res.eval_accuracy is not None:
+        return res
+    if cfg.dataset is None:
+        why = "no dataset was given (--dataset): no accuracy and no class alignment of the checkpoints."
+    else:
+        why = (f"accuracy on {cfg.dataset} not computed: a state dict does not record the activations, so the "
+               "forward pass is unknown; pass --model module:builder to evaluate the checkpoints.")
+    return dataclasses.replace(res, notes=[*res.notes, why])
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
                    progress: ProgressCallback | None = None) -> ExperimentResult:
     """Train (or take ``cfg.checkpoint_dir``), analyse every checkpoint, summarise (no figures)."""
-    out = Path(out_dir)
-    if cfg.checkpoint_dir:
-        ckdir = Path(cfg.checkpoint_dir)
-        cks = list_checkpoints(ckdir)
-    else:
-        ckdir = out / "checkpoints"
-        cks = train_checkpoints(cfg, ckdir)
-    records = analyze_checkpoints(cfg, cks, out, progress=progress, class_alignment=not cfg.checkpoint_dir)
-    builder = load_builder(cfg.model_builder) if cfg.model_builder else None
-    return summarize(records, ckdir, _load_network(cks[0][1], builder))
+    ckdir, cks = experiment_checkpoints(cfg, out_dir)
+    records = analyze_checkpoints(cfg, cks, out_dir, progress=progress, class_alignment=cfg.dataset is not None)
+    return summarize_run(cfg, records, ckdir, cks)
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -519,7 +636,8 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     figs["tc_vs_step"] = fig
 
     fig, ax = new_figure()
-    picks = sorted({0, len(steps) // 3, 2 * len(steps) // 3, len(steps) - 1})
+    good = [k for k, p in enumerate(result.phases) if p != "invalid"]  # invalid checkpoints have no curves
+    picks = sorted({good[0], good[len(good) // 3], good[2 * len(good) // 3], good[-1]})
     stored = {k: _analysis_of(out, int(steps[k])) for k in picks}  # read each unit file once (ends used twice)
     for k in picks:
         arr = stored[k]["arrays"]
@@ -546,14 +664,14 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     figs["spectra_over_training"] = fig
 
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
-    final = stored[len(steps) - 1]
-    first, last = stored[0]["arrays"], final["arrays"]
+    final = stored[good[-1]]
+    first, last = stored[good[0]]["arrays"], final["arrays"]
     rec_edges = final["record"].get("edges")
     for l in range(result.top_ratio.shape[1]):
         sv0, sv1 = first[f"sv_{l}"], last[f"sv_{l}"]
         col = f"C{l % 10}"  # one colour per layer: solid at step 0, dashed at the last step
-        axes[0].plot(np.arange(1, len(sv0) + 1), sv0, "-", lw=1, color=col, label=f"W{l} step 0")
-        axes[0].plot(np.arange(1, len(sv1) + 1), sv1, "--", lw=1, color=col, label=f"W{l} step {steps[-1]}")
+        axes[0].plot(np.arange(1, len(sv0) + 1), sv0, "-", lw=1, color=col, label=f"W{l} step {steps[good[0]]}")
+        axes[0].plot(np.arange(1, len(sv1) + 1), sv1, "--", lw=1, color=col, label=f"W{l} step {steps[good[-1]]}")
         if rec_edges:
             axes[0].axhline(rec_edges[l], lw=0.6, ls=":", color=col)
     axes[0].set(xscale="log", yscale="log", xlabel="rank", ylabel="singular value",
@@ -565,11 +683,16 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
         a.grid(alpha=0.3)
     figs["singular_values"] = fig
 
-    if np.isfinite(result.train_loss).any():
+    curves = [(result.train_loss, "o-", "train loss"), (result.train_accuracy, "s-", "train accuracy")]
+    if result.eval_accuracy is not None and result.eval_loss is not None:
+        curves += [(result.eval_loss, "o--", f"loss on {result.eval_dataset}"),
+                   (result.eval_accuracy, "s--", f"accuracy on {result.eval_dataset}")]
+    curves = [c for c in curves if np.isfinite(c[0]).any()]
+    if curves:
         fig, ax = new_figure()
-        ax.plot(xs, result.train_loss, "o-", ms=3, label="train loss")
-        ax.plot(xs, result.train_accuracy, "s-", ms=3, label="train accuracy")
-        ax.set(xscale="log", xlabel="training step", title="training")
+        for y, style, label in curves:
+            ax.plot(xs, y, style, ms=3, label=label)
+        ax.set(xscale="log", xlabel="training step", title="loss and accuracy of the checkpoints")
         ax.legend(frameon=False)
         ax.grid(alpha=0.3)
         figs["training"] = fig
@@ -591,21 +714,24 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
         f"({result.phases[0]}).",
     ]
     if fit is not None:
-        lo, hi = fit.exponent_ci
-        head.append(
-            f"Power law T_c(t) = {fit.prefactor:.3g} t^γ with γ = {fit.exponent:.3f} ± {fit.exponent_stderr:.3f} "
-            f"(95% CI [{lo:.3f}, {hi:.3f}], R² = {fit.r2:.3f}) over steps {fit.t_start:.0f}–{fit.t_end:.0f} "
-            f"({fit.n_points} hidden-order checkpoints)."
-        )
+        head.append(f"Power law T_c(t) = {fit.prefactor:.3g} t^γ: {fit_text(fit)}.")
     head += list(result.notes)
     if elapsed_s is not None:
         head.append(f"Run time: {elapsed_s:.0f} s.")
     rows = []
+    show_train = bool(np.isfinite(result.train_accuracy).any())
     for k, r in enumerate(records):
         tap = r.get("tap") or {}
+        if r.get("invalid"):
+            rows.append({"step": r["step"], "phase": "invalid (not analysed, see below)"})
+            continue
+        row: dict[str, Any] = {"step": r["step"]}
+        if show_train:
+            row["train acc"] = _num(result.train_accuracy[k])
+        if result.eval_accuracy is not None:
+            row[f"acc ({result.eval_dataset})"] = _num(result.eval_accuracy[k])
         rows.append({
-            "step": r["step"],
-            "train acc": float(result.train_accuracy[k]),
+            **row,
             "phase": r["phase"],
             "T_c": float(r["t_c"]) if r["t_c"] not in (None, "nan") else float("nan"),
             "f_min/T*": float(r["f_min_rel"]),
@@ -628,7 +754,10 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
             "(up to the global flip; (±) = a solution and its mirror image were both found), per-layer q_l of the "
             "best solution, its overlap with the top eigenvector v1 of J, and the largest cosine between the "
             "input-layer magnetisation and a centred class-mean image."],
-            tables=[("phase, transition and evidence per checkpoint", rows)]),
+            tables=[("phase, transition and evidence per checkpoint", rows)] + ([(
+                "checkpoints that could not be analysed", [{"step": r["step"], "file": r["file"],
+                                                            "what is wrong": r["error"]} for r in result.invalid])]
+                if result.invalid else [])),
         Section("Bond-matrix spectrum", text=[
             "Singular values of each weight matrix against the random-matrix bulk edge s(√n + √m) of the initial "
             "weights; singular values above it (BBP outliers) are learned structure. Lazy training keeps "
@@ -639,6 +768,22 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
     return secs
 
 
+def _num(x: float) -> Any:
+    return float(x) if np.isfinite(x) else "—"
+
+
+def fit_text(fit: PowerLawFit) -> str:
+    """γ with an honest error bar: the standard error to 2 significant digits, the value to the same place."""
+    lo, hi = fit.exponent_ci
+    where = f"over steps {fit.t_start:.0f}–{fit.t_end:.0f} ({fit.n_points} hidden-order checkpoints)"
+    se = fit.exponent_stderr
+    if not (np.isfinite(se) and se > 0):
+        return f"γ = {fit.exponent:.3g} {where}; no error bar (the points lie exactly on the line)"
+    digits = max(0, 1 - int(np.floor(np.log10(se))))
+    return (f"γ = {fit.exponent:.{digits}f} ± {se:.{digits}f} (95% CI [{lo:.{digits}f}, {hi:.{digits}f}], "
+            f"R² = {fit.r2:.3f}) {where}")
+
+
 def _best_class(a: Any) -> str:
     if not a:
         return ""
@@ -647,4 +792,18 @@ def _best_class(a: Any) -> str:
 
 
 def config_dict(cfg: ExperimentConfig) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
+    """The options that apply to this run (a user's checkpoints: no training options, no unused dataset)."""
+    d = dataclasses.asdict(cfg)
+    if cfg.checkpoint_dir:
+        for k in ExperimentConfig.TRAINING_FIELDS:
+            d.pop(k)
+        if cfg.dataset is None:
+            d.pop("n_samples")
+        if cfg.steps_from is None:
+            d.pop("steps_from")
+        if cfg.model_builder is None:
+            d.pop("model_builder")
+    else:
+        for k in ("checkpoint_dir", "model_builder", "steps_from"):
+            d.pop(k)
+    return d

@@ -602,8 +602,13 @@ def class_alignment(m_input: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.nda
     :math:`a_c = \cos\angle(m^{(0)}, \bar x_c - \bar x)`; shape ``(n_classes,)``.
     """
     m_input = np.asarray(m_input, dtype=np.float64).ravel()
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError("class_alignment needs a non-empty X of shape (n_samples, n_features ...), got an empty X.")
+    if y.shape != (len(X),):
+        raise ValueError(f"y must hold one label per sample: X has {len(X)} samples, y has shape {y.shape}.")
+    X = X.reshape(len(X), -1)
     if X.shape[1] != m_input.size:
         raise ValueError(f"input magnetisation has {m_input.size} entries but X has {X.shape[1]} features.")
     mu = X.mean(0)

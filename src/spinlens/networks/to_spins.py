@@ -9,48 +9,48 @@ couplings. With layer widths :math:`n_0, \dots, n_L` and weight matrices :math:`
                  \;-\; \sum_{l=1}^{L} \sum_j b^{(l)}_j s^{(l)}_j \quad(\text{fields only if requested}).
 
 The activation functions do not enter :math:`H`; they only shape which weights training produces.
-Checkpoints are untrusted input: :func:`load_checkpoint` never unpickles arbitrary objects.
+Checkpoints are untrusted input: :func:`~spinlens.networks.checkpoints.load_checkpoint` never unpickles
+arbitrary objects.
 """
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from spinlens.networks.checkpoints import load_checkpoint
 from spinlens.spins import IsingModel, layered_sk_from_weights
 
 __all__ = ["MappedNetwork", "to_spins", "extract_weights", "load_checkpoint", "SUPPORTED_LAYERS"]
 
-#: Element-wise modules that may sit between Linear layers (they do not enter the Hamiltonian).
+#: What the mapping reads exactly (every other module or operation is refused by name).
 SUPPORTED_LAYERS = (
     "Linear",
-    "ReLU",
-    "LeakyReLU",
-    "Tanh",
-    "Sigmoid",
-    "GELU",
-    "SiLU",
-    "ELU",
-    "Softplus",
-    "Hardtanh",
-    "Sign",
+    "element-wise activations (ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Hardtanh, Sign, ...)",
     "Identity",
     "Dropout",
-    "Flatten (before the first Linear only)",
+    "Flatten / view / reshape before the first Linear",
+    "Softmax / LogSoftmax after the last Linear",
 )
 _ELEMENTWISE = {
     "ReLU", "ReLU6", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "ELU", "SELU", "CELU", "Softplus",
     "Hardtanh", "Hardsigmoid", "Hardswish", "Mish", "Softsign", "Tanhshrink", "Sign", "Identity", "Dropout",
     "AlphaDropout",
 }
-_SUPPORTED_TEXT = (
-    "to_spins maps an nn.Sequential of Linear layers with element-wise activations "
-    f"({', '.join(SUPPORTED_LAYERS)}), a state dict of such Linear layers, or a list of weight matrices "
-    "of shape (out, in)"
+_OUTPUT_ONLY = {"Softmax", "LogSoftmax", "softmax", "log_softmax"}
+_FUNCTIONS = {  # call_function / call_method targets by name: element-wise, reshapes, output normalisation
+    "relu", "relu_", "relu6", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "selu", "celu", "softplus",
+    "hardtanh", "hardsigmoid", "hardswish", "mish", "softsign", "sign", "dropout", "identity",
+}
+_RESHAPES = {"flatten", "view", "reshape", "contiguous"}
+_METADATA = {"size", "dim", "shape"}
+_SUPPORTED_TEXT = "spinlens maps Linear layers with element-wise activations between them (see SUPPORTED_LAYERS)"
+_STATE_DICT_NOTE = (
+    "read from a state dict, which does not record the forward pass: assumed to be the plain chain {names} "
+    "(an nn.Sequential); pass the nn.Module itself to have the forward pass checked."
 )
 
 
@@ -69,6 +69,9 @@ class MappedNetwork(NamedTuple):
         The weight matrices :math:`W_l`, shape ``(n_{l+1}, n_l)``, float64.
     biases : tuple of ndarray or None
         The biases :math:`b^{(l+1)}` (None where a layer has no bias).
+    notes : tuple of str
+        What the mapping assumed about the input (e.g. that a state dict is a plain chain); results and reports
+        repeat these.
     """
 
     model: IsingModel
@@ -76,6 +79,7 @@ class MappedNetwork(NamedTuple):
     layer_names: tuple[str, ...]
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray | None, ...]
+    notes: tuple[str, ...] = ()
 
 
 def _to_numpy(x: Any, what: str) -> np.ndarray:
@@ -87,105 +91,197 @@ def _to_numpy(x: Any, what: str) -> np.ndarray:
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
     try:
-        return np.asarray(x, dtype=np.float64)
+        arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} is not a numeric array: {exc}") from None
+    return arr
 
 
-def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str]]:
+def _trace(net: Any) -> Any:
+    """``torch.fx`` graph of ``net.forward`` with every primitive module (no children) as one call."""
+    import torch.fx as fx
+
+    class _Tracer(fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return super().is_leaf_module(m, qualname) or not any(True for _ in m.children())
+
+    try:
+        return _Tracer().trace(net)
+    except Exception as exc:  # torch.fx raises TraceError, TypeError, RuntimeError, ... for untraceable code
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ValueError(
+            f"{type(net).__name__}.forward() cannot be traced by torch.fx ({first}); data-dependent control flow "
+            "cannot be mapped to spins. Pass an nn.Sequential of its layers, or the list of its weight matrices."
+        ) from None
+
+
+def _is_metadata(node: Any) -> bool:
+    return (node.op == "call_method" and node.target in _METADATA) or (
+        node.op == "call_function" and node.target is getattr)
+
+
+def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str], list[str]]:
+    """Weights of a module whose traced forward pass is a chain (input → Linear/activations → output)."""
     import torch.nn as nn
 
-    if not isinstance(net, nn.Sequential):
-        raise ValueError(
-            f"{type(net).__name__} is not an nn.Sequential: its forward() may contain skip connections or other "
-            f"operations the spin mapping cannot see. {_SUPPORTED_TEXT}. Pass the nn.Sequential inside it, "
-            "or the list of its weight matrices."
-        )
-
-    def flat(seq: nn.Sequential, prefix: str) -> list[tuple[str, nn.Module]]:
-        out: list[tuple[str, nn.Module]] = []
-        for name, mod in seq.named_children():
-            full = f"{prefix}{name}"
-            if isinstance(mod, nn.Sequential):
-                out += flat(mod, full + ".")
-            else:
-                out.append((full, mod))
-        return out
-
+    graph = _trace(net)
+    modules = dict(net.named_modules())
     Ws: list[np.ndarray] = []
     bs: list[np.ndarray | None] = []
     names: list[str] = []
-    for name, mod in flat(net, ""):
-        kind = type(mod).__name__
-        if isinstance(mod, nn.Linear):
-            Ws.append(_to_numpy(mod.weight, f"layer {name} (Linear) weight"))
-            bs.append(None if mod.bias is None else _to_numpy(mod.bias, f"layer {name} (Linear) bias"))
-            names.append(name)
-        elif isinstance(mod, nn.Flatten):
-            if Ws:
-                raise ValueError(
-                    f"layer {name} (Flatten) comes after a Linear layer; only a leading Flatten is supported. "
-                    f"{_SUPPORTED_TEXT}."
-                )
-        elif kind in _ELEMENTWISE:
-            if any(True for _ in mod.parameters()):
-                raise ValueError(
-                    f"layer {name} ({kind}) has learnable parameters, which the spin mapping ignores. "
-                    f"{_SUPPORTED_TEXT}."
-                )
+    notes: list[str] = []
+    cur = None  # the node that carries the chain's value
+    meta: set[Any] = set()  # nodes that compute sizes, not values
+    finished = False  # a Softmax/LogSoftmax after the last Linear ends the chain
+    cls = type(net).__name__
+
+    def refuse(node: Any, what: str, why: str) -> ValueError:
+        return ValueError(f"{cls}: {what} is not supported ({why}). {_SUPPORTED_TEXT}.")
+
+    def label(node: Any) -> str:
+        if node.op == "call_module":
+            return f"layer {node.target} ({type(modules[node.target]).__name__})"
+        name = getattr(node.target, "__name__", str(node.target))
+        return f"operation {name!r} (graph node {node.name})"
+
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if cur is not None:
+                raise ValueError(f"{cls}.forward() takes several inputs; spins map a network with one input.")
+            cur = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not cur:
+                raise ValueError(f"{cls}.forward() does not return the output of its last layer as one tensor "
+                                 "(it returns a tuple, a dict or an earlier value): not a chain.")
+            break
+        if node.op == "get_attr":
+            raise refuse(node, f"the parameter {node.target!r} used directly in forward()",
+                         "use it through an nn.Linear module")
+        kind = type(modules[node.target]).__name__ if node.op == "call_module" else \
+            getattr(node.target, "__name__", str(node.target))
+        if node.op != "call_module" and (_is_metadata(node) or node.all_input_nodes
+                                         and all(a in meta for a in node.all_input_nodes)):
+            meta.add(node)  # x.size(0), x.shape[0]: sizes used by view/reshape, not values of the chain
+            continue
+        data_inputs = [a for a in node.all_input_nodes if a not in meta]
+        if cur not in data_inputs:
+            raise refuse(node, label(node), "it does not act on the previous layer's output")
+        if len(data_inputs) != 1:
+            raise refuse(node, label(node), "it combines several values: a skip connection, concatenation or "
+                         "product; residual networks are not mapped yet")
+        users = [u for u in cur.users if not _is_metadata(u)]
+        if len(users) != 1:
+            src = "the network input" if cur.op == "placeholder" else f"the output of {label(cur)}"
+            raise ValueError(f"{cls}: {src} feeds {len(users)} operations ({', '.join(u.name for u in users)}): a "
+                             "branch or skip connection, which the spin mapping does not support yet. "
+                             f"{_SUPPORTED_TEXT}.")
+        if finished:
+            raise ValueError(f"{cls}: {label(cur)} is followed by {label(node)}; a softmax mixes the units of a "
+                             f"layer and is supported only at the output. {_SUPPORTED_TEXT}.")
+        if node.op == "call_module":
+            mod = modules[node.target]
+            if isinstance(mod, nn.Linear):
+                Ws.append(_to_numpy(mod.weight, f"layer {node.target} (Linear) weight"))
+                bs.append(None if mod.bias is None else _to_numpy(mod.bias, f"layer {node.target} (Linear) bias"))
+                names.append(str(node.target))
+            elif isinstance(mod, nn.Flatten):
+                if Ws:
+                    raise refuse(node, label(node), "a Flatten after a Linear layer reshapes hidden units")
+            elif kind in _OUTPUT_ONLY:
+                if not Ws:
+                    raise refuse(node, label(node), "a Softmax may only follow the last Linear layer")
+                finished = True
+                notes.append(f"the {kind} at the output ({node.target}) normalises the output units; "
+                             "it does not enter the Hamiltonian.")
+            elif kind in _ELEMENTWISE:
+                if any(True for _ in mod.parameters()):
+                    raise refuse(node, label(node), "it has learnable parameters, which the spin mapping ignores")
+            else:
+                raise refuse(node, label(node), "not a Linear layer or an element-wise activation")
         else:
-            raise ValueError(f"layer {name} ({kind}) is not supported. {_SUPPORTED_TEXT}.")
+            fname = kind.rstrip("_") if kind.endswith("_") and kind != "relu_" else kind
+            if fname in _RESHAPES:
+                if Ws:
+                    raise refuse(node, label(node), "a reshape after a Linear layer mixes hidden units")
+            elif fname in _OUTPUT_ONLY:
+                if not Ws:
+                    raise refuse(node, label(node), "a softmax may only follow the last Linear layer")
+                finished = True
+                notes.append(f"the {fname} at the output normalises the output units; it does not enter the "
+                             "Hamiltonian.")
+            elif fname not in _FUNCTIONS:
+                raise refuse(node, label(node), "not an element-wise activation")
+        cur = node
     if not Ws:
-        raise ValueError(f"the network has no Linear layer. {_SUPPORTED_TEXT}.")
-    return Ws, bs, names
-
-
-_BAD_KEY_HINTS = ("running_mean", "running_var", "num_batches_tracked", "in_proj", "conv", "attn", "norm")
+        raise ValueError(f"{cls} has no Linear layer. {_SUPPORTED_TEXT}.")
+    if not isinstance(net, nn.Sequential) or type(net).forward is not nn.Sequential.forward:
+        notes.append(f"forward pass of {cls} traced with torch.fx: a chain of {len(Ws)} Linear layers.")
+    return Ws, bs, names, notes
 
 
 def _natural_key(name: str) -> list[Any]:
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
 
 
-def _chain_ok(Ws: list[np.ndarray]) -> bool:
-    return all(Ws[l].shape[1] == Ws[l - 1].shape[0] for l in range(1, len(Ws)))
+def _sequential_index(base: str) -> tuple[str, tuple[int, ...]]:
+    """``"model.3.1"`` → ``("model.", (3, 1))``: the trailing integer path of a module name and what precedes it."""
+    parts = base.split(".")
+    k = len(parts)
+    while k > 0 and parts[k - 1].isdigit():
+        k -= 1
+    return ".".join(parts[:k]) + ("." if k else ""), tuple(int(p) for p in parts[k:])
 
 
-def _from_state_dict(sd: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str]]:
+def _from_state_dict(sd: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str], list[str]]:
+    """Linear layers of a state dict, ordered by their nn.Sequential index (never by key order).
+
+    A state dict does not record the forward pass. It is read as a chain only when its layers are the
+    integer-indexed children of one container (``0.weight``, ``2.weight``, ..., ``model.0.weight``, ..., nested
+    ``7.1.weight``), whose order is the index order; any other naming (``fc1``/``out``, ``blocks.0.fc1``) needs the
+    module.
+    """
     weights: dict[str, np.ndarray] = {}
     biases: dict[str, np.ndarray] = {}
     for key, val in sd.items():
         if not isinstance(key, str):
             raise ValueError(f"state dict keys must be strings, got {key!r}.")
-        if any(h in key.lower() for h in ("running_mean", "running_var", "num_batches_tracked")):
-            raise ValueError(f"state-dict entry {key!r} belongs to a normalisation layer (BatchNorm); "
-                             f"it is not supported. {_SUPPORTED_TEXT}.")
+        if any(h in key for h in ("running_mean", "running_var", "num_batches_tracked")):
+            raise ValueError(f"state-dict entry {key!r} belongs to a normalisation layer (BatchNorm), which is not "
+                             "mapped yet; map the network without it, or pass its Linear weights as a list.")
         arr = _to_numpy(val, f"state-dict entry {key!r}")
         base, _, leaf = key.rpartition(".")
         if leaf == "weight":
             if arr.ndim != 2:
                 raise ValueError(
-                    f"state-dict entry {key!r} has shape {arr.shape}: not a Linear layer "
-                    f"(convolutions and normalisation layers are not supported). {_SUPPORTED_TEXT}."
+                    f"state-dict entry {key!r} has shape {tuple(arr.shape)}: not a Linear layer's (out, in) weight "
+                    "(convolution and normalisation layers are not mapped yet)."
                 )
             weights[base] = arr
         elif leaf == "bias":
             biases[base] = arr
         else:
-            raise ValueError(f"state-dict entry {key!r} is not a Linear weight or bias. {_SUPPORTED_TEXT}.")
+            raise ValueError(f"state-dict entry {key!r} is not a Linear weight or bias "
+                             "(spinlens maps state dicts of Linear layers only).")
     if not weights:
-        raise ValueError(f"the state dict holds no Linear weights. {_SUPPORTED_TEXT}.")
+        raise ValueError("the state dict holds no Linear weights (keys ending in '.weight').")
     for base, b in biases.items():
         if base not in weights:
             raise ValueError(f"state-dict entry {base + '.bias'!r} is a bias without a Linear weight.")
         if b.shape != (weights[base].shape[0],):
             raise ValueError(f"bias {base + '.bias'!r} has shape {b.shape}, expected ({weights[base].shape[0]},).")
-    names = list(weights)  # insertion order = module order for torch state dicts
-    if not _chain_ok([weights[n] for n in names]):
-        natural = sorted(names, key=_natural_key)  # e.g. safetensors files store keys sorted as text
-        if _chain_ok([weights[n] for n in natural]):
-            names = natural
-    return [weights[n] for n in names], [biases.get(n) for n in names], names
+    index = {b: _sequential_index(b) for b in weights}
+    prefixes = {ix[0] for ix in index.values()}
+    if not all(ix[1] for ix in index.values()) or len(prefixes) != 1:
+        shown = ", ".join(sorted(weights, key=_natural_key)[:6]) + (", ..." if len(weights) > 6 else "")
+        raise ValueError(
+            f"the state dict names its layers {shown}: a state dict does not show the forward pass (layer order, "
+            "skip connections), and these names are not the indices of one nn.Sequential. Pass the module: "
+            "to_spins(net) with the nn.Module, or --model module:builder on the command line."
+        )
+    names = sorted(weights, key=lambda b: index[b][1])
+    notes = [_STATE_DICT_NOTE.format(names=" → ".join(names))]
+    return [weights[n] for n in names], [biases.get(n) for n in names], names, notes
 
 
 def extract_weights(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str]]:
@@ -196,8 +292,15 @@ def extract_weights(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None]
     ValueError
         For unsupported layers (naming the layer), NaN/inf weights or a broken chain of shapes.
     """
+    Ws, bs, names, _ = _read(net)
+    return Ws, bs, names
+
+
+def _read(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str], list[str]]:
+    """:func:`extract_weights` and the notes on what was assumed about the input."""
+    notes: list[str] = []
     if isinstance(net, MappedNetwork):
-        return list(net.weights), list(net.biases), list(net.layer_names[1:])
+        return list(net.weights), list(net.biases), list(net.layer_names[1:]), list(net.notes)
     try:
         import torch.nn as nn
 
@@ -205,11 +308,11 @@ def extract_weights(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None]
     except ImportError:  # pragma: no cover
         is_module = False
     if is_module:
-        Ws, bs, names = _from_module(net)
+        Ws, bs, names, notes = _from_module(net)
     elif isinstance(net, Mapping):
-        Ws, bs, names = _from_state_dict(net)
+        Ws, bs, names, notes = _from_state_dict(net)
     elif isinstance(net, (str, os.PathLike)):
-        Ws, bs, names = _from_state_dict(load_checkpoint(net))
+        Ws, bs, names, notes = _from_state_dict(load_checkpoint(net))
     elif isinstance(net, Sequence) or isinstance(net, np.ndarray):
         Ws = [_to_numpy(W, f"weight {l}") for l, W in enumerate(net)]
         bs = [None] * len(Ws)
@@ -217,7 +320,8 @@ def extract_weights(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None]
         if not Ws:
             raise ValueError("the weight list is empty.")
     else:
-        raise ValueError(f"cannot map a {type(net).__name__} to spins. {_SUPPORTED_TEXT}.")
+        raise ValueError(f"cannot map a {type(net).__name__} to spins: pass an nn.Module, a state dict, a "
+                         "checkpoint path or a list of (out, in) weight matrices.")
     for l, (W, name) in enumerate(zip(Ws, names, strict=True)):
         if W.ndim != 2:
             raise ValueError(f"weight {l} ({name}) must be a 2-D (out, in) matrix, got shape {W.shape}.")
@@ -229,9 +333,9 @@ def extract_weights(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None]
         if l > 0 and W.shape[1] != Ws[l - 1].shape[0]:
             raise ValueError(
                 f"layer {name} expects {W.shape[1]} inputs but the previous Linear layer has {Ws[l - 1].shape[0]} "
-                "outputs: the layers do not form a chain (skip connections or reshapes are not supported)."
+                "outputs: the layers do not form a chain."
             )
-    return Ws, bs, names
+    return Ws, bs, names, notes
 
 
 def to_spins(net: Any, bias_as_field: bool = False) -> MappedNetwork:
@@ -239,25 +343,28 @@ def to_spins(net: Any, bias_as_field: bool = False) -> MappedNetwork:
 
     Parameters
     ----------
-    net : nn.Sequential, state dict, list of (out, in) weight matrices, or a checkpoint path
-        ``nn.Sequential`` of ``Linear`` layers with element-wise activations (a leading ``Flatten``,
-        ``Dropout`` and ``Identity`` are allowed), or the state dict of such a network.
+    net : nn.Module, state dict, list of (out, in) weight matrices, or a checkpoint path
+        Any ``nn.Module`` whose forward pass (traced with ``torch.fx``) is a chain of ``Linear`` layers with
+        element-wise activations (``SUPPORTED_LAYERS``: a leading ``Flatten``/``view``, ``Dropout``,
+        ``Identity`` and a final ``Softmax``/``LogSoftmax`` are allowed). A state dict does not record the
+        forward pass: it is read only when its layers are the integer-indexed children of one
+        ``nn.Sequential`` (``0.weight``, ``2.weight``, ...), in index order, and the result's ``notes`` say so.
     bias_as_field : bool
         Put the biases :math:`b^{(l+1)}` on the spins of layer ``l+1`` as fields (default: no fields).
 
     Returns
     -------
     MappedNetwork
-        ``(model, widths, layer_names, weights, biases)``; ``model`` has the sparse bond matrix with
-        block :math:`(l, l+1) = W_l^\top` and ``model.layers = widths``.
+        ``(model, widths, layer_names, weights, biases, notes)``; ``model`` has the sparse bond matrix with
+        block :math:`(l, l+1) = W_l^\top` and ``model.layers = widths``; ``notes`` what was assumed.
 
     Raises
     ------
     ValueError
-        Unsupported layers (convolutions, attention, normalisation, non-Sequential modules), NaN weights,
-        inconsistent shapes, or ``bias_as_field=True`` for a plain weight list.
+        Unsupported layers or operations (convolutions, attention, normalisation, skip connections), a state
+        dict whose names do not show the layer order, NaN weights, inconsistent shapes.
     """
-    Ws, bs, names = extract_weights(net)
+    Ws, bs, names, notes = _read(net)
     widths = (int(Ws[0].shape[1]),) + tuple(int(W.shape[0]) for W in Ws)
     h = None
     if bias_as_field:
@@ -274,58 +381,5 @@ def to_spins(net: Any, bias_as_field: bool = False) -> MappedNetwork:
         layer_names=("input",) + tuple(names),
         weights=tuple(Ws),
         biases=tuple(bs),
+        notes=tuple(notes),
     )
-
-
-_NESTED_KEYS = ("state_dict", "model_state_dict", "model")
-
-
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a state dict safely (``torch.load(weights_only=True)`` or safetensors; no arbitrary unpickling).
-
-    A dict nesting the state dict under ``"state_dict"``, ``"model_state_dict"`` or ``"model"`` is unwrapped.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is not a state dict of tensors (e.g. a pickled module or a pickle that would run code;
-        it is refused without executing anything).
-    """
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint {p} does not exist.")
-    if p.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            obj: Any = load_file(str(p), device="cpu")
-        except Exception as exc:  # safetensors raises its own error types
-            raise ValueError(f"{p} is not a valid safetensors file: {exc}") from None
-    else:
-        try:
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(
-                f"{p} could not be loaded as a plain state dict with torch.load(weights_only=True) "
-                f"({first[:200]}). spinlens refuses to unpickle arbitrary objects; save the network with "
-                "torch.save(model.state_dict(), path) or as .safetensors."
-            ) from None
-    if isinstance(obj, Mapping):
-        for k in _NESTED_KEYS:
-            if k in obj and isinstance(obj[k], Mapping):
-                obj = obj[k]
-                break
-    if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(
-            f"{p} holds a {type(obj).__name__}, not a state dict (a mapping of parameter names to tensors); "
-            "save it with torch.save(model.state_dict(), path)."
-        )
-    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise ValueError(f"{p} is not a state dict: entries {bad[:5]} are not tensors.")
-    return dict(obj)
