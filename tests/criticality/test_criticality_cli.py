@@ -78,4 +78,4 @@ def test_criticality_cut_and_simulations_use_the_requested_sigma_b2(tmp_path: Pa
     np.testing.assert_allclose(qt[1:], qn, rtol=1e-6)
     np.testing.assert_allclose(ct[1:], cn, rtol=1e-5)
     html = (out / "report.html").read_text()
-    assert "sigma_b^2 = 0.05:" in html and "0.0435" not in html
+    assert "at sigma_b^2 = 0.05 (" in html and "0.0435" not in html

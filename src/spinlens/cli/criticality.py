@@ -73,11 +73,16 @@ def _analysis(activation: str, out: Path, grid: int, sigma_b2: float, width: int
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     run.save_figure(fig, "depth_scales")
+    if np.isfinite(crit):
+        crit_text = f"{crit:.6g}"
+    else:
+        why = "chi_1 = inf, chaotic everywhere" if act.chi1_infinite else "no transition for sigma_w^2 <= 1e3"
+        crit_text = f"none ({why}{'; no simulations' if simulate else ''})"
     sections.append(Section(
         "Phase diagram",
         [f"Order (chi_1 < 1) / chaos (chi_1 > 1) for {act.name}; xi_c diverges on the critical line. "
-         f"Critical sigma_w^2 at sigma_b^2 = {sigma_b2:g}: {crit:.6g} (depth scales and simulations at this "
-         f"sigma_b^2; the map's grid has {grid} rows in [0, {sbs[-1]:g}])."],
+         f"Depth scales and simulations at sigma_b^2 = {sigma_b2:g} (the map's grid has {grid} rows in "
+         f"[0, {sbs[-1]:g}]); the critical sigma_w^2 there: {crit_text}."],
         figures=[(run / "phase_diagram.png", "log10 xi_c over (sigma_w^2, sigma_b^2) with the critical line"),
                  (run / "depth_scales.png", "depth scales across the transition")],
     ))
