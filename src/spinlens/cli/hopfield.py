@@ -158,7 +158,7 @@ def phase_diagram_cmd(
                                    figures=[(fig, "simulation vs AGS lines")])],
                           run.manifest)
     console.print(f"{A.size} × {Ts.size} grid, N = {n_spins}; largest load with m >= 0.9 at T = {Ts[0]:.4g}: "
-                  f"{reach}", highlight=False)
+                  f"{reach}", soft_wrap=True, highlight=False)
     console.print(f"report: {report}", soft_wrap=True, highlight=False)
 
 

@@ -50,7 +50,7 @@ def train(
     method = "exact" if min(n_hidden, tr.X.shape[1]) <= MAX_EXACT_UNITS else "AIS"
     params = {key: str(v) if key == "dtype" else v for key, v in rbm.get_params().items()
               if key not in ("rng", "n_threads")}
-    cfg = dict(dataset=dataset, binarize="pixel >= 0.5", test_fraction=TEST_FRACTION, n_train=len(tr.X),
+    cfg = dict(dataset=dataset, binarize="pixel > 0.5", test_fraction=TEST_FRACTION, n_train=len(tr.X),
                n_test=len(te.X), n_visible=int(tr.X.shape[1]), image_shape=list(d.image_shape), **params,
                eval_every=eval_every, log_z_method=method,
                ais={"n_betas": n_betas, "n_chains": n_chains} if method == "AIS" else "not used (exact log Z)",
@@ -102,9 +102,9 @@ def train(
                                                      "started at held-out images)"),
                                             (f_filt, "weights of hidden units")])],
                           run.manifest)
+    lz_text = f"{last['log_Z']:.3f}" + (f" ± {last['log_Z_error']:.2g}" if method == "AIS" else "")
     console.print(f"held-out log-likelihood {last['test_ll']:.2f} nats (train {last['train_ll']:.2f}, independent "
-                  f"pixels {ll_base:.2f}); log Z = {last['log_Z']:.3f} ± {last['log_Z_error']:.2g} ({method})",
-                  highlight=False)
+                  f"pixels {ll_base:.2f}); log Z = {lz_text} ({method})", soft_wrap=True, highlight=False)
     console.print(f"report: {report}", soft_wrap=True, highlight=False)
 
 
