@@ -33,6 +33,32 @@ def test_hessian_command(tmp_path: Path) -> None:
     assert (out / "report.html").exists() and (out / "spectrum.png").exists()
 
 
+def test_hessian_manifest_and_report_record_training_solver_and_time(tmp_path: Path) -> None:
+    out = tmp_path / "h"
+    r = CliRunner().invoke(_app(), ["hessian", "--hidden", "8", "--epochs", "2", "--lr", "0.01", "--n-train", "150",
+                                    "--k", "2", "--trace-matvec", "12", "--density-steps", "9",
+                                    "--density-vectors", "2", "--seed", "4", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "manifest.json").read_text())["config"]
+    assert cfg["training"] == {"trained": True, "optimizer": "Adam", "batch_size": 128, "epochs": 2, "lr": 0.01,
+                               "n_train": 150, "seed": 4}
+    assert cfg["widths"] == [64, 8, 10] and cfg["dataset"] == "digits" and cfg["activation"] == "relu"
+    solver = cfg["solver"]
+    assert solver["lanczos"]["k"] == 2 and solver["lanczos"]["which"] == "both"
+    assert solver["lanczos"]["tol"] > 0 and solver["lanczos"]["max_steps"] >= 4
+    assert solver["trace"] == {"method": "hutch++", "n_matvec": 12}
+    assert solver["density"] == {"n_steps": 9, "n_vectors": 2}
+    assert solver["dtype"] == "float64" and solver["backend"] == "double_backward"
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_seconds"):
+        assert isinstance(s[key], float), key
+    assert 0.0 <= s["train_accuracy"] <= 1.0 and s["train_loss"] > 0 and s["seconds"] >= s["train_seconds"] > 0
+    assert s["lanczos_steps"] >= 4 and s["n_matvec"]["trace"] == 12 and s["n_matvec"]["density"] == 18
+    html = (out / "report.html").read_text()
+    for words in ("train loss", "test accuracy", "run time", "Lanczos steps", "Hessian-vector products"):
+        assert words in html, words
+
+
 @pytest.mark.slow
 def test_landscape_command(tmp_path: Path) -> None:
     out = tmp_path / "l"
@@ -41,3 +67,22 @@ def test_landscape_command(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     for name in ("planes", "spectrum", "interpolation", "pca_plane", "report"):
         assert any(p.name.startswith(name) for p in out.iterdir()), name
+
+
+def test_landscape_manifest_and_report_record_training_solver_and_time(tmp_path: Path) -> None:
+    out = tmp_path / "l"
+    r = CliRunner().invoke(_app(), ["landscape", "--hidden", "4", "--epochs", "2", "--n-train", "150", "--grid", "5",
+                                    "--k", "1", "--n-planes", "3", "--trace-matvec", "9", "--density-steps", "8",
+                                    "--density-vectors", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "manifest.json").read_text())["config"]
+    assert cfg["training"]["epochs"] == 2 and cfg["training"]["lr"] == 3e-3 and cfg["training"]["n_train"] == 150
+    assert cfg["solver"]["trace"] == {"method": "hutch++", "n_matvec": 9}
+    assert cfg["solver"]["density"] == {"n_steps": 8, "n_vectors": 1}
+    assert cfg["solver"]["lanczos"]["k"] == 1 and cfg["grid"] == 5 and cfg["n_planes"] == 3
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("train_loss_A", "test_loss_A", "train_loss_B", "test_acc_B", "seconds", "train_seconds"):
+        assert isinstance(s[key], float), key
+    html = (out / "report.html").read_text()
+    for words in ("train loss", "test accuracy", "run time", "Lanczos steps", "Hessian-vector products"):
+        assert words in html, words

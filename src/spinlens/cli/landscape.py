@@ -1,10 +1,13 @@
 """``spinlens landscape`` and ``spinlens hessian``: loss-landscape geometry of a small MLP on bundled data."""
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 import time
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import typer
@@ -12,6 +15,17 @@ import typer
 from spinlens.cli._common import UserError, console, open_run, progress_bar
 
 __all__ = ["register"]
+
+
+#: Mini-batch size and optimiser of the training the CLI does (recorded in every manifest).
+_BATCH = 128
+_OPTIMIZER = "Adam"
+#: Lanczos stopping rule passed to ``hessian_eigs``: residual tolerance and the largest Krylov space.
+_LANCZOS_TOL = 1e-6
+
+
+def _lanczos_max_steps(n_params: int, k: int) -> int:
+    return int(min(n_params, max(60, 10 * k)))
 
 
 def _build_mlp(widths: list[int], activation: str) -> Any:
@@ -55,8 +69,8 @@ def _train(net: Any, X: Any, y: Any, epochs: int, lr: float, seed: int, record: 
     traj = [flat_parameters(net)] if record else []
     for _ in range(epochs):
         perm = torch.randperm(len(y), generator=g)
-        for s in range(0, len(y), 128):
-            idx = perm[s : s + 128]
+        for s in range(0, len(y), _BATCH):
+            idx = perm[s : s + _BATCH]
             opt.zero_grad()
             torch.nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
             opt.step()
@@ -65,34 +79,146 @@ def _train(net: Any, X: Any, y: Any, epochs: int, lr: float, seed: int, record: 
     return traj
 
 
-def _load_or_train(model_path: Path | None, widths: list[int], activation: str, X: Any, y: Any, epochs: int,
-                   lr: float, seed: int, record: bool = False) -> tuple[Any, list[np.ndarray]]:
+# ------------------------------------------------------------------------------------------- --model
+def _read_model_file(path: Path) -> dict[str, Any]:
+    """The state dict in ``--model``, read with the one safe loader before anything is trained.
+
+    ``load_checkpoint`` never unpickles arbitrary objects and raises FileNotFoundError or ValueError with a
+    one-line message; nothing else may reach the user as a traceback.
+    """
+    from spinlens.networks.to_spins import load_checkpoint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's pickle-protocol warnings add nothing to the one error line
+        try:
+            sd = load_checkpoint(path)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"--model {path} does not exist.") from exc
+        except ValueError as exc:
+            msg = str(exc)
+            raise ValueError(msg if str(path) in msg else f"--model {path}: {msg}") from exc
+        except Exception as exc:  # the loader's contract is ValueError; keep any slip a one-line refusal
+            raise UserError(f"--model {path} could not be read as a state dict ({type(exc).__name__}); save the "
+                            "network with torch.save(model.state_dict(), path) or as .safetensors.") from exc
     import torch
 
-    torch.manual_seed(seed)
-    net = _build_mlp(widths, activation)
-    if model_path is not None:
-        if not model_path.exists():
-            raise FileNotFoundError(f"model file {model_path} does not exist.")
-        if model_path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            sd = load_file(str(model_path))
-        else:
-            sd = torch.load(model_path, map_location="cpu", weights_only=True)
-        try:
-            net.load_state_dict(sd)
-        except RuntimeError as exc:
-            raise UserError(f"{model_path} does not fit the MLP {widths} ({activation}): {exc}") from exc
-        return net, []
-    return net, _train(net, X, y, epochs, lr, seed, record)
+    for key, t in sd.items():
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            what = f"a {t.dtype} tensor" if isinstance(t, torch.Tensor) else f"a {type(t).__name__}"
+            raise UserError(f"--model {path}: entry {key!r} is {what}, not floating-point weights; save the "
+                            "float weights of the network (no quantised or integer tensors).")
+        if not bool(torch.isfinite(t).all()):
+            raise UserError(f"--model {path}: entry {key!r} contains NaN or inf: the network diverged or the file "
+                            "is corrupt; pick an earlier checkpoint.")
+    return dict(sd)
 
 
-def _accuracy(net: Any, X: Any, y: Any) -> float:
+def _natural_key(name: str) -> list[tuple[int, int, str]]:
+    """``l2`` before ``l10`` (safetensors stores keys sorted as text)."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+
+
+def _shape_advice(found: list[tuple[int, ...]], widths: list[int], dataset: str, activation: str) -> str:
+    chain = all(len(s) == 2 for s in found) and all(found[i][1] == found[i - 1][0] for i in range(1, len(found)))
+    if not found or not chain:
+        return ("they do not form a chain of Linear layers in file order; save the state dict of an nn.Sequential "
+                "of Linear layers with element-wise activations between them.")
+    fw = [found[0][1]] + [s[0] for s in found]
+    if fw[0] != widths[0]:
+        return (f"its first layer takes {fw[0]} inputs but {dataset} has {widths[0]} features per image: pass the "
+                "--dataset it was trained on.")
+    if fw[-1] != widths[-1]:
+        return (f"its last layer has {fw[-1]} outputs but {dataset} has {widths[-1]} classes: pass the --dataset it "
+                "was trained on.")
+    hidden = ",".join(str(w) for w in fw[1:-1])
+    return (f"pass --hidden {hidden} to build that MLP {fw} (and the --activation it was trained with, "
+            f"here {activation}).")
+
+
+def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int], activation: str,
+                    dataset: str) -> str:
+    """Load the state dict ``sd`` into the MLP ``net``; return how the keys were matched.
+
+    The keys of the built ``nn.Sequential`` (``0.weight``, ``2.weight``, ...) are used as they are; other names
+    (``fc1.weight``, a Lightning ``model.`` prefix) are matched to the MLP's Linear layers by their weight shapes
+    in the file's order (or in natural name order, for files that store keys sorted) when exactly one such
+    assignment fits. Anything else is refused with the shapes expected and found.
+    """
+    from torch import nn
+
+    linears = [name for name, m in net.named_modules() if isinstance(m, nn.Linear)]
+    want = [tuple(int(d) for d in net.get_submodule(n).weight.shape) for n in linears]
+    own = net.state_dict()
+
+    def mismatch(found: list[tuple[int, ...]]) -> UserError:
+        return UserError(f"--model {path} does not fit the MLP {widths} ({activation}): its Linear weights have "
+                         f"shapes {found} (out, in), the MLP expects {want}; "
+                         + _shape_advice(found, widths, dataset, activation))
+
+    if set(sd) == set(own):
+        found = [tuple(sd[f"{n}.weight"].shape) for n in linears]
+        if found != want or any(sd[k].shape != own[k].shape for k in own):
+            raise mismatch(found)
+        mapping = {k: k for k in own}
+        how = "keys matched by name"
+    else:
+        weights: dict[str, Any] = {}
+        biases: dict[str, Any] = {}
+        other: list[str] = []
+        for key, t in sd.items():
+            base, _, leaf = key.rpartition(".")
+            if leaf == "weight" and t.ndim == 2:
+                weights[base] = t
+            elif leaf == "bias" and t.ndim == 1:
+                biases[base] = t
+            else:
+                other.append(key)
+        other += [f"{b}.bias" for b in biases if b not in weights]
+        if other:
+            raise UserError(f"--model {path}: entries {other[:4]} are not weights or biases of Linear layers, so the "
+                            f"file is not a plain MLP like the one built here ({widths}, Linear layers with "
+                            f"{activation} between them); analyse such a network with the Python API.")
+        orders = [list(weights), sorted(weights, key=_natural_key)]
+        fits = [o for i, o in enumerate(orders) if [tuple(weights[b].shape) for b in o] == want and o not in orders[:i]]
+        if not fits:
+            raise mismatch([tuple(weights[b].shape) for b in orders[0]])
+        if len(fits) > 1:
+            raise UserError(f"--model {path}: the order of its Linear layers is ambiguous: both {fits[0]} (file "
+                            f"order) and {fits[1]} (name order) fit the MLP {widths}; save the state dict of the "
+                            "nn.Sequential (keys 0.weight, 2.weight, ...) so that the layer order is explicit.")
+        order = fits[0]
+        missing = [b for b in order if b not in biases]
+        if missing:
+            raise UserError(f"--model {path}: Linear layer {missing[0]!r} has no bias, but the MLP built here has one "
+                            "on every layer (nn.Linear(bias=True)); analyse a bias-free network with the Python API.")
+        bad = [b for b in order if tuple(biases[b].shape) != (weights[b].shape[0],)]
+        if bad:
+            raise UserError(f"--model {path}: bias {bad[0] + '.bias'!r} has shape {tuple(biases[bad[0]].shape)}, "
+                            f"expected ({weights[bad[0]].shape[0]},).")
+        mapping = {}
+        for name, b in zip(linears, order, strict=True):
+            mapping[f"{b}.weight"] = f"{name}.weight"
+            mapping[f"{b}.bias"] = f"{name}.bias"
+        how = "Linear layers matched by shape: " + ", ".join(f"{b} → {n}" for b, n in zip(order, linears,
+                                                                                         strict=True))
+    try:
+        net.load_state_dict({mapping[k]: v for k, v in sd.items()}, strict=True)
+    except RuntimeError as exc:  # pragma: no cover - the checks above leave nothing for load_state_dict to refuse
+        raise UserError(f"--model {path} does not fit the MLP {widths}: {str(exc).splitlines()[0]}") from exc
+    return how
+
+
+def _model_info(path: Path, how: str) -> dict[str, Any]:
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "keys": how}
+
+
+def _evaluate(net: Any, X: Any, y: Any) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``net`` on ``(X, y)``."""
     import torch
 
     with torch.no_grad():
-        return float((net(X).argmax(1) == y).float().mean())
+        out = net(X)
+        return float(torch.nn.functional.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
 
 
 def _widths(hidden: str, d_in: int, d_out: int) -> list[int]:
@@ -100,20 +226,92 @@ def _widths(hidden: str, d_in: int, d_out: int) -> list[int]:
         hs = [int(h) for h in hidden.split(",") if h.strip()]
     except ValueError as exc:
         raise UserError(f"--hidden must be comma-separated integers, got {hidden!r}.") from exc
+    if any(h < 1 for h in hs):
+        raise UserError(f"--hidden widths must be positive integers, got {hidden!r}.")
     return [d_in, *hs, d_out]
+
+
+def _solver_config(n_params: int, k: int, which: str, trace_matvec: int, density_steps: int, density_vectors: int,
+                   dtype: str, backend: str, n_samples: int) -> dict[str, Any]:
+    return {
+        "loss": "cross-entropy, mean over the samples",
+        "n_samples": n_samples,
+        "dtype": dtype,
+        "backend": backend,
+        "device": "cpu",
+        "lanczos": {"k": k, "which": which, "tol": _LANCZOS_TOL, "max_steps": _lanczos_max_steps(n_params, k),
+                    "reorthogonalisation": "full"},
+        "trace": {"method": "hutch++", "n_matvec": trace_matvec},
+        "density": {"n_steps": density_steps, "n_vectors": density_vectors},
+    }
+
+
+def _check_counts(trace_matvec: int, density_steps: int, density_vectors: int) -> None:
+    if trace_matvec < 3:
+        raise UserError(f"--trace-matvec must be at least 3 (Hutch++ uses a third for its sketch), got {trace_matvec}.")
+    if density_steps < 2 or density_vectors < 1:
+        raise UserError(f"--density-steps must be >= 2 and --density-vectors >= 1, got {density_steps} and "
+                        f"{density_vectors}.")
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+class _Setup(NamedTuple):
+    """What both commands need before any work: data, the MLP (loaded or freshly initialised), the --model info."""
+
+    X: Any
+    y: Any
+    Xt: Any
+    yt: Any
+    widths: list[int]
+    net: Any
+    model: dict[str, Any] | None
+
+
+def _setup(model: Path | None, dataset: str, hidden: str, activation: str, n_train: int, seed: int) -> _Setup:
+    """Read and check ``--model`` first (nothing is trained or written for a file that is refused)."""
+    import torch
+
+    sd = _read_model_file(model) if model is not None else None
+    X, y, Xt, yt, d_in, d_out = _data(dataset, n_train, seed)
+    widths = _widths(hidden, d_in, d_out)
+    torch.manual_seed(seed)
+    net = _build_mlp(widths, activation)
+    info = None
+    if sd is not None and model is not None:
+        info = _model_info(model, _fit_checkpoint(net, sd, model, widths, activation, dataset))
+    return _Setup(X, y, Xt, yt, widths, net, info)
+
+
+def _quality_row(name: str, source: str, net: Any, st: _Setup) -> dict[str, Any]:
+    tl, ta = _evaluate(net, st.X, st.y)
+    vl, va = _evaluate(net, st.Xt, st.yt)
+    return {"model": name, "weights": source, "train loss": tl, "train accuracy": ta, "test loss": vl,
+            "test accuracy": va}
+
+
+def _solver_rows(eigs: Any, tr: Any, dens: Any, max_steps: int) -> list[dict[str, Any]]:
+    return [{"Lanczos steps": f"{len(eigs.ritz_values)} of at most {max_steps}",
+             "Hessian-vector products: eigenpairs": eigs.n_matvec, "trace (Hutch++)": tr.n_matvec,
+             "density (SLQ)": dens.n_matvec, "largest eigenpair residual": float(np.max(eigs.residuals))}]
 
 
 def landscape(
     dataset: str = typer.Option("digits", help="digits or mnist5000."),
-    hidden: str = typer.Option("32", help="Hidden widths, comma separated."),
+    hidden: str = typer.Option("32", help="Hidden widths, comma separated (with --model: those of the file)."),
     activation: str = typer.Option("relu", help="relu, tanh or gelu."),
     epochs: int = typer.Option(20, help="Training epochs (Adam, batch 128)."),
     lr: float = typer.Option(3e-3, help="Adam learning rate."),
     n_train: int = typer.Option(0, help="Training samples (0 = all of the training split)."),
-    model: Path | None = typer.Option(None, help="Load a state dict (.pt/.safetensors) instead of training A."),
+    model: Path | None = typer.Option(None, help="State dict (.pt/.ckpt/.safetensors) of network A (B is trained)."),
     grid: int = typer.Option(41, help="Grid points per axis of each plane."),
     k: int = typer.Option(5, help="Eigenpairs per end of the spectrum."),
     n_planes: int = typer.Option(50, help="Random planes for the saddle/minimum statistics."),
+    trace_matvec: int = typer.Option(45, help="Hessian-vector products for the Hutch++ trace."),
+    density_steps: int = typer.Option(60, help="Lanczos steps per SLQ vector."),
+    density_vectors: int = typer.Option(2, help="SLQ start vectors."),
     seed: int = typer.Option(0, help="Seed."),
     out: Path = typer.Option(Path("runs/landscape"), help="Run directory."),
 ) -> None:
@@ -125,25 +323,45 @@ def landscape(
     from spinlens.report import Section, write_report
 
     t0 = time.perf_counter()
-    X, y, Xt, yt, d_in, d_out = _data(dataset, n_train, seed)
-    widths = _widths(hidden, d_in, d_out)
-    config = {k_: v for k_, v in locals().items() if k_ in ("dataset", "hidden", "activation", "epochs", "lr",
-                                                            "n_train", "grid", "k", "n_planes", "seed")}
-    config["model"] = str(model) if model else None
-    run = open_run(out, config=config, seeds={"seed": seed})
+    _check_counts(trace_matvec, density_steps, density_vectors)
+    st = _setup(model, dataset, hidden, activation, n_train, seed)
+    X, y, yt, widths, net_a = st.X, st.y, st.yt, st.widths, st.net
+    n_params = sum(p.numel() for p in net_a.parameters())
+    n_interp = 21
+    config = {
+        "dataset": dataset, "widths": widths, "hidden": hidden, "activation": activation, "model": st.model,
+        "training": {"networks": ["B"] if st.model else ["A", "B"], "optimizer": _OPTIMIZER, "batch_size": _BATCH,
+                     "epochs": epochs, "lr": lr, "n_train": len(y), "seeds": {"A": seed, "B": seed + 1}},
+        "solver": _solver_config(n_params, k, "both", trace_matvec, density_steps, density_vectors, "float64",
+                                 "double_backward", len(y)),
+        "grid": grid, "n_planes": n_planes, "interpolation_points": n_interp,
+        "spans": {"random_unit and hessian planes": "±2.5/√λ_max", "random_filter plane": "±1 (filter-normalised)",
+                  "pca plane": "training path + 25 % padding"},
+        "seed": seed,
+    }
+    run = open_run(out, config=config, seeds={"seed": seed, "seed_B": seed + 1})
     loss = torch.nn.functional.cross_entropy
     data = (X, y)
-    console.print(f"training two {widths} {activation} MLPs on {len(y)} {dataset} images …")
-    net_a, traj = _load_or_train(model, widths, activation, X, y, epochs, lr, seed, record=True)
-    net_b, _ = _load_or_train(None, widths, activation, X, y, epochs, lr, seed + 1)
+    t_train = time.perf_counter()
+    if st.model is None:
+        console.print(f"training two {widths} {activation} MLPs on {len(y)} {dataset} images …")
+        traj = _train(net_a, X, y, epochs, lr, seed, record=True)
+    else:
+        console.print(f"A read from {model}; training B, a {widths} {activation} MLP, on {len(y)} {dataset} images …")
+        traj = []
+    torch.manual_seed(seed + 1)
+    net_b = _build_mlp(widths, activation)
+    _train(net_b, X, y, epochs, lr, seed + 1)
+    train_seconds = time.perf_counter() - t_train
     net_a.eval()
     net_b.eval()
     op = ls.HessianOperator(net_a, loss, data, dtype=torch.float64, device="cpu")
+    max_steps = _lanczos_max_steps(op.n_params, k)
     with progress_bar("Lanczos eigenpairs") as cb:
-        eigs = ls.hessian_eigs(op, k=k, which="both", rng=seed, progress=cb)
-    tr = ls.hessian_trace(op, n_matvec=45, rng=seed)
+        eigs = ls.hessian_eigs(op, k=k, which="both", tol=_LANCZOS_TOL, max_iter=max_steps, rng=seed, progress=cb)
+    tr = ls.hessian_trace(op, n_matvec=trace_matvec, rng=seed)
     with progress_bar("spectral density") as cb:
-        dens = ls.spectral_density(op, n_steps=60, n_vectors=2, rng=seed, progress=cb)
+        dens = ls.spectral_density(op, n_steps=density_steps, n_vectors=density_vectors, rng=seed, progress=cb)
     lmax, lmin = float(eigs.eigenvalues[0]), float(eigs.eigenvalues[k])
     run.save_result(eigs, "hessian_eigs")
     run.save_result(tr, "hessian_trace")
@@ -182,7 +400,7 @@ def landscape(
     stats = ls.random_plane_statistics(op, n_planes=n_planes, mean_eig=m1, std_eig=sd, rng=seed)
     run.save_result(stats, "random_plane_statistics")
 
-    interp = ls.interpolate(net_a, net_b, loss, data, n_points=21, align=True, device="cpu")
+    interp = ls.interpolate(net_a, net_b, loss, data, n_points=n_interp, align=True, device="cpu")
     run.save_result(interp, "interpolation")
 
     figs = {
@@ -200,10 +418,15 @@ def landscape(
         figs["pca_plane"] = pca_fig
     paths = {name: run.save_figure(f, name) for name, f in figs.items()}
 
-    acc = {"train_acc_A": _accuracy(net_a, X, y), "test_acc_A": _accuracy(net_a, Xt, yt),
-           "test_acc_B": _accuracy(net_b, Xt, yt)}
+    trained = f"trained ({epochs} epochs)"
+    quality = [_quality_row("A", f"read from {model.name}" if st.model and model else trained, net_a, st),
+               _quality_row("B", trained, net_b, st)]
+    seconds = time.perf_counter() - t0
     summary = {
-        **acc,
+        "train_acc_A": quality[0]["train accuracy"], "test_acc_A": quality[0]["test accuracy"],
+        "train_loss_A": quality[0]["train loss"], "test_loss_A": quality[0]["test loss"],
+        "train_acc_B": quality[1]["train accuracy"], "test_acc_B": quality[1]["test accuracy"],
+        "train_loss_B": quality[1]["train loss"], "test_loss_B": quality[1]["test loss"],
         "n_params": op.n_params,
         "loss_A": op.loss(),
         "lambda_max": lmax,
@@ -213,19 +436,27 @@ def landscape(
         "mu": stats.mu,
         "barrier_naive": interp.barrier_unaligned,
         "barrier_matched": interp.barrier,
-        "seconds": time.perf_counter() - t0,
+        "lanczos_steps": len(eigs.ritz_values),
+        "n_matvec": {"eigs": eigs.n_matvec, "trace": tr.n_matvec, "density": dens.n_matvec},
+        "train_seconds": train_seconds,
+        "seconds": seconds,
     }
     run.save_json(summary, "summary")
+    source = (f"A read from {model} ({st.model['keys']}); B trained" if st.model and model else "both trained")
     sections = [
-        Section("Model", text=[f"MLP {widths} ({activation}) trained on {len(y)} {dataset} images; "
-                               f"{op.n_params} parameters."],
-                tables=[("accuracies", [acc])]),
+        Section("Model",
+                text=[f"MLP {widths} ({activation}), {op.n_params} parameters, on {len(y)} {dataset} training images "
+                      f"({len(yt)} test images); {source} with {_OPTIMIZER} (lr {lr:g}, batch {_BATCH}, {epochs} "
+                      f"epochs, seeds {seed} and {seed + 1}).",
+                      f"run time: {_fmt_s(seconds)} in all, of which training {_fmt_s(train_seconds)}."],
+                tables=[("loss (cross-entropy) and accuracy", quality)]),
         Section("Hessian spectrum",
                 text=["Lanczos (full reorthogonalisation, float64) for the signed extremes; stochastic Lanczos "
                       "quadrature with Gaussian broadening for the density; Hutch++ trace."],
                 tables=[("extreme eigenvalues", [{"top": f"{a:.5g}", "bottom": f"{b:.5g}"} for a, b in
                                                  zip(eigs.eigenvalues[:k], eigs.eigenvalues[k:], strict=False)]),
-                        ("trace", [{"trace": f"{tr.trace}", "mean eigenvalue": tr.mean_eigenvalue}])],
+                        ("trace", [{"trace": f"{tr.trace}", "mean eigenvalue": tr.mean_eigenvalue}]),
+                        ("solver work", _solver_rows(eigs, tr, dens, max_steps))],
                 figures=[(paths["spectrum"], "SLQ density (log scale) and Lanczos eigenvalues")]),
         Section("Random plane vs Hessian plane",
                 text=["Böttcher & Wheeler (2022): along a random direction the curvature is a weighted average of "
@@ -258,9 +489,9 @@ def landscape(
 
 def hessian(
     dataset: str = typer.Option("digits", help="digits or mnist5000."),
-    hidden: str = typer.Option("32", help="Hidden widths, comma separated."),
+    hidden: str = typer.Option("32", help="Hidden widths, comma separated (with --model: those of the file)."),
     activation: str = typer.Option("relu", help="relu, tanh or gelu."),
-    model: Path | None = typer.Option(None, help="State dict (.pt/.safetensors) of the MLP; else train one."),
+    model: Path | None = typer.Option(None, help="State dict (.pt/.ckpt/.safetensors) of the MLP; else train one."),
     epochs: int = typer.Option(30, help="Training epochs when no model is given."),
     lr: float = typer.Option(3e-3, help="Adam learning rate."),
     n_train: int = typer.Option(0, help="Samples the Hessian averages over (0 = training split)."),
@@ -281,17 +512,30 @@ def hessian(
     from spinlens.landscape import plots
     from spinlens.report import Section, write_report
 
-    X, y, _, _, d_in, d_out = _data(dataset, n_train, seed)
-    widths = _widths(hidden, d_in, d_out)
-    run = open_run(out, config={"dataset": dataset, "hidden": hidden, "activation": activation, "k": k,
-                                "which": which, "model": str(model) if model else None, "backend": backend,
-                                "float64": float64}, seeds={"seed": seed})
-    net, _ = _load_or_train(model, widths, activation, X, y, epochs, lr, seed)
+    t0 = time.perf_counter()
+    _check_counts(trace_matvec, density_steps, density_vectors)
+    st = _setup(model, dataset, hidden, activation, n_train, seed)
+    X, y, widths, net = st.X, st.y, st.widths, st.net
+    n_params = sum(p.numel() for p in net.parameters())
+    training: dict[str, Any] = (
+        {"trained": True, "optimizer": _OPTIMIZER, "batch_size": _BATCH, "epochs": epochs, "lr": lr, "n_train": len(y),
+         "seed": seed} if st.model is None else {"trained": False, "note": "weights read from --model"})
+    config = {"dataset": dataset, "widths": widths, "hidden": hidden, "activation": activation, "model": st.model,
+              "training": training,
+              "solver": _solver_config(n_params, k, which, trace_matvec, density_steps, density_vectors,
+                                       "float64" if float64 else "float32", backend, len(y)),
+              "seed": seed}
+    run = open_run(out, config=config, seeds={"seed": seed})
+    t_train = time.perf_counter()
+    if st.model is None:
+        _train(net, X, y, epochs, lr, seed)
+    train_seconds = time.perf_counter() - t_train
     net.eval()
     op = ls.HessianOperator(net, torch.nn.functional.cross_entropy, (X, y), backend=backend,
                             dtype=torch.float64 if float64 else None, device="cpu")
+    max_steps = _lanczos_max_steps(op.n_params, k)
     with progress_bar("Lanczos") as cb:
-        eigs = ls.hessian_eigs(op, k=k, which=which, rng=seed, progress=cb)
+        eigs = ls.hessian_eigs(op, k=k, which=which, tol=_LANCZOS_TOL, max_iter=max_steps, rng=seed, progress=cb)
     tr = ls.hessian_trace(op, n_matvec=trace_matvec, rng=seed)
     with progress_bar("SLQ") as cb:
         dens = ls.spectral_density(op, n_steps=density_steps, n_vectors=density_vectors, rng=seed, progress=cb)
@@ -299,12 +543,31 @@ def hessian(
     run.save_result(tr, "hessian_trace")
     run.save_result(dens, "spectral_density")
     p = run.save_figure(plots.plot_spectrum(dens, eigs, title=f"Hessian spectrum (N = {op.n_params})"), "spectrum")
-    run.save_json({"eigenvalues": eigs.eigenvalues, "trace": tr.trace, "n_params": op.n_params}, "summary")
-    write_report(run.path, "spinlens hessian", [Section(
-        "Hessian", text=[f"MLP {widths} ({activation}); {op.n_params} parameters; trace {tr.trace} (Hutch++)."],
-        tables=[("eigenvalues", [{"i": i, "λ": float(v), "residual": float(r)}
-                                 for i, (v, r) in enumerate(zip(eigs.eigenvalues, eigs.residuals, strict=False))])],
-        figures=[(p, "SLQ density and Lanczos eigenvalues")])], run.manifest)
+    source = (f"read from {model} ({st.model['keys']})" if st.model and model else
+              f"trained with {_OPTIMIZER} (lr {lr:g}, batch {_BATCH}, {epochs} epochs, seed {seed})")
+    q = _quality_row("MLP", "read from file" if st.model else f"trained ({epochs} epochs)", net, st)
+    seconds = time.perf_counter() - t0
+    run.save_json({"eigenvalues": eigs.eigenvalues, "trace": tr.trace, "n_params": op.n_params,
+                   "loss": op.loss(), "train_loss": q["train loss"], "train_accuracy": q["train accuracy"],
+                   "test_loss": q["test loss"], "test_accuracy": q["test accuracy"],
+                   "lanczos_steps": len(eigs.ritz_values),
+                   "n_matvec": {"eigs": eigs.n_matvec, "trace": tr.n_matvec, "density": dens.n_matvec},
+                   "train_seconds": train_seconds, "seconds": seconds}, "summary")
+    write_report(run.path, "spinlens hessian", [
+        Section("Model",
+                text=[f"MLP {widths} ({activation}), {op.n_params} parameters, {source}; the Hessian is that of the "
+                      f"mean cross-entropy over {len(y)} {dataset} training images ({len(st.yt)} test images).",
+                      f"run time: {_fmt_s(seconds)} in all, of which training {_fmt_s(train_seconds)}."],
+                tables=[("loss (cross-entropy) and accuracy", [q])]),
+        Section("Hessian",
+                text=[f"trace {tr.trace} (Hutch++); Lanczos with full reorthogonalisation "
+                      f"({'float64' if float64 else 'float32'}, {backend}) for the signed extremes, stopped at "
+                      f"residual ≤ {_LANCZOS_TOL:g}·max|θ|; stochastic Lanczos quadrature for the density."],
+                tables=[("eigenvalues", [{"i": i, "λ": float(v), "residual": float(r)}
+                                         for i, (v, r) in enumerate(zip(eigs.eigenvalues, eigs.residuals,
+                                                                         strict=False))]),
+                        ("solver work", _solver_rows(eigs, tr, dens, max_steps))],
+                figures=[(p, "SLQ density and Lanczos eigenvalues")])], run.manifest)
     console.print(f"eigenvalues: {np.array2string(eigs.eigenvalues, precision=5)}; trace {tr.trace}")
 
 

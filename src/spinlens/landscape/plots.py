@@ -181,7 +181,8 @@ def plot_spectrum(density: SpectralDensity | None = None, eigs: HessianEigs | No
             ax.axvline(lam, color="C3" if pos else "C2", lw=0.9, alpha=0.85, label=None if pos in seen else label)
             seen.add(pos)
     ax.set(xlabel="eigenvalue λ", ylabel="density", title=title or "Hessian spectrum")
-    ax.legend(frameon=False, loc="upper center", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, loc="upper center", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 color:#1d2430;line-height:1.45}
 h1{border-bottom:2px solid #3b6ea5;padding-bottom:.2em}h2{color:#3b6ea5;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccd;padding:.25em .6em;text-align:left}
-th{background:#eef2f8}figure{display:inline-block;margin:.5em;vertical-align:top}
-figure img{max-width:520px;border:1px solid #dde}figcaption{font-size:.9em;color:#555;max-width:520px}
+th{background:#eef2f8}figure{display:inline-block;margin:.5em;vertical-align:top;max-width:calc(100% - 1em)}
+figure img{display:block;width:100%;height:auto;border:1px solid #dde;box-sizing:border-box}
+figcaption{font-size:.9em;color:#555}
 pre{background:#f5f6f8;padding:.6em;overflow-x:auto;font-size:.85em}.note{color:#555}
 """
 
@@ -58,11 +60,46 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+#: CSS pixels per inch of figure: every figure is drawn at the same scale, so its text (sized in points by
+#: matplotlib) reads the same in a one-panel and a three-panel figure; single-panel figures (4.8-5.8 in wide)
+#: still sit two in a row on the 1100 px page, wider ones take up to the page width.
+_CSS_PX_PER_INCH = 90.0
+_DEFAULT_DPI = 120.0  # RunDir.save_figure / figure_png
+
+
+def _png_size_inches(data: bytes) -> tuple[float, float] | None:
+    """The figure size (width, height) in inches of a PNG: pixels (IHDR) over its resolution (pHYs).
+
+    Matplotlib writes the resolution of ``savefig(dpi=...)`` into the pHYs chunk; a PNG without one is taken
+    at 120 dpi (the default of :func:`~spinlens.report.figure_png`). None for data that is not a PNG.
+    """
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    w, h = struct.unpack(">II", data[16:24])
+    dpi_x = dpi_y = _DEFAULT_DPI
+    pos = 8
+    while pos + 8 <= len(data):  # walk the chunks up to the image data (pHYs must come before IDAT)
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"pHYs" and length == 9 and pos + 17 <= len(data):
+            ppx, ppy, unit = struct.unpack(">IIB", data[pos + 8 : pos + 17])
+            if unit == 1 and ppx > 0 and ppy > 0:  # pixels per metre
+                dpi_x, dpi_y = ppx * 0.0254, ppy * 0.0254
+            break
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return w / dpi_x, h / dpi_y
+
+
 def _img(path: str | Path, caption: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    raw = Path(path).read_bytes()
+    data = base64.b64encode(raw).decode("ascii")
     alt = html.escape(caption or Path(path).stem)
+    size = _png_size_inches(raw)
+    # the figure box has the figure's width at a fixed scale (at most the page width); the caption wraps inside it
+    style = f' style="width:{size[0] * _CSS_PX_PER_INCH:.0f}px"' if size else ""
     return (
-        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+        f'<figure{style}><img alt="{alt}" src="data:image/png;base64,{data}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
