@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 import spinlens.exact as ex
 from spinlens.expfam import (
@@ -92,6 +93,50 @@ def test_ising_family_is_the_boltzmann_law_and_maxent_recovers_couplings() -> No
     np.testing.assert_allclose(back.h, model.h, atol=1e-6)
 
 
+def test_maxent_below_the_noise_floor_stops_there_and_says_so() -> None:
+    # tol = 1e-20 is below what float64 moments can resolve: the fit stops at the noise floor, converged,
+    # and says so (it used to run to max_iter and report converged=False)
+    for fam, th in ((_family(4), np.array([0.3, -0.7, 1.1, 0.2])),
+                    (ising_family(8), ising_theta(sk(8, rng=5), 1.0))):
+        target = np.round(fam.mean(th), 6)  # moments known to 6 decimals
+        res = fam.fit_maxent(target, tol=1e-20)
+        assert res.converged and res.n_iter < 30, res.message
+        assert "noise floor" in res.message
+        assert res.max_error <= res.noise_floor < 1e-12
+        assert res.noise_floor == pytest.approx(fam.mean_noise_floor(res.theta))
+        np.testing.assert_allclose(res.theta, th, atol=1e-4)
+
+
+def test_maxent_converges_at_any_blas_thread_count() -> None:
+    # moments of 1000 samples of an n = 10 SK model: with one BLAS thread the Newton iterate landed at a
+    # gradient of 1.3e-8 (tol 1e-8), where the decrease of a Newton step (~1e-15) is below the rounding of the
+    # dual, so the Armijo-only line search stalled for 500 iterations (with two threads: 6e-9, converged)
+    g = np.random.default_rng(5)
+    model = sk(10, J=1.0, rng=g).with_field(g.normal(0.0, 0.3, 10))
+    states, p = ex.boltzmann_probabilities(model, 1.0)
+    S = states[np.random.default_rng(2).choice(p.size, size=1000, p=p)].astype(np.float64)
+    iu = np.triu_indices(10, 1)
+    t = np.concatenate([S.mean(0), (S.T @ S / 1000)[iu]])
+    fam = ising_family(10)
+    thetas = []
+    for n_threads in (1, 2):
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            res = fam.fit_maxent(t, tol=1e-8, max_iter=500)
+        assert res.converged and res.n_iter < 30, (n_threads, res.n_iter, res.message)
+        assert res.max_error <= 1e-8
+        thetas.append(res.theta)
+    np.testing.assert_allclose(thetas[0], thetas[1], atol=1e-7)
+
+
+def test_maxent_line_search_stall_is_reported_at_once() -> None:
+    # nearly redundant statistics: the Hessian has an eigenvalue ~1e-19, below the pseudo-inverse cut, so no
+    # step lowers the dual at float64 precision; the fit says so instead of running to max_iter
+    fam = DiscreteExpFamily([[0.0, 0.0], [1.0, 1.0], [1.0, 1.0 + 1e-9], [2.0, 2.0]])
+    res = fam.fit_maxent([1.0, 1.0 + 2e-10], tol=1e-20, max_iter=200)
+    assert not res.converged and res.n_iter < 5
+    assert "line search" in res.message and "ridge" in res.message
+
+
 def test_gibbs_variational_lower_bound() -> None:
     for seed in range(3):
         model = sk(10, rng=seed).with_field(np.random.default_rng(seed).normal(0, 0.4, 10))
@@ -116,6 +161,8 @@ def test_maxent_bad_targets() -> None:
     assert res.converged
     with pytest.raises(ValueError, match="shape"):
         fam.fit_maxent(np.zeros(2))
+    with pytest.raises(ValueError, match="tol"):
+        fam.fit_maxent(np.array([0.5, 0, 0, 0, 0, 0]), tol=0.0)
     with pytest.raises(ValueError):
         DiscreteExpFamily(np.ones((3, 2)), base_measure=[-1, 1, 1])
     with pytest.raises(ValueError):

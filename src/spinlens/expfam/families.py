@@ -8,6 +8,7 @@ its value gives :math:`A^*(t) = -H(p_t)` (Balsubramani, arXiv:2409.18630, sectio
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from scipy.special import logsumexp
 
 from spinlens.results import Result
 from spinlens.spins.model import IsingModel
+
+_EPS = float(np.finfo(np.float64).eps)
 
 __all__ = ["DiscreteExpFamily", "MaxEntResult", "BoundaryMomentsError", "ising_family", "ising_theta",
            "ising_from_theta"]
@@ -27,7 +30,11 @@ class BoundaryMomentsError(ValueError):
 
 @dataclass(frozen=True)
 class MaxEntResult(Result):
-    """Maximum-entropy fit: natural parameters, achieved means, convergence record."""
+    """Maximum-entropy fit: natural parameters, achieved means, convergence record.
+
+    ``noise_floor`` is the float64 resolution of the computed moments at ``theta``; ``message`` says why the
+    iteration stopped (tolerance met, stopped at the noise floor, line search stalled, ``max_iter``).
+    """
 
     theta: np.ndarray
     means: np.ndarray
@@ -36,6 +43,8 @@ class MaxEntResult(Result):
     entropy: float
     converged: bool
     n_iter: int
+    noise_floor: float = 0.0
+    message: str = ""
 
 
 class DiscreteExpFamily:
@@ -140,14 +149,66 @@ class DiscreteExpFamily:
         return -self.log_partition(theta) / float(beta)
 
     # ------------------------------------------------------------------ maximum entropy
+    @functools.cached_property
+    def _abs_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """|T(x)| and |ln mu(x)| on the support (for the rounding estimates)."""
+        return np.abs(self.stats[self._support]), np.abs(self.log_base[self._support])
+
+    def _dual_terms(
+        self, th: np.ndarray, t: np.ndarray, ridge: float
+    ) -> tuple[float, np.ndarray, np.ndarray, float, float]:
+        r"""One pass over the states at ``th``: dual value :math:`g`, gradient, probabilities and the float64
+        noise floors of :math:`g` and of the gradient (see :meth:`fit_maxent`)."""
+        a = self._logits(th)
+        A = float(logsumexp(a))
+        p = np.exp(a - A)
+        mu = p @ self.stats
+        f = A - float(th @ t) + 0.5 * ridge * float(th @ th)
+        grad = mu - t + ridge * th
+        sup = self._support
+        absT, abs_log_mu = self._abs_terms
+        ps = p[sup]
+        # magnitude of each logit's terms: the rounding of T(x).theta + ln mu(x) is eps times s(x)
+        s = absT @ np.abs(th) + abs_log_mu
+        c = 1.0 + np.log2(self.n_states) + abs(A) + float(ps @ s) + float(ps @ np.abs(a[sup] - A))
+        f_floor = 4.0 * _EPS * (c + float(np.abs(th) @ np.abs(t)) + 0.5 * ridge * float(th @ th))
+        g_floor = 4.0 * _EPS * (c * float(np.max(ps @ absT)) + float(np.max(np.abs(t)))
+                                + ridge * float(np.max(np.abs(th))))
+        return f, grad, p, f_floor, g_floor
+
+    def mean_noise_floor(self, theta: Any) -> float:
+        r"""Float64 resolution of :math:`E_\theta[T]` (largest over the statistics): below this a moment
+        mismatch is rounding, not a property of :math:`\theta` (see :meth:`fit_maxent`)."""
+        th = self._theta(theta)
+        return self._dual_terms(th, np.zeros(self.n_stats), 0.0)[4]
+
     def fit_maxent(
         self, target_means: Any, *, theta0: Any = None, tol: float = 1e-10, max_iter: int = 200, ridge: float = 0.0
     ) -> MaxEntResult:
         r"""Maximum-entropy distribution with :math:`E_p[T] = t`, by damped Newton on the convex dual.
 
         Minimises :math:`g(\theta) = A(\theta) - \theta\cdot t\,(+\tfrac{\text{ridge}}{2}\|\theta\|^2)`; gradient
-        :math:`E_\theta[T] - t`, Hessian :math:`\mathrm{Cov}_\theta[T]` (pseudo-inverse for redundant statistics),
-        backtracking line search. The solution is the I-projection / exponential-family MLE.
+        :math:`E_\theta[T] - t`, Hessian :math:`\mathrm{Cov}_\theta[T]` (pseudo-inverse for redundant statistics).
+        The solution is the I-projection / exponential-family MLE.
+
+        Stopping rule, at the precision float64 can deliver:
+
+        * converged when every moment matches, :math:`|E_\theta T_k - t_k| \le \max(\text{tol}\cdot s_k,
+          \epsilon_g)`, with :math:`s_k = \max_x |T_k(x)|` the scale of statistic ``k`` and :math:`\epsilon_g`
+          the rounding floor of the computed moments (:meth:`mean_noise_floor`, :math:`4\epsilon_{64}` times the
+          magnitude of the logits :math:`|T(x)|\cdot|\theta|`, of :math:`A` and :math:`\log_2` of the number
+          of states). A ``tol`` below that floor stops at the floor, and ``message`` says so.
+        * Backtracking line search with the Armijo test on :math:`g`, counted only for a decrease larger than
+          the rounding of :math:`g` (a step that changes nothing is never "accepted"). Near the optimum the
+          decrease of a Newton step, :math:`\lambda^2/2` (the Newton decrement
+          :math:`\lambda^2 = \nabla g^\top H^{+} \nabla g`), falls below the rounding of :math:`g` itself
+          (:math:`\approx \epsilon_{64}|A|`) while the moments are still far from their floor; the step is then
+          judged by the derivative along it, which the accurate gradient resolves: the approximate Wolfe
+          conditions :math:`\sigma\phi'(0) \le \phi'(\alpha) \le (2\delta - 1)\phi'(0)`, :math:`\delta = 0.1`,
+          :math:`\sigma = 0.9` (Hager & Zhang, SIAM J. Optim. 16(1), 170-192, 2005, doi:10.1137/030601880),
+          accepted when :math:`g` has not risen above its noise.
+        * When no step length passes either test the iteration stops at once with ``converged=False`` and a
+          ``message`` naming the gradient, the tolerance and the noise floor.
 
         Raises
         ------
@@ -158,38 +219,61 @@ class DiscreteExpFamily:
         t = np.asarray(target_means, dtype=np.float64)
         if t.shape != (self.n_stats,) or not np.all(np.isfinite(t)):
             raise ValueError(f"target_means must be {self.n_stats} finite numbers, got shape {t.shape}.")
+        if not (np.isfinite(tol) and tol > 0) or int(max_iter) < 1:
+            raise ValueError(f"tol must be a positive number and max_iter >= 1, got tol={tol}, max_iter={max_iter}.")
+        ridge = float(ridge)
         self._check_interior(t, ridge)
         th = np.zeros(self.n_stats) if theta0 is None else self._theta(theta0).copy()
+        scale = np.max(np.abs(self.stats[self._support]), axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        c1, delta, sigma = 1e-4, 0.1, 0.9
 
-        def dual(x: np.ndarray) -> float:
-            return self.log_partition(x) - float(x @ t) + 0.5 * ridge * float(x @ x)
-
-        g_val = dual(th)
+        f, grad, p, f_floor, g_floor = self._dual_terms(th, t, ridge)
         converged = False
+        message = f"reached max_iter={int(max_iter)} before the moments matched to tol={tol:g}"
         it = 0
-        for it in range(1, int(max_iter) + 1):  # noqa: B007
-            p = self.probabilities(th)
-            mu = p @ self.stats
-            grad = mu - t + ridge * th
-            if np.max(np.abs(grad)) < tol:
-                converged = True
+        for it in range(int(max_iter) + 1):
+            err = np.abs(grad)
+            if np.all(err <= tol * scale):
+                converged, message = True, f"moments matched to tol={tol:g} after {it} Newton steps"
                 break
+            if np.all(err <= np.maximum(tol * scale, g_floor)):
+                converged = True
+                message = (f"moments matched to {np.max(err):.1e} after {it} Newton steps, within the float64 noise "
+                           f"floor ({g_floor:.1e}) of the computed moments; tol={tol:g} is below that floor")
+                break
+            if it == int(max_iter):
+                break
+            mu = p @ self.stats
             H = (self.stats * p[:, None]).T @ self.stats - np.outer(mu, mu) + ridge * np.eye(self.n_stats)
             step = -np.linalg.lstsq(H, grad, rcond=1e-12)[0]
-            if not np.all(np.isfinite(step)) or float(step @ grad) >= 0:
+            slope = float(step @ grad)  # phi'(0) = -lambda^2 for the Newton step
+            if not np.all(np.isfinite(step)) or slope >= 0:
                 step = -grad
-            lr = 1.0
-            while lr > 1e-12:
+                slope = -float(grad @ grad)
+            lr, accepted = 1.0, None
+            for _ in range(60):
                 cand = th + lr * step
-                g_new = dual(cand)
-                if g_new <= g_val + 1e-4 * lr * float(step @ grad):
+                fc, gc, pc, ffc, gfc = self._dual_terms(cand, t, ridge)
+                dphi = float(step @ gc)
+                # Armijo, counted only when the decrease is above the rounding of g; else approximate Wolfe
+                if (fc <= f + c1 * lr * slope and fc < f - f_floor) or (
+                    fc <= f + f_floor and sigma * slope <= dphi <= (2 * delta - 1) * slope
+                ):
+                    accepted = (cand, fc, gc, pc, ffc, gfc)
                     break
                 lr *= 0.5
-            th, g_val = cand, g_new
-        means = self.mean(th)
+            if accepted is None:
+                message = (f"line search found no step that lowers the dual at float64 precision (Newton "
+                           f"decrement^2 {-slope:.1e}, noise of the dual {f_floor:.1e}) while the moments "
+                           f"mismatch by {np.max(err):.1e} > tol={tol:g} (noise floor {g_floor:.1e}); "
+                           "near-singular Hessian or moments near the boundary: try ridge > 0")
+                break
+            th, f, grad, p, f_floor, g_floor = accepted
+        means = p @ self.stats
         return MaxEntResult(
             theta=th, means=means, target=t, max_error=float(np.max(np.abs(means - t))),
-            entropy=self.entropy(th), converged=converged, n_iter=it,
+            entropy=self.entropy(th), converged=converged, n_iter=it, noise_floor=g_floor, message=message,
         )
 
     def _check_interior(self, t: np.ndarray, ridge: float) -> None:

@@ -17,7 +17,8 @@ Methods (``InverseIsing(method=...)``):
   ``l1 > 0`` uses bound-constrained L-BFGS-B on split variables :math:`W = W^+ - W^-`.
 * ``"boltzmann"`` — maximum likelihood (Boltzmann learning / moment matching): the gradient is
   :math:`\langle s_i s_j\rangle_{data} - \langle s_i s_j\rangle_{model}`. Exact for ``n <= exact_max`` (16; model
-  moments by enumeration, Newton/L-BFGS on the convex log-likelihood), else Monte Carlo gradients from persistent
+  moments by enumeration, damped Newton on the convex log-likelihood, converged when the moments match to
+  ``min(tol, 1e-8)`` or to the float64 noise floor of the enumeration), else Monte Carlo gradients from persistent
   heat-bath chains started from the pseudo-likelihood estimate, with Polyak averaging.
 
 Regularisation: ``l2/2 (||J||^2 + ||h||^2)`` (and ``l1 ||J||_1``) added to the negative (pseudo-)log-likelihood
@@ -81,8 +82,10 @@ class InverseIsing:
     ----------
     method : {"nmf", "tap", "pseudolikelihood", "boltzmann"}
     l1, l2 : float >= 0, regularisation strengths per sample (``l1`` for pseudo-likelihood only).
-    max_iter : optimiser iterations (L-BFGS) or learning steps (Monte Carlo Boltzmann learning).
-    tol : gradient tolerance.
+    max_iter : optimiser iterations (L-BFGS; Newton steps, at least 50, for exact Boltzmann) or learning steps
+        (Monte Carlo Boltzmann learning).
+    tol : gradient tolerance. Exact Boltzmann: on every moment, ``min(tol, 1e-8)``, or the float64 noise floor of
+        the enumeration (~1e-14) when that is larger.
     n_sweeps : heat-bath sweeps per Monte Carlo learning step.
     n_chains : persistent chains for Monte Carlo gradients.
     learning_rate : step size of Monte Carlo Boltzmann learning.
@@ -98,6 +101,7 @@ class InverseIsing:
     ----------
     h_ : (n,) fields; J_ : (n, n) symmetric couplings (zero diagonal), at beta = 1.
     n_iter_ : iterations used; converged_ : bool; objective_ : final objective value.
+    convergence_message_ : why the iteration stopped (exact ``"boltzmann"`` only).
     """
 
     def __init__(
@@ -248,33 +252,28 @@ class InverseIsing:
             self._fit_boltzmann_mc(S, progress)
 
     def _fit_boltzmann_exact(self, S: np.ndarray) -> None:
+        """Exact maximum likelihood: Newton on the convex dual over all 2^n states (``fit_maxent``).
+
+        Converged means every model moment matches its data moment to ``min(tol, 1e-8)`` or to the float64
+        noise floor of the enumeration, whichever is larger; ``convergence_message_`` says which, or why not.
+        """
         from spinlens.expfam.families import BoundaryMomentsError, ising_family, ising_from_theta
 
         n = S.shape[1]
         fam = ising_family(n)
         iu = np.triu_indices(n, 1)
         t = np.concatenate([self.means_, self.correlations_[iu]])
-        if n <= 12:
-            try:
-                res = fam.fit_maxent(t, ridge=float(self.l2), tol=min(float(self.tol), 1e-8),
-                                     max_iter=max(int(self.max_iter), 50))
-            except BoundaryMomentsError:
-                raise ValueError(
-                    "the empirical moments lie on the boundary of the achievable set (some joint configuration of "
-                    "a pair of spins never occurs in the data), so the maximum-likelihood couplings are infinite. "
-                    "Pass l2 > 0 to regularise, or use more samples."
-                ) from None
-            theta, self.n_iter_, self.converged_ = res.theta, res.n_iter, res.converged
-        else:
-            lam = float(self.l2)
-
-            def fg(th: np.ndarray) -> tuple[float, np.ndarray]:
-                return (fam.log_partition(th) - th @ t + 0.5 * lam * th @ th,
-                        fam.mean(th) - t + lam * th)
-
-            r = minimize(fg, np.zeros(t.size), jac=True, method="L-BFGS-B",
-                         options={"maxiter": int(self.max_iter), "gtol": float(self.tol), "ftol": 1e-15})
-            theta, self.n_iter_, self.converged_ = r.x, int(r.nit), bool(r.success)
+        try:
+            res = fam.fit_maxent(t, ridge=float(self.l2), tol=min(float(self.tol), 1e-8),
+                                 max_iter=max(int(self.max_iter), 50))
+        except BoundaryMomentsError:
+            raise ValueError(
+                "the empirical moments lie on the boundary of the achievable set (some joint configuration of "
+                "a pair of spins never occurs in the data), so the maximum-likelihood couplings are infinite. "
+                "Pass l2 > 0 to regularise, or use more samples."
+            ) from None
+        theta, self.n_iter_, self.converged_ = res.theta, res.n_iter, res.converged
+        self.convergence_message_ = res.message
         model = ising_from_theta(theta, n)
         self.J_ = np.array(model.J)
         self.h_ = np.array(model.h)
