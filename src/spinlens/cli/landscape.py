@@ -24,8 +24,16 @@ _OPTIMIZER = "Adam"
 _LANCZOS_TOL = 1e-6
 
 
-def _lanczos_max_steps(n_params: int, k: int) -> int:
-    return int(min(n_params, max(60, 10 * k)))
+def _lanczos_max_steps(n_params: int, k: int, requested: int = 0) -> int:
+    """The largest Krylov space for ``hessian_eigs``: ``--lanczos-steps``, or ``max(60, 10 k)``; at most N."""
+    if requested < 0:
+        raise UserError(f"--lanczos-steps must be >= 0 (0: max(60, 10 k)), got {requested}.")
+    return int(min(n_params, requested or max(60, 10 * k)))
+
+
+def _converged(eigs: Any) -> bool:
+    """Every returned Ritz pair met the stopping rule ``||Hv − λv|| <= tol · max|θ|``."""
+    return bool(np.all(eigs.residuals <= _LANCZOS_TOL * max(float(np.max(np.abs(eigs.ritz_values))), 1e-300)))
 
 
 def _build_mlp(widths: list[int], activation: str) -> Any:
@@ -184,8 +192,8 @@ def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int],
             raise mismatch([tuple(weights[b].shape) for b in orders[0]])
         if len(fits) > 1:
             raise UserError(f"--model {path}: the order of its Linear layers is ambiguous: both {fits[0]} (file "
-                            f"order) and {fits[1]} (name order) fit the MLP {widths}; save the state dict of the "
-                            "nn.Sequential (keys 0.weight, 2.weight, ...) so that the layer order is explicit.")
+                            f"order) and {fits[1]} (name order) fit the MLP {widths}; rename its keys to those of "
+                            f"the nn.Sequential built here ({', '.join(list(own)[:3])}, ...) in layer order.")
         order = fits[0]
         missing = [b for b in order if b not in biases]
         if missing:
@@ -231,15 +239,15 @@ def _widths(hidden: str, d_in: int, d_out: int) -> list[int]:
     return [d_in, *hs, d_out]
 
 
-def _solver_config(n_params: int, k: int, which: str, trace_matvec: int, density_steps: int, density_vectors: int,
-                   dtype: str, backend: str, n_samples: int) -> dict[str, Any]:
+def _solver_config(n_params: int, k: int, which: str, max_steps: int, trace_matvec: int, density_steps: int,
+                   density_vectors: int, dtype: str, backend: str, n_samples: int) -> dict[str, Any]:
     return {
         "loss": "cross-entropy, mean over the samples",
         "n_samples": n_samples,
         "dtype": dtype,
         "backend": backend,
         "device": "cpu",
-        "lanczos": {"k": k, "which": which, "tol": _LANCZOS_TOL, "max_steps": _lanczos_max_steps(n_params, k),
+        "lanczos": {"k": k, "which": which, "tol": _LANCZOS_TOL, "max_steps": max_steps,
                     "reorthogonalisation": "full"},
         "trace": {"method": "hutch++", "n_matvec": trace_matvec},
         "density": {"n_steps": density_steps, "n_vectors": density_vectors},
@@ -294,6 +302,7 @@ def _quality_row(name: str, source: str, net: Any, st: _Setup) -> dict[str, Any]
 
 def _solver_rows(eigs: Any, tr: Any, dens: Any, max_steps: int) -> list[dict[str, Any]]:
     return [{"Lanczos steps": f"{len(eigs.ritz_values)} of at most {max_steps}",
+             "converged": "yes" if _converged(eigs) else "no: raise --lanczos-steps",
              "Hessian-vector products: eigenpairs": eigs.n_matvec, "trace (Hutch++)": tr.n_matvec,
              "density (SLQ)": dens.n_matvec, "largest eigenpair residual": float(np.max(eigs.residuals))}]
 
@@ -309,6 +318,7 @@ def landscape(
     grid: int = typer.Option(41, help="Grid points per axis of each plane."),
     k: int = typer.Option(5, help="Eigenpairs per end of the spectrum."),
     n_planes: int = typer.Option(50, help="Random planes for the saddle/minimum statistics."),
+    lanczos_steps: int = typer.Option(0, help="Largest Lanczos space for the eigenpairs (0: max(60, 10 k), ≤ N)."),
     trace_matvec: int = typer.Option(45, help="Hessian-vector products for the Hutch++ trace."),
     density_steps: int = typer.Option(60, help="Lanczos steps per SLQ vector."),
     density_vectors: int = typer.Option(2, help="SLQ start vectors."),
@@ -327,13 +337,14 @@ def landscape(
     st = _setup(model, dataset, hidden, activation, n_train, seed)
     X, y, yt, widths, net_a = st.X, st.y, st.yt, st.widths, st.net
     n_params = sum(p.numel() for p in net_a.parameters())
+    max_steps = _lanczos_max_steps(n_params, k, lanczos_steps)
     n_interp = 21
     config = {
         "dataset": dataset, "widths": widths, "hidden": hidden, "activation": activation, "model": st.model,
         "training": {"networks": ["B"] if st.model else ["A", "B"], "optimizer": _OPTIMIZER, "batch_size": _BATCH,
                      "epochs": epochs, "lr": lr, "n_train": len(y), "seeds": {"A": seed, "B": seed + 1}},
-        "solver": _solver_config(n_params, k, "both", trace_matvec, density_steps, density_vectors, "float64",
-                                 "double_backward", len(y)),
+        "solver": _solver_config(n_params, k, "both", max_steps, trace_matvec, density_steps, density_vectors,
+                                 "float64", "double_backward", len(y)),
         "grid": grid, "n_planes": n_planes, "interpolation_points": n_interp,
         "spans": {"random_unit and hessian planes": "±2.5/√λ_max", "random_filter plane": "±1 (filter-normalised)",
                   "pca plane": "training path + 25 % padding"},
@@ -356,9 +367,12 @@ def landscape(
     net_a.eval()
     net_b.eval()
     op = ls.HessianOperator(net_a, loss, data, dtype=torch.float64, device="cpu")
-    max_steps = _lanczos_max_steps(op.n_params, k)
     with progress_bar("Lanczos eigenpairs") as cb:
         eigs = ls.hessian_eigs(op, k=k, which="both", tol=_LANCZOS_TOL, max_iter=max_steps, rng=seed, progress=cb)
+    if not _converged(eigs):
+        console.print(f"[yellow]warning: Lanczos stopped at its limit of {max_steps} steps before every eigenpair met "
+                      f"its tolerance (largest residual {float(np.max(eigs.residuals)):.2g}); raise --lanczos-steps."
+                      "[/yellow]")
     tr = ls.hessian_trace(op, n_matvec=trace_matvec, rng=seed)
     with progress_bar("spectral density") as cb:
         dens = ls.spectral_density(op, n_steps=density_steps, n_vectors=density_vectors, rng=seed, progress=cb)
@@ -437,6 +451,7 @@ def landscape(
         "barrier_naive": interp.barrier_unaligned,
         "barrier_matched": interp.barrier,
         "lanczos_steps": len(eigs.ritz_values),
+        "lanczos_converged": _converged(eigs),
         "n_matvec": {"eigs": eigs.n_matvec, "trace": tr.n_matvec, "density": dens.n_matvec},
         "train_seconds": train_seconds,
         "seconds": seconds,
@@ -497,6 +512,7 @@ def hessian(
     n_train: int = typer.Option(0, help="Samples the Hessian averages over (0 = training split)."),
     k: int = typer.Option(5, help="Eigenpairs per end."),
     which: str = typer.Option("both", help="top, bottom or both."),
+    lanczos_steps: int = typer.Option(0, help="Largest Lanczos space for the eigenpairs (0: max(60, 10 k), ≤ N)."),
     trace_matvec: int = typer.Option(99, help="Hessian-vector products for Hutch++."),
     density_steps: int = typer.Option(80, help="Lanczos steps per SLQ vector."),
     density_vectors: int = typer.Option(4, help="SLQ start vectors."),
@@ -517,12 +533,13 @@ def hessian(
     st = _setup(model, dataset, hidden, activation, n_train, seed)
     X, y, widths, net = st.X, st.y, st.widths, st.net
     n_params = sum(p.numel() for p in net.parameters())
+    max_steps = _lanczos_max_steps(n_params, k, lanczos_steps)
     training: dict[str, Any] = (
         {"trained": True, "optimizer": _OPTIMIZER, "batch_size": _BATCH, "epochs": epochs, "lr": lr, "n_train": len(y),
          "seed": seed} if st.model is None else {"trained": False, "note": "weights read from --model"})
     config = {"dataset": dataset, "widths": widths, "hidden": hidden, "activation": activation, "model": st.model,
               "training": training,
-              "solver": _solver_config(n_params, k, which, trace_matvec, density_steps, density_vectors,
+              "solver": _solver_config(n_params, k, which, max_steps, trace_matvec, density_steps, density_vectors,
                                        "float64" if float64 else "float32", backend, len(y)),
               "seed": seed}
     run = open_run(out, config=config, seeds={"seed": seed})
@@ -533,9 +550,12 @@ def hessian(
     net.eval()
     op = ls.HessianOperator(net, torch.nn.functional.cross_entropy, (X, y), backend=backend,
                             dtype=torch.float64 if float64 else None, device="cpu")
-    max_steps = _lanczos_max_steps(op.n_params, k)
     with progress_bar("Lanczos") as cb:
         eigs = ls.hessian_eigs(op, k=k, which=which, tol=_LANCZOS_TOL, max_iter=max_steps, rng=seed, progress=cb)
+    if not _converged(eigs):
+        console.print(f"[yellow]warning: Lanczos stopped at its limit of {max_steps} steps before every eigenpair met "
+                      f"its tolerance (largest residual {float(np.max(eigs.residuals)):.2g}); raise --lanczos-steps."
+                      "[/yellow]")
     tr = ls.hessian_trace(op, n_matvec=trace_matvec, rng=seed)
     with progress_bar("SLQ") as cb:
         dens = ls.spectral_density(op, n_steps=density_steps, n_vectors=density_vectors, rng=seed, progress=cb)
@@ -550,7 +570,7 @@ def hessian(
     run.save_json({"eigenvalues": eigs.eigenvalues, "trace": tr.trace, "n_params": op.n_params,
                    "loss": op.loss(), "train_loss": q["train loss"], "train_accuracy": q["train accuracy"],
                    "test_loss": q["test loss"], "test_accuracy": q["test accuracy"],
-                   "lanczos_steps": len(eigs.ritz_values),
+                   "lanczos_steps": len(eigs.ritz_values), "lanczos_converged": _converged(eigs),
                    "n_matvec": {"eigs": eigs.n_matvec, "trace": tr.n_matvec, "density": dens.n_matvec},
                    "train_seconds": train_seconds, "seconds": seconds}, "summary")
     write_report(run.path, "spinlens hessian", [
