@@ -35,3 +35,21 @@ def test_lines_order_and_endpoints() -> None:
     assert np.all(TM < Tg)
     assert np.all(Tc[:2] < TM[:2])  # retrieval states are global minima only below T_c < T_M ...
     assert np.all(np.isnan(Tc[2:]))  # ... and never for alpha above ~0.051
+
+
+@pytest.mark.parametrize(("alphas", "temperatures", "match"), [
+    ([0.05, -0.1], None, "alphas must be"),
+    (None, [0.5, 0.5], "temperatures must be distinct"),
+    (None, [], "temperatures must be"),
+    ([0.05, np.nan], None, "alphas must be"),
+])
+def test_phase_diagram_grid_refuses_bad_loads_and_temperatures(alphas, temperatures, match) -> None:
+    from spinlens.memory import phase_diagram
+    from spinlens.memory.ags import phase_diagram_grid
+
+    with pytest.raises(ValueError, match=match):
+        phase_diagram_grid(alphas, temperatures)
+    with pytest.raises(ValueError, match=match):
+        phase_diagram(alphas, temperatures, n_spins=20, n_trials=1, n_sweeps=2, n_lines=2)
+    A, T = phase_diagram_grid([0.1, 0.05], [1.0, 0.2])  # sorted for the heat map
+    assert A.tolist() == [0.05, 0.1] and T.tolist() == [0.2, 1.0]
