@@ -183,3 +183,107 @@ def test_run_phases_defaults_are_the_command_defaults():
         assert f"default {getattr(cfg, name)}" in helps[name], name
     with pytest.raises(TypeError, match="unknown options"):
         run_phases("unused", stepz=3)
+
+
+_USER_NET = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 12)
+        self.fc2 = nn.Linear(12, 10)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x.view(x.size(0), -1))))
+"""
+
+
+def _user_run(tmp_path, monkeypatch):
+    """A user's own nn.Module trained a few steps, saved as training dicts; one checkpoint diverged."""
+    monkeypatch.chdir(tmp_path)  # --model mymod:Net is imported from the current directory
+    (tmp_path / "user_net_for_spinlens.py").write_text(_USER_NET)
+    sys.modules.pop("user_net_for_spinlens", None)
+    space: dict = {}
+    exec(_USER_NET, space)
+    Net = space["Net"]
+
+    from spinlens.data import load_dataset
+
+    d = load_dataset("digits", n_samples=300)
+    X, y = torch.as_tensor(d.X, dtype=torch.float32), torch.as_tensor(d.y)
+    torch.manual_seed(0)
+    net = Net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.9)
+    ck = tmp_path / "cks"
+    ck.mkdir()
+    for step in range(41):
+        if step in (0, 5, 20, 40):
+            torch.save({"model_state_dict": net.state_dict(), "step": step}, ck / f"ckpt_{step}.pt")
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    bad = {k: v.clone() for k, v in net.state_dict().items()}
+    bad["fc2.weight"][0, 0] = float("nan")
+    torch.save(bad, ck / "ckpt_30.pt")
+    return ck
+
+
+FAST = ["--n-starts", "0", "--tap-checkpoints", "0", "--workers", "1"]
+
+
+def test_user_checkpoints_give_a_report_of_this_run_only(tmp_path, monkeypatch):
+    """Items 6, 7: options that do not apply are refused, the dataset is used, a diverged checkpoint is marked."""
+    ck = _user_run(tmp_path, monkeypatch)
+    base = ["phases", "--checkpoints", str(ck), "--model", "user_net_for_spinlens:Net", *FAST]
+    for extra, what in ((["--lr", "0.1"], "--lr describes training"),
+                        (["--steps", "9", "--binarized"], "--steps, --binarized describe training"),
+                        (["--widths", "784,256,10"], "contradicts the checkpoints"),
+                        (["--n-samples", "10"], "give --dataset too")):
+        res = CliRunner().invoke(_app(), [*base, "--out", str(tmp_path / "no"), *extra])
+        assert res.exit_code != 0 and what in str(res.exception), (extra, res.output, res.exception)
+        assert not (tmp_path / "no").exists()  # refused before a run directory is made
+    out = tmp_path / "run"
+    res = CliRunner().invoke(_app(), [*base, "--out", str(out), "--dataset", "digits", "--n-samples", "300",
+                                      "--widths", "64,12,10"])
+    assert res.exit_code == 1, res.output  # the diverged checkpoint is an error, after the others are analysed
+    assert "ckpt_30.pt" in res.output and "NaN" in res.output
+    data = json.loads((out / "results.json").read_text())["data"]
+    assert data["phases"][3] == "invalid" and data["invalid"][0]["file"] == "ckpt_30.pt"
+    assert [p for k, p in enumerate(data["phases"]) if k != 3] and "invalid" not in data["phases"][:3]
+    with np.load(out / "results.npz") as z:
+        assert np.isnan(z["t_c"][3]) and np.all(np.isfinite(z["t_star"][[0, 1, 2, 4]]))
+        acc = z["eval_accuracy"]
+    assert acc[-1] > 0.5 and acc[-1] > acc[0]  # the checkpoints' own forward pass on the given data
+    manifest = json.loads((out / "manifest.json").read_text())["config"]
+    assert manifest["dataset"] == "digits" and manifest["model_builder"] == "user_net_for_spinlens:Net"
+    for key in ("steps", "lr", "optimizer", "batch_size", "n_checkpoints", "widths", "activation"):
+        assert key not in manifest, key  # training options did not apply: not recorded as if they did
+    html = (out / "report.html").read_text()
+    assert "acc (digits)" in html and "could not be analysed" in html and "traced with torch.fx" in html
+    assert ">nan<" not in html and "± 0.000" not in html
+
+
+def test_state_dict_checkpoints_say_what_was_assumed(tmp_path):
+    """Item 5: a state dict alone cannot show the forward pass; the result and the report say so."""
+    ck = tmp_path / "cks"
+    ck.mkdir()
+    net = mlp([12, 9, 4], rng=0)
+    g = torch.Generator().manual_seed(0)
+    for step in (0, 10, 100, 1000):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.mul_(1.3).add_(0.05 * torch.randn(p.shape, generator=g))
+        torch.save(net.state_dict(), ck / f"step_{step}.pt")
+    out = tmp_path / "run"
+    res = CliRunner().invoke(_app(), ["phases", "--checkpoints", str(ck), "--out", str(out), *FAST,
+                                      "--dataset", "digits"])
+    assert res.exit_code != 0 and "features" in str(res.exception)  # 64 pixels, 12 inputs: refused, not ignored
+    res = CliRunner().invoke(_app(), ["phases", "--checkpoints", str(ck), "--out", str(out), *FAST])
+    assert res.exit_code == 0, res.output
+    notes = json.loads((out / "results.json").read_text())["data"]["notes"]
+    assert any("does not record the forward pass" in n for n in notes)
+    assert any("no dataset was given" in n for n in notes)
+    assert "does not record the forward pass" in (out / "report.html").read_text()

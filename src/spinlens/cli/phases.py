@@ -117,10 +117,10 @@ def _run_phases(
     if lazy and lazy_scale is not None and not lazy_scale > 0:
         raise UserError(f"--lazy-scale must be positive, got {lazy_scale}.")
     base = ExperimentConfig()
-    training = {k: v for k, v in given.items() if k not in ("binarized", "lazy", "lazy_scale")}
+    training: dict[str, Any] = {k: v for k, v in given.items() if k not in ("binarized", "lazy", "lazy_scale")}
     cfg = ExperimentConfig(
         **training, widths=w or base.widths, activation="sign" if binarized else "relu",
-        dataset=dataset if (dataset or checkpoints) else base.dataset, n_samples=n_samples,
+        dataset=dataset, n_samples=n_samples,
         lazy_scale=(lazy_scale or 100.0) if lazy else None, seed=seed, n_starts=n_starts,
         n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints) if checkpoints else None,
         model_builder=model, steps_from=str(steps_from) if steps_from else None,
@@ -132,8 +132,11 @@ def _run_phases(
     builder = load_builder(model) if model else None
     if checkpoints:  # read and check the checkpoints before the run directory is made
         ckdir, cks = experiment_checkpoints(cfg, out)
-        if w is not None:
+        try:
             found = to_spins(_load_network(cks[0][1], builder)).widths
+        except ValueError as exc:
+            raise UserError(f"{cks[0][1].name} (step {cks[0][0]}, the first checkpoint): {exc}") from None
+        if w is not None:
             if tuple(found) != w:
                 raise UserError(f"--widths {widths} contradicts the checkpoints, whose layers have widths "
                                 f"{','.join(map(str, found))}: drop --widths (it is read from the checkpoints).")
@@ -142,7 +145,7 @@ def _run_phases(
         with progress_bar("training", cfg.steps) as cb:
             ckdir, cks = experiment_checkpoints(cfg, run.path, progress=cb)
     with progress_bar("phase analysis (checkpoints)", len(cks)) as cb:
-        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, class_alignment=cfg.dataset is not None,
+        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, class_alignment=cfg.data is not None,
                                       sweep=sweep)
     result = summarize_run(cfg, records, ckdir, cks)
     run.save_result(result, "results")
@@ -174,7 +177,7 @@ def _run_phases(
 _MC_MAX_SPINS = 600
 
 
-def _mc_section(run: Any, result: Any, k: int, path: Path, builder: Any, n_sweeps: int, seed: int) -> Any:
+def _mc_section(run: Any, result: Any, ck: int, path: Path, builder: Any, n_sweeps: int, seed: int) -> Any:
     """Parallel tempering on the last checkpoint over T / T_c in [0.6, 1.7]: Binder parameter, chi_SG, P(q)."""
     import numpy as np
 
@@ -187,9 +190,9 @@ def _mc_section(run: Any, result: Any, k: int, path: Path, builder: Any, n_sweep
     n = mapped.model.n_spins
     if n > _MC_MAX_SPINS:
         raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); this one has {n}.")
-    t_c = float(result.t_c[k])
+    t_c = float(result.t_c[ck])
     if not np.isfinite(t_c):
-        t_c = float(result.t_star[k])
+        t_c = float(result.t_star[ck])
     ratios = np.geomspace(0.6, 1.7, 12)
     with progress_bar("Monte Carlo cross-check", n_sweeps) as cb:
         mc = mc_crosscheck(mapped.model, ratios * t_c, n_sweeps=n_sweeps, rng=seed + 7, progress=cb)
@@ -199,7 +202,7 @@ def _mc_section(run: Any, result: Any, k: int, path: Path, builder: Any, n_sweep
     x = mc.temperatures / t_c
     axes[0].plot(x, mc.binder, "o-", ms=3, label="overlap Binder g")
     axes[0].axvline(1.0, color="k", ls="--", lw=0.8, label="T_c (TAP stability)")
-    axes[0].set(xscale="log", xlabel="T / T_c", ylabel="g", title=f"parallel tempering, step {int(result.steps[k])}")
+    axes[0].set(xscale="log", xlabel="T / T_c", ylabel="g", title=f"parallel tempering, step {int(result.steps[ck])}")
     ax2 = axes[0].twinx()
     ax2.plot(x, mc.chi_sg, "s:", ms=3, color="tab:red")
     ax2.set(ylabel="χ_SG = n⟨q²⟩ (red)", yscale="log")
@@ -215,7 +218,7 @@ def _mc_section(run: Any, result: Any, k: int, path: Path, builder: Any, n_sweep
             for a, t, g, c in zip(x, mc.temperatures, mc.binder, mc.chi_sg, strict=True)]
     text = [
         f"Parallel tempering ({n_sweeps} sweeps, 4 replicas per temperature) on the checkpoint of step "
-        f"{int(result.steps[k])} ({n} spins), "
+        f"{int(result.steps[ck])} ({n} spins), "
         f"T_c = {t_c:.4g} from the stability curve. "
         + (f"Order sets in (g > 0.5) at T = {mc.t_onset:.4g} ({mc.t_onset / t_c:.2f} T_c); "
            if np.isfinite(mc.t_onset) else "g stays below 0.5 down to 0.6 T_c; ")

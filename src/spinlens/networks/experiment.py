@@ -60,7 +60,7 @@ class ExperimentConfig:
     widths: tuple[int, ...] = (784, 256, 256, 10)
     activation: str = "relu"
     bias: bool = True
-    dataset: str | None = "mnist5000"  # with checkpoint_dir: None = no data (no accuracy, no class alignment)
+    dataset: str | None = None  # None: MNIST-5000 when training; no data for checkpoint_dir (see ``data``)
     n_samples: int | None = None
     steps: int = 2000
     optimizer: str = "sgd"
@@ -80,6 +80,11 @@ class ExperimentConfig:
     checkpoint_dir: str | None = None
     model_builder: str | None = None
     steps_from: str | None = None  # CSV/JSON file -> step table for checkpoint_dir (see checkpoints.list_checkpoints)
+
+    @property
+    def data(self) -> str | None:
+        """The dataset of the run: ``dataset``, else MNIST-5000 when training, else None (the user's checkpoints)."""
+        return self.dataset if self.dataset is not None else (None if self.checkpoint_dir else "mnist5000")
 
     #: Fields that describe training; they do not apply to (and are not recorded for) a user's checkpoints.
     TRAINING_FIELDS = ("widths", "activation", "bias", "steps", "optimizer", "lr", "momentum", "batch_size",
@@ -168,7 +173,8 @@ def load_builder(spec: str) -> Any:
             raise ValueError(f"--model {spec}: running {path.name} failed: {type(exc).__name__}: {exc}") from None
     else:
         cwd = os.getcwd()
-        if cwd not in sys.path:
+        added = cwd not in sys.path
+        if added:
             sys.path.insert(0, cwd)
         try:
             mod = importlib.import_module(mod_name)
@@ -178,6 +184,9 @@ def load_builder(spec: str) -> Any:
                 f"and on PYTHONPATH: run from the folder that holds it, or give --model path/to/{mod_name}.py:"
                 f"{fn_name}."
             ) from None
+        finally:
+            if added:
+                sys.path.remove(cwd)
     fn = getattr(mod, fn_name, None)
     if not callable(fn):
         raise ValueError(f"module {mod_name!r} has no callable {fn_name!r} (--model {spec}).")
@@ -217,7 +226,9 @@ def _load_network(path: Path, builder: Any) -> Any:
 def _make_data(cfg: ExperimentConfig) -> Any:
     from spinlens.data import load_dataset
 
-    return load_dataset(cfg.dataset, n_samples=cfg.n_samples)
+    if cfg.data is None:
+        raise ValueError("this run has no dataset: set ExperimentConfig.dataset.")
+    return load_dataset(cfg.data, n_samples=cfg.n_samples)
 
 
 def train_checkpoints(cfg: ExperimentConfig, directory: str | os.PathLike[str],
@@ -349,11 +360,8 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
     folder = Path(config["checkpoint_dir"])
     init_weights = _reference_weights(str(folder / config["init_file"]), cfg.model_builder)
     with_tap = bool(params["with_tap"])
-    use_data = bool(config["class_alignment"]) and cfg.dataset is not None and (with_tap or builder is not None)
-    data = _make_data(cfg) if use_data else None
-    if data is not None and data.X.shape[1] != init_weights[0].shape[1]:
-        raise ValueError(f"the dataset {cfg.dataset} has {data.X.shape[1]} features but the network has "
-                         f"{init_weights[0].shape[1]} inputs.")
+    use_data = bool(config["class_alignment"]) and cfg.data is not None and (with_tap or builder is not None)
+    data = _make_data(cfg) if use_data else None  # its size was checked against the network by analyze_checkpoints
     rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, init_weights, cfg, with_tap,
                                seed, data)
     return {"record": to_jsonable(rec), "arrays": arrays}
@@ -393,10 +401,15 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     # bad input (a builder that does not exist, layers the mapping does not support) is refused here, before
     # any unit runs
     try:
-        _reference_weights(str(folder / init_file), cfg.model_builder)
+        ref = _reference_weights(str(folder / init_file), cfg.model_builder)
     except ValueError as exc:
         raise ValueError(f"the first checkpoint, {init_file} (step {checkpoints[0][0]}, the reference for weight "
                          f"motion), cannot be analysed: {exc}") from None
+    if class_alignment and cfg.data is not None:
+        n_features = _make_data(cfg).X.shape[1]
+        if n_features != ref[0].shape[1]:
+            raise ValueError(f"the dataset {cfg.data} has {n_features} features but the network has "
+                             f"{ref[0].shape[1]} inputs: give the dataset the checkpoints were trained on.")
     tap_idx = _tap_indices(len(checkpoints), cfg.n_tap_checkpoints)
     fields = dataclasses.asdict(cfg)
     config = {"cfg": fields, "checkpoint_dir": str(folder), "init_file": init_file,
@@ -583,13 +596,13 @@ def summarize_run(cfg: ExperimentConfig, records: Sequence[dict[str, Any]], chec
     """:func:`summarize` with the step-0 network of the run as the reference of the init prediction."""
     builder = load_builder(cfg.model_builder) if cfg.model_builder else None
     res = summarize(records, checkpoint_dir, _load_network(checkpoints[0][1], builder),
-                    eval_dataset=cfg.dataset if cfg.checkpoint_dir else None)
+                    eval_dataset=cfg.data if cfg.checkpoint_dir else None)
     if not cfg.checkpoint_dir or res.eval_accuracy is not None:
         return res
-    if cfg.dataset is None:
+    if cfg.data is None:
         why = "no dataset was given (--dataset): no accuracy and no class alignment of the checkpoints."
     else:
-        why = (f"accuracy on {cfg.dataset} not computed: a state dict does not record the activations, so the "
+        why = (f"accuracy on {cfg.data} not computed: a state dict does not record the activations, so the "
                "forward pass is unknown; pass --model module:builder to evaluate the checkpoints.")
     return dataclasses.replace(res, notes=[*res.notes, why])
 
@@ -598,7 +611,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
                    progress: ProgressCallback | None = None) -> ExperimentResult:
     """Train (or take ``cfg.checkpoint_dir``), analyse every checkpoint, summarise (no figures)."""
     ckdir, cks = experiment_checkpoints(cfg, out_dir)
-    records = analyze_checkpoints(cfg, cks, out_dir, progress=progress, class_alignment=cfg.dataset is not None)
+    records = analyze_checkpoints(cfg, cks, out_dir, progress=progress, class_alignment=cfg.data is not None)
     return summarize_run(cfg, records, ckdir, cks)
 
 
@@ -793,11 +806,11 @@ def _best_class(a: Any) -> str:
 
 def config_dict(cfg: ExperimentConfig) -> dict[str, Any]:
     """The options that apply to this run (a user's checkpoints: no training options, no unused dataset)."""
-    d = dataclasses.asdict(cfg)
+    d = {**dataclasses.asdict(cfg), "dataset": cfg.data}
     if cfg.checkpoint_dir:
         for k in ExperimentConfig.TRAINING_FIELDS:
             d.pop(k)
-        if cfg.dataset is None:
+        if cfg.data is None:
             d.pop("n_samples")
         if cfg.steps_from is None:
             d.pop("steps_from")

@@ -130,7 +130,7 @@ def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], l
     bs: list[np.ndarray | None] = []
     names: list[str] = []
     notes: list[str] = []
-    cur = None  # the node that carries the chain's value
+    cur: Any = None  # the node that carries the chain's value
     meta: set[Any] = set()  # nodes that compute sizes, not values
     finished = False  # a Softmax/LogSoftmax after the last Linear ends the chain
     cls = type(net).__name__
