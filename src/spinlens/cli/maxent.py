@@ -102,7 +102,8 @@ def fit_command(
 
     summary = {
         "method": method.value, "n_spins": n, "n_samples": M, "converged": bool(est.converged_),
-        "n_iter": int(est.n_iter_), "objective": float(est.objective_), "fitted_moments_from": how,
+        "n_iter": int(est.n_iter_), "convergence": getattr(est, "convergence_message_", ""),
+        "objective": float(est.objective_), "fitted_moments_from": how,
         "max_abs_error_m": float(np.max(np.abs(m_fit - m_dat))),
         "max_abs_error_pair": max_err(pair_fit, pair_dat),
         "max_abs_error_connected": max_err(conn_fit, conn_dat),
