@@ -70,14 +70,23 @@ def test_landscape_command(tmp_path: Path) -> None:
         assert any(p.name.startswith(name) for p in out.iterdir()), name
 
 
-def test_landscape_manifest_and_report_record_training_solver_and_time(tmp_path: Path) -> None:
+def test_landscape_with_model_records_training_solver_and_time(tmp_path: Path) -> None:
+    import torch
+
+    from spinlens.cli.landscape import _build_mlp
+
+    torch.manual_seed(5)
+    ckpt = tmp_path / "a.pt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in _build_mlp([64, 4, 10], "relu").state_dict().items()}},
+               ckpt)
     out = tmp_path / "l"
-    r = CliRunner().invoke(_app(), ["landscape", "--hidden", "4", "--epochs", "2", "--n-train", "150", "--grid", "5",
-                                    "--k", "1", "--n-planes", "3", "--trace-matvec", "9", "--density-steps", "8",
-                                    "--density-vectors", "1", "--out", str(out)])
+    r = CliRunner().invoke(_app(), ["landscape", "--model", str(ckpt), "--hidden", "4", "--epochs", "2", "--n-train",
+                                    "150", "--grid", "5", "--k", "1", "--n-planes", "3", "--trace-matvec", "9",
+                                    "--density-steps", "8", "--density-vectors", "1", "--out", str(out)])
     assert r.exit_code == 0, r.output
     cfg = json.loads((out / "manifest.json").read_text())["config"]
-    assert cfg["training"]["epochs"] == 2 and cfg["training"]["lr"] == 3e-3 and cfg["training"]["n_train"] == 150
+    assert cfg["training"]["networks"] == ["B"] and cfg["training"]["epochs"] == 2 and cfg["training"]["lr"] == 3e-3
+    assert cfg["training"]["n_train"] == 150 and cfg["model"]["path"] == str(ckpt)
     assert cfg["solver"]["trace"] == {"method": "hutch++", "n_matvec": 9}
     assert cfg["solver"]["density"] == {"n_steps": 8, "n_vectors": 1}
     assert cfg["solver"]["lanczos"]["k"] == 1 and cfg["grid"] == 5 and cfg["n_planes"] == 3
@@ -85,5 +94,5 @@ def test_landscape_manifest_and_report_record_training_solver_and_time(tmp_path:
     for key in ("train_loss_A", "test_loss_A", "train_loss_B", "test_acc_B", "seconds", "train_seconds"):
         assert isinstance(s[key], float), key
     html = (out / "report.html").read_text()
-    for words in ("train loss", "test accuracy", "run time", "Lanczos steps", "Hessian-vector products"):
+    for words in ("train loss", "test accuracy", "run time", "Lanczos steps", "Hessian-vector products", "a.pt"):
         assert words in html, words

@@ -577,7 +577,9 @@ def hessian(
         Section("Model",
                 text=[f"MLP {widths} ({activation}), {op.n_params} parameters, {source}; the Hessian is that of the "
                       f"mean cross-entropy over {len(y)} {dataset} training images ({len(st.yt)} test images).",
-                      f"run time: {_fmt_s(seconds)} in all, of which training {_fmt_s(train_seconds)}."],
+                      f"run time: {_fmt_s(seconds)} in all, "
+                      + (f"of which training {_fmt_s(train_seconds)}." if st.model is None else
+                         "no training (the weights were read from --model).")],
                 tables=[("loss (cross-entropy) and accuracy", [q])]),
         Section("Hessian",
                 text=[f"trace {tr.trace} (Hutch++); Lanczos with full reorthogonalisation "
