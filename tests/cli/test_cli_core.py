@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spinlens import __version__
+from spinlens.cli._common import UserError
 from spinlens.cli.main import app, main
 
 runner = CliRunner()
@@ -64,6 +65,34 @@ def test_errors_are_one_line_with_hint(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as ex:
         main(["exact", "--config", str(tmp_path / "missing.toml")])
     assert ex.value.code == 2
+
+
+def test_debug_works_after_the_subcommand_too(tmp_path, capsys, monkeypatch) -> None:
+    """--debug anywhere on the line shows the traceback; without it, one line and exit 2 (issue 17, item 14)."""
+    monkeypatch.delenv("SPINLENS_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as ex:
+        main(["exact", "--size", "9", "--out", str(tmp_path / "x")])
+    assert ex.value.code == 2 and "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("SPINLENS_DEBUG", "")  # restored after the test (main sets it for --debug)
+    for argv in (["--debug", "exact", "--size", "9"], ["exact", "--size", "9", "--debug"]):
+        monkeypatch.setenv("SPINLENS_DEBUG", "")
+        with pytest.raises(UserError, match="above --max-spins"):
+            main([*argv, "--out", str(tmp_path / "y")])
+
+
+def test_unexpected_errors_are_one_line_and_exit_1(monkeypatch, capsys) -> None:
+    import spinlens.cli.main as cli_main
+
+    monkeypatch.delenv("SPINLENS_DEBUG", raising=False)
+
+    def boom(*a, **k):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli_main, "app", boom)
+    with pytest.raises(SystemExit) as ex:
+        main(["doctor"])
+    err = capsys.readouterr().err
+    assert ex.value.code == 1 and "Traceback" not in err and "bug in spinlens" in err
 
 
 def test_doctor() -> None:

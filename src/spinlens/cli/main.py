@@ -63,8 +63,9 @@ def _error_line(message: str, hint: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: library errors become one clear line (``--debug`` for the traceback).
 
-    Exit codes: 0 success, 1 an analysis failed (e.g. some sweep units), 2 bad input or usage,
-    130 interrupted (finished work is kept).
+    Exit codes: 0 success, 1 an analysis failed (e.g. some sweep units or checkpoints) or an unexpected error,
+    2 bad input or usage, 130 interrupted (finished work is kept). ``--debug`` (anywhere on the command line)
+    shows the full traceback instead of the one-line message.
     """
     import sys
 
@@ -72,20 +73,27 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         args = expand_config(list(sys.argv[1:] if argv is None else argv))
-        sys.argv = [sys.argv[0], *args]
-        if "--debug" in args:
+        if "--debug" in args:  # anywhere on the line, before or after the sub-command
             os.environ["SPINLENS_DEBUG"] = "1"
+            args = [a for a in args if a != "--debug"]
+        sys.argv = [sys.argv[0], *args]
         app(args, prog_name="spinlens")
     except SweepError as exc:
         if os.environ.get("SPINLENS_DEBUG"):
             raise
         _error_line(str(exc), "fix the failing units and run the same command again: finished units are reused.")
         raise SystemExit(1) from None
-    except (UserError, ValueError, FileNotFoundError, TypeError, ImportError, RuntimeError) as exc:
+    except (UserError, ValueError, OSError, TypeError, ImportError, RuntimeError) as exc:
         if os.environ.get("SPINLENS_DEBUG"):
             raise
         _error_line(str(exc), "run with --debug for the full traceback; --help lists the options.")
         raise SystemExit(2) from None
+    except Exception as exc:  # not bad input: a bug; still one line, the traceback behind --debug
+        if os.environ.get("SPINLENS_DEBUG"):
+            raise
+        _error_line(f"unexpected {type(exc).__name__}: {exc}",
+                    "this is a bug in spinlens: run the same command with --debug and report the traceback.")
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: finished work was kept in the run directory.[/yellow]")
         raise SystemExit(130) from None
