@@ -33,6 +33,7 @@ import io
 import json
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ def _torch_load(p: Path) -> Any:
     if not data:
         raise CheckpointError(f"{p} is empty (0 bytes): the save was interrupted or the file is not a checkpoint.")
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols before refusing them
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
             raise CheckpointError(
