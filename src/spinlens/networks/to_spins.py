@@ -120,6 +120,32 @@ def _is_metadata(node: Any) -> bool:
         node.op == "call_function" and node.target is getattr)
 
 
+def _role(node: Any, modules: Mapping[str, Any]) -> str | None:
+    """What a graph node does to the chain: linear, reshape, output (softmax), elementwise, parametrised, None."""
+    import torch.nn as nn
+
+    if node.op == "call_module":
+        mod = modules[node.target]
+        kind = type(mod).__name__
+        if isinstance(mod, nn.Linear):
+            return "linear"
+        if isinstance(mod, nn.Flatten):
+            return "reshape"
+        if kind in _OUTPUT_ONLY:
+            return "output"
+        if kind in _ELEMENTWISE:
+            return "parametrised" if any(True for _ in mod.parameters()) else "elementwise"
+        return None
+    name = str(getattr(node.target, "__name__", node.target))
+    if name.endswith("_") and name != "relu_":  # in-place variants: tanh_, sigmoid_, ...
+        name = name[:-1]
+    if name in _RESHAPES:
+        return "reshape"
+    if name in _OUTPUT_ONLY:
+        return "output"
+    return "elementwise" if name in _FUNCTIONS else None
+
+
 def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str], list[str]]:
     """Weights of a module whose traced forward pass is a chain (input → Linear/activations → output)."""
     import torch.nn as nn
@@ -179,39 +205,25 @@ def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], l
         if finished:
             raise ValueError(f"{cls}: {label(cur)} is followed by {label(node)}; a softmax mixes the units of a "
                              f"layer and is supported only at the output. {_SUPPORTED_TEXT}.")
-        if node.op == "call_module":
+        role = _role(node, modules)
+        if role == "linear":
             mod = modules[node.target]
-            if isinstance(mod, nn.Linear):
-                Ws.append(_to_numpy(mod.weight, f"layer {node.target} (Linear) weight"))
-                bs.append(None if mod.bias is None else _to_numpy(mod.bias, f"layer {node.target} (Linear) bias"))
-                names.append(str(node.target))
-            elif isinstance(mod, nn.Flatten):
-                if Ws:
-                    raise refuse(node, label(node), "a Flatten after a Linear layer reshapes hidden units")
-            elif kind in _OUTPUT_ONLY:
-                if not Ws:
-                    raise refuse(node, label(node), "a Softmax may only follow the last Linear layer")
-                finished = True
-                notes.append(f"the {kind} at the output ({node.target}) normalises the output units; "
-                             "it does not enter the Hamiltonian.")
-            elif kind in _ELEMENTWISE:
-                if any(True for _ in mod.parameters()):
-                    raise refuse(node, label(node), "it has learnable parameters, which the spin mapping ignores")
-            else:
-                raise refuse(node, label(node), "not a Linear layer or an element-wise activation")
-        else:
-            fname = kind.rstrip("_") if kind.endswith("_") and kind != "relu_" else kind
-            if fname in _RESHAPES:
-                if Ws:
-                    raise refuse(node, label(node), "a reshape after a Linear layer mixes hidden units")
-            elif fname in _OUTPUT_ONLY:
-                if not Ws:
-                    raise refuse(node, label(node), "a softmax may only follow the last Linear layer")
-                finished = True
-                notes.append(f"the {fname} at the output normalises the output units; it does not enter the "
-                             "Hamiltonian.")
-            elif fname not in _FUNCTIONS:
-                raise refuse(node, label(node), "not an element-wise activation")
+            Ws.append(_to_numpy(mod.weight, f"layer {node.target} (Linear) weight"))
+            bs.append(None if mod.bias is None else _to_numpy(mod.bias, f"layer {node.target} (Linear) bias"))
+            names.append(str(node.target))
+        elif role == "reshape":
+            if Ws:
+                raise refuse(node, label(node), "a reshape after a Linear layer mixes hidden units")
+        elif role == "output":
+            if not Ws:
+                raise refuse(node, label(node), "a softmax may only follow the last Linear layer")
+            finished = True
+            notes.append(f"the {kind} at the output ({node.name}) normalises the output units; it does not enter "
+                         "the Hamiltonian.")
+        elif role == "parametrised":
+            raise refuse(node, label(node), "it has learnable parameters, which the spin mapping ignores")
+        elif role != "elementwise":
+            raise refuse(node, label(node), "not a Linear layer or an element-wise activation")
         cur = node
     if not Ws:
         raise ValueError(f"{cls} has no Linear layer. {_SUPPORTED_TEXT}.")
