@@ -541,15 +541,18 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
     eval_loss, eval_acc = _floats(records, "eval_loss"), _floats(records, "eval_accuracy")
     has_eval = bool(np.isfinite(eval_acc).any())
     # fit range: from the first checkpoint after which every checkpoint is in hidden order
+    # (invalid checkpoints are skipped: they neither end the run nor enter the fit)
     fit = None
-    ho = np.array([p == "hidden order" for p in phases]) & np.isfinite(t_c) & (steps > 0)
-    start = len(steps)
+    ok = np.array([p != "invalid" for p in phases])
+    v_steps, v_tc = steps[ok], t_c[ok]
+    ho = np.array([p == "hidden order" for p in phases])[ok] & np.isfinite(v_tc) & (v_steps > 0)
+    start = len(v_steps)
     while start > 0 and ho[start - 1]:
         start -= 1
-    if len(steps) - start >= 4:  # skip the onset checkpoint (the jump out of the glass), fit the growth
+    if len(v_steps) - start >= 4:  # skip the onset checkpoint (the jump out of the glass), fit the growth
         start += 1
-    if len(steps) - start >= 3:
-        fit = fit_power_law(steps, t_c, (float(steps[start]), float(steps[-1])))
+    if len(v_steps) - start >= 3:
+        fit = fit_power_law(v_steps, v_tc, (float(v_steps[start]), float(v_steps[-1])))
     else:
         notes.append("fewer than 3 trailing hidden-order checkpoints: no power-law fit of T_c(t).")
     if invalid:
@@ -619,6 +622,12 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
 _PHASE_STYLE = {"spin glass": ("tab:blue", "o"), "hidden order": ("tab:red", "s"), "paramagnet": ("tab:gray", "^")}
 
 
+def _curve(ax: Any, x: np.ndarray, y: np.ndarray, *args: Any, **kwargs: Any) -> None:
+    """A line through the finite points only (an invalid checkpoint does not cut the curve)."""
+    ok = np.isfinite(y)
+    ax.plot(x[ok], y[ok], *args, **kwargs)
+
+
 def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Figures (matplotlib ``Figure`` objects, Agg) keyed by file stem."""
     from spinlens.report import new_figure
@@ -664,8 +673,8 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
 
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
     for l in range(result.top_ratio.shape[1]):
-        axes[0].plot(xs, result.top_ratio[:, l], "o-", ms=3, label=f"W{l}")
-        axes[1].plot(xs, result.rel_change[:, l], "o-", ms=3, label=f"W{l}")
+        _curve(axes[0], xs, result.top_ratio[:, l], "o-", ms=3, label=f"W{l}")
+        _curve(axes[1], xs, result.rel_change[:, l], "o-", ms=3, label=f"W{l}")
     axes[0].axhline(1.0, color="k", lw=0.8, ls="--")
     axes[0].set(xscale="log", yscale="log", xlabel="training step", ylabel="σ_max / random-matrix edge",
                 title="largest singular value vs bulk edge")
@@ -690,7 +699,7 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     axes[0].set(xscale="log", yscale="log", xlabel="rank", ylabel="singular value",
                 title="singular values (dotted: random-matrix edges)")
     axes[0].legend(frameon=False, fontsize=7)
-    axes[1].plot(xs, result.lambda_max, "o-", ms=3)
+    _curve(axes[1], xs, result.lambda_max, "o-", ms=3)
     axes[1].set(xscale="log", yscale="log", xlabel="training step", ylabel="λ_max(J)", title="top eigenvalue of J")
     for a in axes:
         a.grid(alpha=0.3)
@@ -704,7 +713,7 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     if curves:
         fig, ax = new_figure()
         for y, style, label in curves:
-            ax.plot(xs, y, style, ms=3, label=label)
+            _curve(ax, xs, y, style, ms=3, label=label)
         ax.set(xscale="log", xlabel="training step", title="loss and accuracy of the checkpoints")
         ax.legend(frameon=False)
         ax.grid(alpha=0.3)
