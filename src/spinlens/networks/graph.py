@@ -84,8 +84,8 @@ GRAPH_SUPPORTED = (
     "element-wise activations (ReLU, LeakyReLU, PReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, sign, ...)",
     "Softmax / LogSoftmax at the output (ignored)",
 )
-_SUPPORTED_SHORT = ("supported: Linear, Conv1d/2d, eval-mode BatchNorm, AvgPool/AdaptiveAvgPool, reshapes, Dropout, "
-                    "additions, torch.cat and element-wise activations (GRAPH_SUPPORTED)")
+_BATCH = "keep the batch dimension first and apart from the units (e.g. x.flatten(1), x.view(x.size(0), -1))"
+_SUPPORTED_SHORT = "supported: Linear, Conv, eval BatchNorm, AvgPool, reshapes, sums, cat, element-wise activations"
 
 _ACT_MODULES = {
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "ELU", "SELU", "CELU",
@@ -106,25 +106,23 @@ _OUTPUT_ONLY = {"Softmax", "LogSoftmax", "softmax", "log_softmax"}
 _METADATA = {"size", "dim", "numel", "ndimension", "shape", "dtype", "device", "ndim"}
 _CAT = {"cat", "concat", "concatenate"}
 
-# refused with a specific reason and remedy: (names, reason, remedy); remedy None = linearize_at also refused
-_LIN = "or pass linearize_at=x to use its Jacobian at a reference batch x (an approximation)"
-_REFUSED: tuple[tuple[set[str], str, str | None], ...] = (
+# refused with a specific reason and remedy: (names, reason, remedy); remedy _NO_LIN = linearize_at refuses it too
+_NO_LIN = "map the network after this module (its output as the input)"
+_LIN = "pass linearize_at=x (its Jacobian at a reference batch x: an approximation)"
+_REFUSED: tuple[tuple[set[str], str, str], ...] = (
     ({"MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
       "max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max",
       "max_pool1d_with_indices", "max_pool2d_with_indices", "adaptive_max_pool2d_with_indices", "amax",
       "FractionalMaxPool2d", "LPPool1d", "LPPool2d", "lp_pool2d", "lp_pool1d"},
-     "max-pooling picks a unit by value, which is not linear in the spins",
-     "replace it by AvgPool (exact), " + _LIN),
+     "max-pooling selects by value: not linear", "use AvgPool (exact), or " + _LIN),
     ({"LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
       "RMSNorm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm", "normalize"},
-     "it divides by a statistic of the sample itself, which is not linear in the spins",
-     "remove it, use eval-mode BatchNorm (folded exactly), " + _LIN),
+     "it divides by a statistic of the sample: not linear", "use eval-mode BatchNorm (exact), or " + _LIN),
     ({"MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
       "TransformerDecoderLayer", "scaled_dot_product_attention", "multi_head_attention_forward"},
      "attention multiplies network values with each other", _LIN),
     ({"Embedding", "EmbeddingBag", "embedding", "embedding_bag", "one_hot"},
-     "an embedding reads integer ids, which are not spins",
-     None),
+     "an embedding reads integer ids, which are not spins", _NO_LIN),
     ({"batch_norm"}, "functional batch_norm is not folded", "use an nn.BatchNorm module in eval mode"),
 )
 
@@ -466,8 +464,7 @@ class _Mapper:
         return _fname(node)
 
     def refuse(self, node: Any, why: str, remedy: str | None = None) -> ValueError:
-        todo = remedy or ("pass linearize_at=x to use its Jacobian at a reference batch x (an approximation)"
-                          if self.linearize_at is None else "it cannot be linearised either")
+        todo = remedy or (_LIN if self.linearize_at is None else "rewrite forward() without it")
         return ValueError(f"{self.cls}: {self.label(node)} is not supported ({why}); {_SUPPORTED_SHORT}. "
                           f"What to do: {todo}.")
 
@@ -488,8 +485,8 @@ class _Mapper:
                                       "uses the batch's statistics even in eval mode",
                                       "train it with track_running_stats=True")
             for names, why, remedy in _REFUSED:
-                if type(mod).__name__ in names and remedy is None:
-                    raise self.refuse(node, why, "map the network after this module (its output as the input)")
+                if type(mod).__name__ in names and remedy == _NO_LIN:
+                    raise self.refuse(node, why, remedy)
 
     # -- layers
     def new_layer(self, name: str, shape: tuple[int, ...]) -> str:
@@ -512,7 +509,7 @@ class _Mapper:
         if _is_permutation_of_layer(v, sizes) is not None:
             return v  # element-wise after element-wise (or a reshape of it): the same neurons
         if not v.maps:
-            raise self.refuse(node, "its input does not depend on the network input")
+            raise self.refuse(node, "its input does not depend on the network input", "apply it to a network value")
         dst = self.new_layer(name, v.shape)
         for src, M in v.maps.items():
             M = sp.csr_matrix(M)
@@ -525,16 +522,20 @@ class _Mapper:
     def shape_of(self, node: Any) -> tuple[int, ...]:
         meta = node.meta.get("tensor_meta")
         if meta is None or not hasattr(meta, "shape"):
-            raise self.refuse(node, "it does not return one tensor")
+            raise self.refuse(node, "it does not return one tensor", "return one tensor from each operation")
         shape = tuple(int(x) for x in meta.shape)
         if not shape or shape[0] != self.batch:
-            raise self.refuse(node, f"its output of shape {shape} has no batch dimension of size {self.batch} first")
+            raise self.refuse(node, f"its output of shape {shape} has no batch dimension of size {self.batch} first",
+                              _BATCH)
         return shape[1:]
+
+    def _lookup(self, n: Any) -> Any:
+        return self.env[n]
 
     def resolve(self, a: Any) -> Any:
         import torch.fx as fx
 
-        return fx.node.map_arg(a, lambda n: self.env[n])
+        return fx.node.map_arg(a, self._lookup)
 
     @staticmethod
     def flat(args: Any) -> list[Any]:
@@ -571,7 +572,8 @@ class _Mapper:
         full = np.broadcast_to(arr, (self.batch,) + shape) if arr.ndim > len(shape) else np.broadcast_to(arr, shape)
         if full.ndim > len(shape):
             if not np.all(full == full[:1]):
-                raise self.refuse(node, "a constant that differs between samples of the batch")
+                raise self.refuse(node, "a constant that differs between samples of the batch",
+                                  "use one constant for all samples")
             full = full[0]
         return _Affine({}, np.array(full, dtype=np.float64).ravel(), shape)
 
@@ -590,19 +592,19 @@ class _Mapper:
         try:
             res = fn(codes)
         except Exception as exc:
-            raise self.refuse(node, f"it could not be applied as an index map ({str(exc)[:100]})") from None
+            raise self.refuse(node, f"it could not be applied as an index map ({str(exc)[:100]})", _BATCH) from None
         if not isinstance(res, torch.Tensor) or res.ndim == 0 or res.shape[0] != self.batch:
-            raise self.refuse(node, "it mixes the batch dimension with the units of a sample")
+            raise self.refuse(node, "it mixes the batch dimension with the units of a sample", _BATCH)
         r = res.reshape(self.batch, -1).numpy()
         if not np.all(r // n == np.arange(self.batch)[:, None]):
-            raise self.refuse(node, "it mixes the batch dimension with the units of a sample")
+            raise self.refuse(node, "it mixes the batch dimension with the units of a sample", _BATCH)
         return _select(src, r[0] % n, tuple(int(x) for x in res.shape[1:]))
 
     def call_with(self, node: Any, sub: Callable[[Any], Any]) -> Any:
         """Run ``node``'s operation with each _Affine argument replaced by ``sub(_Affine)``."""
         import torch.fx as fx
 
-        args = fx.node.map_arg((node.args, node.kwargs), lambda n: self.env[n])
+        args = fx.node.map_arg((node.args, node.kwargs), self._lookup)
 
         def rep(a: Any) -> Any:
             if isinstance(a, _Affine):
@@ -665,7 +667,7 @@ class _Mapper:
     def visit(self, node: Any) -> _Affine | _Const:
         import torch.fx as fx
 
-        args = fx.node.map_arg((node.args, node.kwargs), lambda n: self.env[n])
+        args = fx.node.map_arg((node.args, node.kwargs), self._lookup)
         affs = [a for a in self.flat(args) if isinstance(a, _Affine)]
         kind = self.kind(node)
         if not affs:  # constants, and sizes of network values
@@ -729,7 +731,8 @@ class _Mapper:
             return lambda: self.add(node, kind == "sub")
         if kind == "neg" and len(affs) == 1:
             return lambda: _scale_rows(affs[0], -np.ones(affs[0].n))
-        if kind in ("mul", "truediv", "div") and len(affs) == 1:
+        if kind in ("mul", "truediv", "div") and len(affs) == 1 and (
+                kind == "mul" or self.resolve(node.args)[0] is affs[0]):
             return lambda: self.mul(node, kind != "mul")
         if kind in _CAT:
             return lambda: self.cat(node)
@@ -753,22 +756,21 @@ class _Mapper:
             if kind in names:
                 why, remedy = w, r
                 break
+        linearisable = why is None or remedy != _NO_LIN
         if why is None:
             if kind in ("mul", "matmul", "bmm", "mm", "einsum", "div", "truediv", "pow") and len(affs) > 1:
                 why = "a product of two network values is not linear in the spins"
+            elif kind in ("div", "truediv"):
+                why = "a division by a network value is not linear in the spins"
             elif kind in _OUTPUT_ONLY:
                 why = "a softmax mixes the units of a layer; it is accepted only as the last operation"
             elif kind in _ACT_FUNCS or kind in _ACT_MODULES:
                 why = "an element-wise function of several network values"
-            elif node.op == "call_module":
-                why = "no exact coupling map is known for this module"
             else:
-                why = "no exact coupling map is known for this operation"
-        linearisable = remedy is not None or why.startswith("no exact") or why.startswith("a product") \
-            or why.startswith("a softmax") or why.startswith("an element-wise")
+                why = f"no exact coupling map is known for this {'module' if node.op == 'call_module' else 'operation'}"
         if self.linearize_at is not None and linearisable:
             return self.linearize(node, affs)
-        raise self.refuse(node, why, remedy if self.linearize_at is None else None)
+        raise self.refuse(node, why, remedy if self.linearize_at is None or not linearisable else None)
 
     # -- exact linear operations
     def linear(self, node: Any, v: _Affine, W: np.ndarray, b: np.ndarray | None) -> _Affine:
@@ -860,8 +862,6 @@ class _Mapper:
     def mul(self, node: Any, divide: bool) -> _Affine:
         shape = self.shape_of(node)
         a, b = self.resolve(node.args)[:2]
-        if divide and not isinstance(a, _Affine):
-            raise self.refuse(node, "dividing by a network value is not linear in the spins")
         v, c = (a, b) if isinstance(a, _Affine) else (b, a)
         v = self.broadcast(v, shape)
         scale = self.as_affine(self.const(c), node, shape).bias
@@ -891,7 +891,7 @@ class _Mapper:
             raise self.refuse(node, "it concatenates along the batch dimension", "concatenate along dim=1 or later")
         r = res.reshape(self.batch, -1).numpy()
         if not np.all(r // total == np.arange(self.batch)[:, None]):
-            raise self.refuse(node, "it mixes the batch dimension with the units of a sample")
+            raise self.refuse(node, "it mixes the batch dimension with the units of a sample", _BATCH)
         layers = sorted({k for v in vals for k in v.maps}, key=self.layer_order.index)
         maps = {}
         for L in layers:
@@ -911,7 +911,7 @@ class _Mapper:
         names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
         defaults = {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
         args = self.resolve(node.args)
-        vals = dict(defaults)
+        vals: dict[str, Any] = dict(defaults)
         vals.update(dict(zip(names[1:], (self.const(a) for a in args[1:]), strict=False)))
         vals.update(self.const(self.resolve(node.kwargs)))
         return self.conv(node, args[0], vals["weight"], vals["bias"], vals["stride"], vals["padding"],
@@ -970,7 +970,7 @@ class _Mapper:
                 x = val.value
                 return x.to(torch.float64) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
 
-            a, k = fx.node.map_arg((node.args, node.kwargs), rep)
+            a, k = fx.node.map_arg((node.args, node.kwargs), rep)  # type: ignore[misc]
             if op_mod is not None:
                 out = op_mod(*a, **k)
             elif node.op == "call_method":
@@ -989,7 +989,7 @@ class _Mapper:
         try:
             for b in range(B):
                 us = [ref[n][b].detach().to(torch.float64) for n in inputs]
-                out0, vjp_fn = vjp(f, *us)
+                out0, vjp_fn = vjp(f, *us)  # type: ignore[misc]
                 c = out0.detach().reshape(-1).cpu().numpy().copy()
                 parts: list[list[Any]] = [[] for _ in inputs]
                 for start in range(0, n_out, chunk):
@@ -998,11 +998,11 @@ class _Mapper:
                     cot[torch.arange(rows.numel()), rows] = 1.0
                     grads = vmap(vjp_fn)(cot.reshape((rows.numel(),) + tuple(out0.shape)))
                     for i, g in enumerate(grads):
-                        parts[i].append(sp.csr_matrix(g.reshape(rows.numel(), -1).cpu().numpy()))
+                        parts[i].append(sp.csr_matrix(g.detach().reshape(rows.numel(), -1).cpu().numpy()))
                 for i in range(len(inputs)):
                     Jb = sp.vstack(parts[i], format="csr")
                     Jsum[i] = Jsum[i] + Jb
-                    c -= Jb @ us[i].reshape(-1).cpu().numpy()
+                    c -= Jb @ us[i].detach().reshape(-1).cpu().numpy()
                 csum += c
         except Exception as exc:
             raise self.refuse(node, f"it could not be linearised at linearize_at ({str(exc)[:120]})") from None
