@@ -532,3 +532,45 @@ def test_small_mapped_cnn_runs_through_the_solvers():
 
 def test_supported_list_is_public():
     assert any("Conv" in s for s in GRAPH_SUPPORTED)
+
+
+class _InPlaceLost(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.out = nn.Linear(3, 4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.fc(x)
+        h.relu_()  # result dropped: fx would silently skip the activation
+        return self.out(h)
+
+
+class _InPlaceOk(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.out, self.act = nn.Linear(3, 4), nn.Linear(4, 2), nn.ReLU(inplace=True)
+        self.aux = nn.MaxPool1d(2)  # dead code below: it does not reach the output, so it is not refused
+
+    def forward(self, x):
+        unused = self.aux(x.unsqueeze(1))
+        del unused
+        h = self.act(self.fc(x))
+        h = F.relu(h, inplace=True)
+        return self.out(h)
+
+
+def test_in_place_ops_and_dead_code():
+    with pytest.raises(ValueError, match=r"in-place operation 'relu' \(graph node relu_\).*out-of-place"):
+        map_network(_InPlaceLost(), (1, 3))
+    net = _InPlaceOk()
+    g = map_network(net, (1, 3))
+    assert g.layer_names == ("input", "act", "output")
+    ref = to_spins(nn.Sequential(net.fc, nn.ReLU(), net.out))
+    assert (g.model.J != ref.model.J).nnz == 0
+
+
+def test_functional_activation_layers_are_named_by_module_path():
+    torch.manual_seed(15)
+    g = map_network(_randomise_bn(_ResNet()), (1, 1, 4, 4))
+    assert g.layer_names[2:6] == ("block1.relu", "block1.relu_1", "block2.relu_2", "block2.relu_3")
+    assert {b.dst for b in g.blocks} == set(g.layer_names[1:])

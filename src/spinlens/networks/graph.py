@@ -437,6 +437,7 @@ class _Mapper:
         from torch.fx.passes.shape_prop import ShapeProp
 
         self.batch = int(example.shape[0])
+        self.example_dtype, self.example_device = example.dtype, example.device
         try:
             with torch.no_grad():
                 ShapeProp(self.gm).propagate(example)
@@ -457,6 +458,16 @@ class _Mapper:
             if path:
                 where = f", in module {path!r}"
         return f"operation {_fname(node)!r} (graph node {node.name}{where})"
+
+    def func_name(self, node: Any) -> str:
+        """Neuron-layer name of a functional activation: ``<module path>.<graph node>`` (module path if any)."""
+        stack = node.meta.get("nn_module_stack") or {}
+        if stack:
+            last = list(stack.values())[-1]
+            path = last[0] if isinstance(last, tuple) else str(last)
+            if path:
+                return f"{path}.{node.name}"
+        return str(node.name)
 
     def kind(self, node: Any) -> str:
         if node.op == "call_module":
@@ -627,10 +638,45 @@ class _Mapper:
         return node.target(*fargs, **fkwargs)
 
     # -- the walk
+    def needed(self) -> set[Any]:
+        """Nodes the output depends on. Refuses in-place operations whose input is read again afterwards (or whose
+        result is dropped): fx does not track mutation, so those readers would silently see the old value."""
+        order = {n: i for i, n in enumerate(self.graph.nodes)}
+        for node in self.graph.nodes:
+            if node.op == "call_module":
+                name = type(self.modules[node.target]).__name__
+                inplace = getattr(self.modules[node.target], "inplace", False) is True
+            elif node.op in ("call_method", "call_function"):
+                name = getattr(node.target, "__name__", str(node.target))
+                inplace = (name.endswith("_") and not name.endswith("__")) or name in ("iadd", "isub", "imul",
+                                                                                     "itruediv") \
+                    or node.kwargs.get("inplace") is True
+            else:
+                continue
+            first: Any = node.args[0] if node.args else None
+            if not inplace or not hasattr(first, "users"):
+                continue
+            later = [u for u in first.users if u is not node and order[u] > order[node]]
+            if later or not node.users:
+                raise ValueError(f"{self.cls}: the in-place {self.label(node)} changes {first.name}, which "
+                                 f"{'is read again later' if later else 'is used instead of its result'}; torch.fx "
+                                 "cannot follow mutation. Use the out-of-place form (inplace=False, x = f(x)).")
+        out = next(n for n in self.graph.nodes if n.op == "output")
+        seen, stack = {out}, [out]
+        while stack:
+            for a in stack.pop().all_input_nodes:
+                if a not in seen:
+                    seen.add(a)
+                    stack.append(a)
+        return seen
+
     def run(self) -> SpinGraph:
         out_node = None
         n_inputs = 0
+        needed = self.needed()
         for node in self.graph.nodes:
+            if node not in needed and node.op not in ("placeholder", "output"):
+                continue  # dead code: it does not reach the output
             if node.op == "placeholder":
                 if n_inputs == 0:
                     shape = self.shape_of(node)
@@ -690,7 +736,7 @@ class _Mapper:
             if mod is not None and any(True for _ in mod.parameters()):
                 self.notes.append(f"the parameters of {self.label(node)} shape the activation only; they do not "
                                   "enter the Hamiltonian.")
-            name = str(node.target) if node.op == "call_module" else node.name
+            name = str(node.target) if node.op == "call_module" else self.func_name(node)
             return lambda: self.neuron_layer(affs[0], name, node)
         if kind in _OUTPUT_ONLY:
             users = list(node.users)
@@ -940,8 +986,14 @@ class _Mapper:
 
             torch = self.torch
             interp = fx.Interpreter(self.gm, garbage_collect_values=False)
-            with torch.no_grad():
-                interp.run(self.linearize_at)
+            x = self.linearize_at.to(dtype=self.example_dtype, device=self.example_device)
+            try:
+                with torch.no_grad():
+                    interp.run(x)
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                raise ValueError(f"{self.cls}.forward() fails on linearize_at ({first}); pass a batch the network "
+                                 "accepts.") from None
             self.ref = interp.env
         return self.ref
 
@@ -985,7 +1037,7 @@ class _Mapper:
         sizes = [self.env[n].n for n in inputs]  # type: ignore[union-attr]
         Jsum = [sp.csr_matrix((n_out, m)) for m in sizes]
         csum = np.zeros(n_out)
-        chunk = max(1, min(n_out, 2**22 // max(1, sum(sizes))))
+        chunk = max(1, min(n_out, 2**22 // max(1, sum(sizes), n_out)))  # rows per vmapped batch of vjps
         try:
             for b in range(B):
                 us = [ref[n][b].detach().to(torch.float64) for n in inputs]
