@@ -193,6 +193,18 @@ def load_builder(spec: str) -> Any:
     return fn
 
 
+def _builder(cfg: ExperimentConfig) -> Any:
+    """The module of the run's checkpoints: the user's ``--model``, the MLP spinlens trained, or None (a state
+    dict of the user's, read by the mapping's state-dict rule)."""
+    if cfg.model_builder:
+        return load_builder(cfg.model_builder)
+    if cfg.checkpoint_dir:
+        return None
+    from spinlens.networks.train import mlp
+
+    return functools.partial(mlp, cfg.widths, cfg.activation, cfg.bias)
+
+
 def _load_network(path: Path, builder: Any) -> Any:
     """The checkpoint as a state dict, or loaded into ``builder()`` (a ``model.``-style prefix is stripped)."""
     import torch.nn as nn
@@ -312,7 +324,7 @@ def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndar
         "evidence_agrees": res.evidence_agrees,
         "tap": None,
     }
-    if data is not None and builder is not None:
+    if data is not None and builder is not None and cfg.checkpoint_dir:
         rec["eval_loss"], rec["eval_accuracy"] = _evaluate(net, data)
     arrays = {
         "temperatures": res.temperatures,
@@ -356,11 +368,11 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
         import torch
 
         torch.set_num_threads(int(cfg.threads))
-    builder = load_builder(cfg.model_builder) if cfg.model_builder else None
+    builder = _builder(cfg)
     folder = Path(config["checkpoint_dir"])
     init_weights = _reference_weights(str(folder / config["init_file"]), cfg.model_builder)
     with_tap = bool(params["with_tap"])
-    use_data = bool(config["class_alignment"]) and cfg.data is not None and (with_tap or builder is not None)
+    use_data = bool(config["class_alignment"]) and cfg.data is not None and (with_tap or bool(cfg.model_builder))
     data = _make_data(cfg) if use_data else None  # its size was checked against the network by analyze_checkpoints
     rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, init_weights, cfg, with_tap,
                                seed, data)
@@ -597,7 +609,7 @@ def experiment_checkpoints(cfg: ExperimentConfig, out_dir: str | os.PathLike[str
 def summarize_run(cfg: ExperimentConfig, records: Sequence[dict[str, Any]], checkpoint_dir: Path,
                   checkpoints: Sequence[tuple[int, Path]]) -> ExperimentResult:
     """:func:`summarize` with the step-0 network of the run as the reference of the init prediction."""
-    builder = load_builder(cfg.model_builder) if cfg.model_builder else None
+    builder = _builder(cfg)
     res = summarize(records, checkpoint_dir, _load_network(checkpoints[0][1], builder),
                     eval_dataset=cfg.data if cfg.checkpoint_dir else None)
     if not cfg.checkpoint_dir or res.eval_accuracy is not None:
