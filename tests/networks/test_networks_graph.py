@@ -214,10 +214,6 @@ def _randomise_bn(net):
     return net.eval()
 
 
-def _bn_affine(m, x):
-    return m(x)  # eval mode: the affine map with running statistics
-
-
 def test_residual_identity_and_projection_shortcuts():
     torch.manual_seed(7)
     net = _randomise_bn(_ResNet().double())
@@ -235,16 +231,12 @@ def test_residual_identity_and_projection_shortcuts():
     conv_only = sp.csr_matrix(ident - sp.identity(ident.shape[0]))
     assert conv_only.nnz < ident.nnz  # the diagonal carries the unit bonds (plus BN-scaled conv2 centre taps)
 
-    zero_bias = {"bias": None}
-
     def bn_lin(m, x):  # linear part of eval BatchNorm (no shift)
         return x * _bcast(m.weight / torch.sqrt(m.running_var + m.eps), 4)
 
     def bn_shift(m):
         scale = m.weight / torch.sqrt(m.running_var + m.eps)
         return m.bias - m.running_mean * scale
-
-    del zero_bias
 
     def H(t):
         s0, s1, sh1, so1, sh2, so2, sout = (t[n] for n in names)
@@ -574,3 +566,45 @@ def test_functional_activation_layers_are_named_by_module_path():
     g = map_network(_randomise_bn(_ResNet()), (1, 1, 4, 4))
     assert g.layer_names[2:6] == ("block1.relu", "block1.relu_1", "block2.relu_2", "block2.relu_3")
     assert {b.dst for b in g.blocks} == set(g.layer_names[1:])
+
+
+class _Seq(nn.Module):
+    """Linear on a (length, features) input, permutes, scaling, a mean over positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.head = nn.Linear(3, 4), nn.Linear(4, 2)
+
+    def forward(self, x):  # x: (batch, 3 features, 5 positions)
+        h = torch.tanh(self.fc(x.permute(0, 2, 1)) / 2.0)  # (batch, 5, 4)
+        return -self.head(h.mean(dim=1)) + 0.5 * h.sum(1)[:, :2]
+
+
+def test_linear_on_sequences_permute_scale_and_reduce():
+    torch.manual_seed(16)
+    net = _Seq().double()
+    g = map_network(net, torch.zeros(3, 3, 5, dtype=torch.float64), bias_as_field=True)
+    assert g.layer("tanh").shape == (5, 4)
+
+    def H(t):
+        x, h, o = t["input"], t["tanh"], t["output"]
+        e = -(h * F.linear(x.permute(0, 2, 1), net.fc.weight) / 2.0).sum() - (h * net.fc.bias / 2.0).sum()
+        e = e - (o * (-F.linear(h.mean(1), net.head.weight) + 0.5 * h.sum(1)[:, :2])).sum()
+        return e + (o * net.head.bias).sum()
+
+    _check(g, H)
+
+
+def test_linearize_at_layernorm_is_exact_at_the_reference_point():
+    torch.manual_seed(17)
+    net = nn.Sequential(nn.Linear(3, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 2)).double()
+    x = torch.randn(1, 3, dtype=torch.float64)
+    g = map_network(net, (1, 3), bias_as_field=True, linearize_at=x)
+    assert any("LayerNorm" in n and "APPROXIMATION" in n for n in g.notes)
+    (blk,) = [b for b in g.blocks if b.dst == "2"]
+    with torch.no_grad():
+        want = net[:2](x).reshape(-1).numpy()
+    np.testing.assert_allclose(blk.matrix @ x.reshape(-1).numpy() + g.fields[g.layer("2").slice], want,
+                               rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="linearize_at must be a batch"):
+        map_network(net, (1, 3), linearize_at=torch.zeros(2, 4))
