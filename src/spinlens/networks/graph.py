@@ -16,7 +16,10 @@ i.e. :math:`H = -\tfrac12 s^\top J s - h^\top s` with :math:`J_{d\ell} = A_{d\el
 A_{d\ell}^\top`; a :class:`CouplingBlock` holds one :math:`A_{d\ell}` (shape ``(size_d, size_l)``). As in
 :func:`~spinlens.networks.to_spins` (Barney, Winer & Galitski, arXiv:2408.06421) the activation functions do
 not enter :math:`H`. Element-wise functions applied one after another with no linear operation between them act
-on the same neurons (one neuron layer, as in ``to_spins``).
+on the same neurons (one neuron layer, as in ``to_spins``); a network that ends in an activation has that
+activation's layer as its output layer. Dimension 0 is the batch dimension throughout; an operation that mixes it
+with the units of a sample is refused. Code that does not reach the output is not mapped; in-place operations
+that ``fx`` cannot follow (a mutated tensor read again) are refused.
 
 How the maps are built
 ----------------------
