@@ -458,6 +458,7 @@ class _Mapper:
         self.bias_as_field = bias_as_field
         self.linearize_at = linearize_at
         self.notes: list[str] = []
+        self.folded: list[str] = []  # BatchNorm modules folded into the couplings
         self.layer_order: list[str] = []
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
         self.blocks: dict[tuple[str, str], Any] = {}
@@ -882,7 +883,7 @@ class _Mapper:
             scale = scale * _np(mod.weight)
         shift = -mean * scale + (0.0 if mod.bias is None else _np(mod.bias))
         rest = int(np.prod(v.shape[1:], dtype=np.int64))
-        self.notes.append(f"{self.label(node)} folded with its running statistics (eval mode).")
+        self.folded.append(str(node.target))
         return _scale_rows(v, np.repeat(scale, rest), np.repeat(shift, rest))
 
     def avgpool(self, node: Any, v: _Affine, d: int, k: Any, s: Any, p: Any, include_pad: bool,
@@ -1100,6 +1101,8 @@ class _Mapper:
 
     # -- result
     def assemble(self) -> SpinGraph:
+        if self.folded:
+            self.notes.insert(0, f"BatchNorm folded with its running statistics (eval mode): {', '.join(self.folded)}.")
         layers, off = [], 0
         offsets = {}
         for name in self.layer_order:
