@@ -3,17 +3,25 @@
 * :func:`mlp`, :func:`train` — MLPs (ReLU, tanh, binarized sign) trained with log-spaced checkpoints.
 * :func:`to_spins` — a network (any nn.Module whose traced forward pass is a chain of Linear layers and element-wise
   activations, a state dict of one nn.Sequential, a weight list, a checkpoint) as an :class:`IsingModel`.
+* :func:`map_network` — any feed-forward module (convolutions, eval-mode BatchNorm, average pooling, residual
+  additions, concatenation) as an :class:`IsingModel` with named neuron layers and sparse coupling blocks.
 * :mod:`spinlens.networks.checkpoints` — the safe checkpoint loader and the rule for each file's training step.
 * :mod:`spinlens.networks.phases` — transition temperature and phase from the TAP paramagnet's stability.
 * :mod:`spinlens.networks.spectrum` — bond-matrix and per-block spectra, random-matrix edges, outliers.
 * :mod:`spinlens.networks.experiment` — the whole pipeline over training checkpoints.
 """
 from spinlens.networks.checkpoints import CheckpointError, checkpoint_step, list_checkpoints, load_checkpoint
+from spinlens.networks.graph import GRAPH_SUPPORTED, CouplingBlock, NeuronLayer, SpinGraph, map_network
 from spinlens.networks.to_spins import SUPPORTED_LAYERS, MappedNetwork, extract_weights, to_spins
 from spinlens.networks.train import Sign, TrainResult, checkpoint_steps, mlp, read_checkpoint_index, train
 
 __all__ = [
     "CheckpointError",
+    "CouplingBlock",
+    "GRAPH_SUPPORTED",
+    "NeuronLayer",
+    "SpinGraph",
+    "map_network",
     "MappedNetwork",
     "SUPPORTED_LAYERS",
     "checkpoint_step",

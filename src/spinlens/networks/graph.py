@@ -415,21 +415,9 @@ def _block_csr(strips: Sequence[tuple[int, int, list[tuple[int, Any]]]], n: int)
 
 # ---------------------------------------------------------------------------------------------- tracing
 def _trace(net: Any) -> Any:
-    import torch.fx as fx
+    from spinlens.networks.to_spins import trace_module
 
-    class _Tracer(fx.Tracer):
-        def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            return super().is_leaf_module(m, qualname) or (
-                type(m).__name__ in _ACT_MODULES and not any(True for _ in m.children()))
-
-    try:
-        return _Tracer().trace(net)
-    except Exception as exc:  # torch.fx raises TraceError, TypeError, RuntimeError, ... for untraceable code
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise ValueError(
-            f"{type(net).__name__}.forward() cannot be traced by torch.fx ({first}): data-dependent control flow "
-            "or untraceable code has no fixed spin couplings. Rewrite forward() without branching on tensor values."
-        ) from None
+    return trace_module(net, lambda m: type(m).__name__ in _ACT_MODULES and not any(True for _ in m.children()))
 
 
 def _fname(node: Any) -> str:

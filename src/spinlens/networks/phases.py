@@ -70,7 +70,11 @@ _ACCEPT_RESIDUAL = 1e-5  # max_i |m_i - rhs_i(m)| accepted as a TAP solution
 def _as_model(model: Any) -> tuple[IsingModel, tuple[int, ...] | None]:
     if isinstance(model, IsingModel):
         return model, model.layers
+    from spinlens.networks.graph import SpinGraph
     from spinlens.networks.to_spins import MappedNetwork, to_spins
+
+    if isinstance(model, SpinGraph):
+        return model.model, tuple(layer.size for layer in model.layers)
 
     mapped = model if isinstance(model, MappedNetwork) else to_spins(model)
     return mapped.model, mapped.widths

@@ -47,7 +47,8 @@ _FUNCTIONS = {  # call_function / call_method targets by name: element-wise, res
 }
 _RESHAPES = {"flatten", "view", "reshape", "contiguous"}
 _METADATA = {"size", "dim", "shape"}
-_SUPPORTED_TEXT = "spinlens maps Linear layers with element-wise activations between them (see SUPPORTED_LAYERS)"
+_SUPPORTED_TEXT = ("to_spins maps chains of Linear layers and element-wise activations; "
+                   "map_network(net, example_input) maps convolutions, BatchNorm, pooling and skip connections")
 _STATE_DICT_NOTE = (
     "read from a state dict, which does not record the forward pass: assumed to be the plain chain {names} "
     "(an nn.Sequential); pass the nn.Module itself to have the forward pass checked."
@@ -97,21 +98,24 @@ def _to_numpy(x: Any, what: str) -> np.ndarray:
     return arr
 
 
-def _trace(net: Any) -> Any:
-    """``torch.fx`` graph of ``net.forward`` with every primitive module (no children) as one call."""
+def trace_module(net: Any, is_leaf: Any = None) -> Any:
+    """``torch.fx`` graph of ``net.forward``; ``is_leaf(module)`` (default: it has no children) keeps a module as
+    one call node, named by its path. Untraceable code (data-dependent control flow) is a ``ValueError``."""
     import torch.fx as fx
+
+    leaf = is_leaf if is_leaf is not None else (lambda m: not any(True for _ in m.children()))
 
     class _Tracer(fx.Tracer):
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            return super().is_leaf_module(m, qualname) or not any(True for _ in m.children())
+            return super().is_leaf_module(m, qualname) or bool(leaf(m))
 
     try:
         return _Tracer().trace(net)
     except Exception as exc:  # torch.fx raises TraceError, TypeError, RuntimeError, ... for untraceable code
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise ValueError(
-            f"{type(net).__name__}.forward() cannot be traced by torch.fx ({first}); data-dependent control flow "
-            "cannot be mapped to spins. Pass an nn.Sequential of its layers, or the list of its weight matrices."
+            f"{type(net).__name__}.forward() cannot be traced by torch.fx ({first}): data-dependent control flow "
+            "has no fixed spin couplings. Rewrite forward() without branching on tensor values."
         ) from None
 
 
@@ -150,7 +154,7 @@ def _from_module(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], l
     """Weights of a module whose traced forward pass is a chain (input → Linear/activations → output)."""
     import torch.nn as nn
 
-    graph = _trace(net)
+    graph = trace_module(net)
     modules = dict(net.named_modules())
     Ws: list[np.ndarray] = []
     bs: list[np.ndarray | None] = []
