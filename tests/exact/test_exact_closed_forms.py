@@ -195,5 +195,5 @@ def test_closed_forms_reject_bad_input() -> None:
         layered_sk_tc([3, 3, 3], variances=[1.0])
     with pytest.raises(ValueError, match="widths"):
         layered_sk_tc([3], C=1.0)
-    with pytest.raises(ValueError, match="n must"):
+    with pytest.raises(ValueError, match=r"n \(number of spins"):
         curie_weiss(0, 1.0)

@@ -93,9 +93,9 @@ def test_layered_from_weights_energy_is_network_formula() -> None:
     ("call", "match"),
     [
         (lambda: square_lattice(1), ">= 2"),
-        (lambda: sk(1), "at least 2"),
+        (lambda: sk(1), ">= 2"),
         (lambda: layered_sk([5]), "at least two"),
-        (lambda: layered_sk([5, 5], C=-1), "positive"),
+        (lambda: layered_sk([5, 5], C=-1), "C must be > 0"),
         (lambda: layered_sk_from_weights([np.ones((3, 2)), np.ones((2, 4))]), "inputs"),
         (lambda: layered_sk_from_weights([np.full((2, 2), np.nan)]), "NaN"),
         (lambda: square_lattice(2.5), "integer"),

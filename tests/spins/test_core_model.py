@@ -91,8 +91,8 @@ def test_dense_and_sparse_agree() -> None:
         (np.array([[0.0, 1j], [1j, 0.0]]), None, "complex"),
         (sp.csr_matrix(np.array([[0.0, 1j], [1j, 0.0]])), None, "complex"),
         (np.zeros((2, 2)), np.array([1j, 0.0]), "complex"),
-        (np.zeros((2, 2)), ["a", "b"], "numeric"),
-        ([["0", "x"], ["x", "0"]], None, "numeric"),
+        (np.zeros((2, 2)), ["a", "b"], "real numbers"),
+        ([["0", "x"], ["x", "0"]], None, "real numbers"),
     ],
 )
 def test_bad_couplings_give_clear_errors(J: object, h: object, match: str) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import integrate, special
 
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_real, as_real_array
 
 __all__ = [
     "ONSAGER_BETA_C",
@@ -46,10 +47,9 @@ ONSAGER_TC: float = 2.0 / math.log(1.0 + math.sqrt(2.0))
 
 
 def _positive_beta(beta: Any, name: str = "beta") -> np.ndarray:
-    try:
-        b = np.asarray(beta, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number or an array of them, got {beta!r}.") from None
+    if isinstance(beta, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a positive number or an array of them, got {beta!r}.")
+    b = as_real_array(beta, name, finite=False)
     if not np.all(np.isfinite(b)) or np.any(b <= 0):
         raise ValueError(f"{name} must be finite and > 0 (inverse temperature), got {beta!r}.")
     return b
@@ -81,11 +81,8 @@ def chain_transfer_matrix(n: int, beta: Any, J: float = 1.0, h: float = 0.0, per
     -------
     float or ndarray shaped like ``beta``: :math:`\ln Z`.
     """
-    n = int(n)
-    if n < (2 if periodic else 1):
-        raise ValueError(f"a {'ring' if periodic else 'chain'} needs at least {2 if periodic else 1} spins, got {n}.")
-    if not (math.isfinite(J) and math.isfinite(h)):
-        raise ValueError("J and h must be finite numbers.")
+    n = as_count(n, f"n (spins of the {'ring' if periodic else 'chain'})", minimum=2 if periodic else 1)
+    J, h = as_real(J, "J"), as_real(h, "h")
     b = _positive_beta(beta)
     K, H = b * J, b * h
     # T / e^{|K| + |H|} keeps every entry <= 1
@@ -245,17 +242,15 @@ def kaufman(L: int | Sequence[int], beta: Any, J: float = 1.0) -> Any:
     -------
     float or ndarray shaped like ``beta``: :math:`\ln Z`.
     """
-    if isinstance(L, (int, np.integer)):
-        m = n = int(L)
-    else:
-        dims = tuple(int(x) for x in L)
-        if len(dims) != 2:
+    if isinstance(L, (list, tuple, np.ndarray)):
+        if len(L) != 2:
             raise ValueError(f"L must be an int or a pair (L1, L2), got {L!r}.")
-        m, n = dims
+        m, n = (as_count(x, "L (lattice side)") for x in L)
+    else:
+        m = n = as_count(L, "L (lattice side)")
     if m < 2 or n < 2:
-        raise ValueError(f"lattice sides must be >= 2, got {m}x{n}.")
-    if not (math.isfinite(J) and J > 0):
-        raise ValueError(f"J must be a finite positive (ferromagnetic) coupling, got {J}.")
+        raise ValueError(f"lattice sides L must be >= 2, got {m}x{n}.")
+    J = as_real(J, "J (the ferromagnetic coupling)", low=0.0, low_open=True)
     b = _positive_beta(beta)
     K = np.atleast_1d(b * J).astype(np.float64)[:, None]  # (B, 1)
     Kstar = -0.5 * np.log(np.tanh(K))
@@ -355,8 +350,7 @@ def curie_weiss(n: int | None, beta: Any, J: float = 1.0, h: float = 0.0) -> Cur
     beta : float or array, > 0.
     J, h : finite coupling and field.
     """
-    if not (math.isfinite(J) and math.isfinite(h)):
-        raise ValueError("J and h must be finite numbers.")
+    J, h = as_real(J, "J"), as_real(h, "h")
     b = _positive_beta(beta)
     flat = np.atleast_1d(b).ravel()
     if n is None:
@@ -383,9 +377,7 @@ def curie_weiss(n: int | None, beta: Any, J: float = 1.0, h: float = 0.0) -> Cur
             m_abs=_out(np.abs(ms).reshape(shape)),
             m2=_out((ms**2).reshape(shape)),
         )
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be a positive number of spins (or None for n -> infinity), got {n}.")
+    n = as_count(n, "n (number of spins, or None for n -> infinity)", minimum=1)
     k = np.arange(n + 1)
     M = (n - 2 * k).astype(np.float64)
     E = -J / (2 * n) * (M**2 - n) - h * M
@@ -446,8 +438,8 @@ def sk_paramagnet(beta: Any, J: float = 1.0, J0: float = 0.0) -> SKParamagnetRes
     beta : float or array, > 0.
     J : coupling scale (> 0). J0 : mean coupling scale; only enters the validity check.
     """
-    if not (math.isfinite(J) and J > 0 and math.isfinite(J0)):
-        raise ValueError(f"J must be finite and > 0 and J0 finite, got J={J}, J0={J0}.")
+    J = as_real(J, "J", low=0.0, low_open=True)
+    J0 = as_real(J0, "J0")
     b = _positive_beta(beta)
     tc = max(J, J0)
     if np.any(b >= 1.0 / tc):
@@ -498,18 +490,20 @@ def layered_sk_tc(
     -------
     float : :math:`T_c`.
     """
-    w = np.asarray([int(x) for x in widths], dtype=np.float64)
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths must be a list of layer sizes, got {widths!r}.")
+    w = np.asarray([as_count(x, "widths (layer size)") for x in widths], dtype=np.float64)
     if w.ndim != 1 or w.size < 2 or np.any(w < 1):
         raise ValueError(f"widths must list at least two positive layer sizes, got {list(widths)}.")
     L = w.size - 1
     if (variances is None) == (C is None):
         raise ValueError("give exactly one of variances (sigma^2 per gap) or C (variance C / fan_in).")
     if C is not None:
-        if not (math.isfinite(C) and C > 0):
-            raise ValueError(f"C must be finite and > 0, got {C}.")
-        var = C / w[:-1]
+        var = as_real(C, "C", low=0.0, low_open=True) / w[:-1]
     else:
-        var = np.asarray(variances, dtype=np.float64)
+        if isinstance(variances, (bool, np.bool_)):
+            raise ValueError(f"variances must be numbers, got {variances!r}.")
+        var = as_real_array(variances, "variances", ndim=(0, 1), finite=False)
         if var.ndim == 0:
             var = np.full(L, float(var))
         if var.shape != (L,):
@@ -530,8 +524,6 @@ def layered_sk_tc_equal(C: float, L: int) -> float:
     ``L = 1`` gives :math:`\sqrt C`, ``L → ∞`` gives :math:`\sqrt{2C}` (the largest eigenvalue of a path of
     ``L + 1`` nodes is :math:`2\cos(\pi/(L+2))`).
     """
-    if not (math.isfinite(C) and C > 0):
-        raise ValueError(f"C must be finite and > 0, got {C}.")
-    if int(L) < 1:
-        raise ValueError(f"L (number of weight matrices) must be >= 1, got {L}.")
-    return math.sqrt(2.0 * C * math.cos(math.pi / (int(L) + 2)))
+    C = as_real(C, "C", low=0.0, low_open=True)
+    L = as_count(L, "L (number of weight matrices)", minimum=1)
+    return math.sqrt(2.0 * C * math.cos(math.pi / (L + 2)))

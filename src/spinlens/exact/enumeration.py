@@ -25,7 +25,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens.exact._kernels import LOW_BITS, enumerate_blocks
 from spinlens.results import Result
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_real_array
 
 __all__ = ["EnumerationResult", "enumerate", "boltzmann_probabilities", "MAX_SPINS", "MAX_SPINS_PROBABILITIES"]
 
@@ -115,10 +115,9 @@ class EnumerationResult(Result):
 
 
 def _check_beta(beta: Any) -> tuple[np.ndarray, bool]:
-    try:
-        b = np.asarray(beta, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"beta must be a positive number or an array of them, got {beta!r}.") from None
+    if isinstance(beta, (bool, np.bool_)):
+        raise ValueError(f"beta must be a positive number or an array of them, got {beta!r}.")
+    b = as_real_array(beta, "beta", allow_empty=True, finite=False)
     scalar = b.ndim == 0
     b = np.atleast_1d(b)
     if b.ndim != 1 or b.size == 0:
@@ -184,7 +183,8 @@ def enumerate(
     model = _check_model(model)
     betas, scalar = _check_beta(beta)
     n = model.n_spins
-    if n > int(max_spins):
+    max_spins = as_count(max_spins, "max_spins", minimum=1)
+    if n > max_spins:
         raise ValueError(
             f"exact enumeration of {n} spins means 2^{n} states, above the limit of {max_spins} spins; "
             + _APPROX_HINT
@@ -286,7 +286,8 @@ def boltzmann_probabilities(
     if not scalar:
         raise ValueError("boltzmann_probabilities takes one beta (a scalar).")
     n = model.n_spins
-    if n > int(max_spins):
+    max_spins = as_count(max_spins, "max_spins", minimum=1)
+    if n > max_spins:
         raise ValueError(
             f"a table of all 2^{n} states is too large (limit {max_spins} spins); {_APPROX_HINT}."
         )

@@ -10,18 +10,19 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from spinlens.spins.model import IsingModel, LatticeGeometry, as_count
+from spinlens.spins.model import IsingModel, LatticeGeometry, _describe, as_count, as_real
 
 __all__ = ["hypercubic_lattice", "square_lattice", "cubic_lattice", "chain", "curie_weiss"]
 
 
 def hypercubic_lattice(shape: tuple[int, ...], J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
     """Uniform nearest-neighbour Ising model on a hypercubic lattice of the given ``shape``."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) == 0:
+        raise ValueError(f"shape must be a non-empty tuple of lattice sides, got {_describe(shape)}.")
     shape = tuple(as_count(x, "lattice side") for x in shape)
     if any(L < 2 for L in shape):
         raise ValueError(f"every lattice dimension must be >= 2, got shape {shape}.")
-    if not np.isfinite(J) or not np.isfinite(h):
-        raise ValueError("J and h must be finite numbers.")
+    J, h = as_real(J, "J"), as_real(h, "h")
     n = int(np.prod(shape))
     idx = np.arange(n).reshape(shape)
     rows, cols = [], []
@@ -57,17 +58,14 @@ def cubic_lattice(L: int, J: float = 1.0, h: float = 0.0, periodic: bool = True)
 
 def chain(n: int, J: float = 1.0, h: float = 0.0, periodic: bool = True) -> IsingModel:
     """One-dimensional chain of ``n`` spins (a ring when ``periodic``)."""
-    n = as_count(n, "n")
-    if n < 2:
-        raise ValueError(f"a chain needs at least 2 spins, got {n}.")
+    n = as_count(n, "n (number of spins of the chain)", minimum=2)
     return hypercubic_lattice((n,), J=J, h=h, periodic=periodic)
 
 
 def curie_weiss(n: int, J: float = 1.0, h: float = 0.0) -> IsingModel:
     r"""Fully connected ferromagnet :math:`H = -(J/n)\sum_{i<j} s_i s_j - h\sum_i s_i` (dense)."""
-    n = as_count(n, "n")
-    if n < 2:
-        raise ValueError(f"the Curie-Weiss model needs at least 2 spins, got {n}.")
+    n = as_count(n, "n (number of spins)", minimum=2)
+    J, h = as_real(J, "J"), as_real(h, "h")
     A = np.full((n, n), float(J) / n)
     np.fill_diagonal(A, 0.0)
     return IsingModel(A, np.full(n, float(h)))

@@ -33,6 +33,13 @@ class LatticeGeometry:
     coupling: float
     periodic: bool = True
 
+    def __post_init__(self) -> None:
+        if isinstance(self.shape, (str, bytes)) or not hasattr(self.shape, "__len__") or len(self.shape) == 0:
+            raise ValueError(f"shape must be a non-empty tuple of lattice sides, got {_describe(self.shape)}.")
+        shape = tuple(as_count(x, "shape (lattice side)", minimum=2) for x in self.shape)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "coupling", as_real(self.coupling, "coupling"))
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -76,12 +83,7 @@ class IsingModel:
         if self.h is None:
             h = np.zeros(n)
         else:
-            if np.iscomplexobj(self.h):
-                raise ValueError("h is complex; fields must be real numbers.")
-            try:
-                h = np.array(self.h, dtype=np.float64, copy=True)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"h must be a number or a numeric vector: {exc}") from None
+            h = as_real_array(self.h, "h", ndim=(0, 1), allow_empty=True, finite=False)
             if h.ndim == 0:
                 h = np.full(n, float(h))
             if h.shape != (n,):
@@ -93,7 +95,9 @@ class IsingModel:
         h.setflags(write=False)
         layers = None
         if self.layers is not None:
-            layers = tuple(int(x) for x in self.layers)
+            if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
+                raise ValueError(f"layers must be a sequence of group sizes, got {_describe(self.layers)}.")
+            layers = tuple(as_count(x, "layers (group size)") for x in self.layers)
             if any(x <= 0 for x in layers) or sum(layers) != n:
                 raise ValueError(
                     f"layers {layers} must be positive group sizes summing to n_spins = {n}."
@@ -189,6 +193,10 @@ def _validate_couplings(J: Any) -> Couplings:
     if sp.issparse(J):
         if J.ndim != 2 or J.shape[0] != J.shape[1]:
             raise ValueError(f"J must be a square matrix, got shape {J.shape}.")
+        if J.shape[0] == 0:
+            raise ValueError("J is empty (0 spins); a model needs at least one spin.")
+        if J.dtype.kind not in "biuf":
+            raise ValueError(f"J must hold real numbers, got dtype {J.dtype}.")
         M = sp.csr_matrix(J, dtype=np.float64, copy=True)
         if not np.all(np.isfinite(M.data)):
             raise ValueError("J contains NaN or inf; all couplings must be finite numbers.")
@@ -210,12 +218,11 @@ def _validate_couplings(J: Any) -> Couplings:
         M.sort_indices()
         M.data.setflags(write=False)
         return M
-    try:
-        A = np.array(J, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"J must be a numeric matrix: {exc}") from None
+    A = as_real_array(J, "J", allow_empty=True, finite=False)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"J must be a square (n, n) matrix, got shape {A.shape}.")
+    if A.shape[0] == 0:
+        raise ValueError("J is empty (0 spins); a model needs at least one spin.")
     if not np.all(np.isfinite(A)):
         raise ValueError("J contains NaN or inf; all couplings must be finite numbers.")
     if np.any(np.diag(A) != 0.0):
@@ -232,22 +239,126 @@ def _validate_couplings(J: Any) -> Couplings:
     return A
 
 
-def as_count(value: Any, name: str) -> int:
-    """``value`` as an int, refusing non-integral input (``2.5``, ``"4"``, ``True``) with a clear ``ValueError``."""
+# ------------------------------------------------------------------ argument checks shared by the package
+def _describe(value: Any) -> str:
+    r = repr(value)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def as_count(value: Any, name: str, minimum: int | None = None) -> int:
+    """``value`` as an int (>= ``minimum`` when given), refusing non-integral input (``2.5``, ``"4"``, ``True``,
+    None, NaN) with a ``ValueError`` that names the argument."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    out: int | None = None
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer, got {value!r}.")
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    raise ValueError(f"{name} must be an integer, got {value!r}.")
+        out = None
+    elif isinstance(value, (int, np.integer)):
+        out = int(value)
+    elif isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        out = int(value)
+    if out is None:
+        need = "an integer" if minimum is None else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {need}, got {_describe(value)}.")
+    if minimum is not None and out < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {out}.")
+    return out
+
+
+def as_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float, optionally inside ``[low, high]`` (``low_open``/``high_open``: exclusive).
+
+    Refuses bools, strings, None, complex numbers, sequences and NaN/inf with a ``ValueError`` naming ``name``.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {_describe(value)}.")
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {x}.")
+    bad_low = low is not None and (x <= low if low_open else x < low)
+    bad_high = high is not None and (x >= high if high_open else x > high)
+    if bad_low or bad_high:
+        lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
+        hi = "" if high is None else (f"< {high:g}" if high_open else f"<= {high:g}")
+        raise ValueError(f"{name} must be {' and '.join(t for t in (lo, hi) if t)}, got {x:g}.")
+    return x
+
+
+def as_positive(value: Any, name: str) -> float:
+    """A finite number > 0 (inverse temperatures, scales, rates)."""
+    return as_real(value, name, low=0.0, low_open=True)
+
+
+def as_real_array(value: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
+                  shape: tuple[int | None, ...] | None = None, allow_empty: bool = False,
+                  finite: bool = True) -> np.ndarray:
+    """``value`` as a float64 array (a copy) with the given ``ndim``/``shape`` (None in ``shape``: any size).
+
+    Refuses complex, boolean, string and object input, empty arrays (unless ``allow_empty``) and NaN/inf
+    (unless ``finite=False``) with a ``ValueError`` naming ``name``.
+    """
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name} is complex; it must hold real numbers.")
+    try:
+        raw = np.asarray(value) if not isinstance(value, (str, bytes)) else np.asarray(value, dtype=object)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a rectangular array of real numbers, got {_describe(value)}.") from None
+    if raw.dtype == object and raw.ndim == 0 and not isinstance(raw[()], (int, float, np.number)):
+        raise ValueError(f"{name} must be a real number or array of them, got {_describe(value)}.")
+    if raw.dtype.kind not in "iuf":
+        if raw.dtype.kind == "b":
+            raise ValueError(f"{name} is boolean; pass numbers (e.g. {name}.astype(float)).")
+        if raw.dtype.kind == "O":
+            try:
+                if any(not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_))
+                       for v in raw.ravel()):
+                    raise TypeError
+            except TypeError:
+                raise ValueError(f"{name} must hold real numbers, got an array of objects.") from None
+        else:
+            raise ValueError(f"{name} must hold real numbers, got dtype {raw.dtype}.")
+    A = np.array(raw, dtype=np.float64, copy=True)
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if shape is not None:
+        dims = (len(shape),)
+    if dims is not None and A.ndim not in dims:
+        want = " or ".join(f"{d}-D" for d in dims)
+        raise ValueError(f"{name} must be {want}, got shape {A.shape}.")
+    if shape is not None and any(w is not None and w != g for w, g in zip(shape, A.shape, strict=True)):
+        want = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {A.shape}.")
+    if A.size == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty (shape {A.shape}).")
+    if finite and not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} contains NaN or inf; all entries must be finite numbers.")
+    return A
+
+
+def check_model(model: Any, name: str = "model") -> IsingModel:
+    """``model`` if it is an :class:`IsingModel`, else a ``TypeError`` naming the argument."""
+    if not isinstance(model, IsingModel):
+        raise TypeError(f"{name} must be a spinlens IsingModel, got {type(model).__name__}.")
+    return model
 
 
 def as_spins(s: Any, n: int | None = None) -> np.ndarray:
     """Validate spins in {-1, +1} (shape ``(n,)`` or ``(b, n)``) and return them as int8."""
+    if n is not None:
+        n = as_count(n, "n (number of spins)", minimum=1)
+    if isinstance(s, (str, bytes)) or s is None:
+        raise ValueError(f"spins must be an array of -1/+1 values, got {_describe(s)}.")
     S = np.asarray(s)
+    if S.dtype.kind == "b":
+        raise ValueError("spins are boolean; pass -1/+1 values, e.g. s = 2 * x.astype(int) - 1.")
+    if S.dtype.kind not in "iuf":
+        raise ValueError(f"spins must be -1/+1 numbers, got dtype {S.dtype}.")
     if S.ndim not in (1, 2):
         raise ValueError(f"spins must have shape (n,) or (batch, n), got {S.shape}.")
+    if S.size == 0:
+        raise ValueError(f"spins are empty (shape {S.shape}).")
     if n is not None and S.shape[-1] != n:
         raise ValueError(f"spins have {S.shape[-1]} entries per state but the model has {n} spins.")
     if S.dtype != np.int8:

@@ -14,18 +14,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from spinlens._rng import RNGLike, as_generator
-from spinlens.spins.model import IsingModel, as_count
+from spinlens.spins.model import IsingModel, _describe, as_count, as_positive, as_real, as_real_array
 
 __all__ = ["sk", "layered_sk", "layered_sk_from_weights"]
 
 
 def sk(n_spins: int, J: float = 1.0, J0: float = 0.0, h: float = 0.0, rng: RNGLike = None) -> IsingModel:
     """Sherrington–Kirkpatrick sample with ``J_ij ~ N(J0/N, J^2/N)`` (dense couplings)."""
-    n = as_count(n_spins, "n_spins")
-    if n < 2:
-        raise ValueError(f"SK needs at least 2 spins, got {n_spins}.")
-    if not (np.isfinite(J) and J >= 0):
-        raise ValueError(f"J (the coupling standard deviation scale) must be finite and >= 0, got {J}.")
+    n = as_count(n_spins, "n_spins", minimum=2)
+    J = as_real(J, "J (the coupling standard deviation scale)", low=0.0)
+    J0, h = as_real(J0, "J0"), as_real(h, "h")
     g = as_generator(rng)
     A = g.normal(J0 / n, J / np.sqrt(n), size=(n, n))
     A = np.triu(A, 1)
@@ -39,13 +37,16 @@ def layered_sk_from_weights(weights: Sequence[np.ndarray], h: np.ndarray | None 
     Spins are ordered layer by layer; block (l, l+1) of J is :math:`W_l^\top`, so
     :math:`H = -\sum_l \sum_{ij} (W_l)_{ji} s^{(l)}_i s^{(l+1)}_j`.
     """
-    Ws = [np.asarray(W, dtype=np.float64) for W in weights]
+    if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
+        raise ValueError(f"weights must be a list of 2-D weight matrices, got {_describe(weights)}.")
+    Ws = [as_real_array(W, f"weight {l}", finite=False) for l, W in enumerate(weights)]
     if not Ws:
-        raise ValueError("need at least one weight matrix.")
-    widths = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+        raise ValueError("weights is empty; need at least one weight matrix.")
     for l, W in enumerate(Ws):
         if W.ndim != 2:
             raise ValueError(f"weight {l} must be 2-D (out, in), got shape {W.shape}.")
+    widths = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+    for l, W in enumerate(Ws):
         if W.shape[1] != widths[l]:
             raise ValueError(
                 f"weight {l} has {W.shape[1]} inputs but the previous layer has {widths[l]} units."
@@ -69,11 +70,12 @@ def layered_sk_from_weights(weights: Sequence[np.ndarray], h: np.ndarray | None 
 
 def layered_sk(widths: Sequence[int], C: float = 1.0, rng: RNGLike = None) -> IsingModel:
     """Random layered SK model: Gaussian ``W_l`` with variance ``C / n_l`` between adjacent layers."""
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths must be a list of layer sizes, got {_describe(widths)}.")
     widths = [as_count(w, "layer width") for w in widths]
     if len(widths) < 2 or any(w < 1 for w in widths):
         raise ValueError(f"widths must list at least two positive layer sizes, got {widths}.")
-    if not (np.isfinite(C) and C > 0):
-        raise ValueError(f"C must be a positive number, got {C}.")
+    C = as_positive(C, "C")
     g = as_generator(rng)
     Ws = [g.normal(0.0, np.sqrt(C / widths[l]), size=(widths[l + 1], widths[l])) for l in range(len(widths) - 1)]
     return layered_sk_from_weights(Ws)
