@@ -28,7 +28,7 @@ from spinlens.sampling.samplers import (
     validate_run,
 )
 from spinlens.sampling.tempering import ParallelTempering
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, check_model
 
 __all__ = ["METHODS", "SampleResult", "sample", "choose_method", "make_sampler", "summarize"]
 
@@ -88,13 +88,14 @@ class SampleResult(Result):
 
 def check_method(method: str) -> str:
     """``method`` if it names a sampler of :data:`METHODS`, else a ValueError listing them."""
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     return method
 
 
 def choose_method(model: IsingModel, method: str = "auto") -> str:
     """Resolve ``method="auto"``: multi-spin coding for large periodic lattices, else single-spin Metropolis."""
+    check_model(model)
     if check_method(method) != "auto":
         return method
     if multispin_supported(model) is None and model.n_spins >= 1024:
@@ -104,7 +105,7 @@ def choose_method(model: IsingModel, method: str = "auto") -> str:
 
 def make_sampler(method: str, n_chains: int, n_burn: int = 0, thin: int = 1, **options: Any) -> Any:
     """The sampler config for ``method`` (see :data:`METHODS`)."""
-    allowed = _OPTIONS.get(method)
+    allowed = _OPTIONS.get(method) if isinstance(method, str) else None
     if allowed is None:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS[1:])}.")
     bad = set(options) - allowed
@@ -180,13 +181,11 @@ def sample(model: IsingModel, beta: float, n_sweeps: int, method: str = "auto", 
     """
     beta, n_sweeps = validate_run(model, beta, n_sweeps)
     method = choose_method(model, method)
-    if int(thin) < 1:
-        raise ValueError(f"thin must be >= 1, got {thin}.")
+    thin = as_count(thin, "thin", minimum=1)
+    as_count(n_chains, "n_chains", minimum=1)
     if n_burn is None:
         n_burn = 0 if state is not None else n_sweeps // 5
-    n_burn = int(n_burn)
-    if n_burn < 0:
-        raise ValueError(f"n_burn must be >= 0, got {n_burn}.")
+    n_burn = as_count(n_burn, "n_burn", minimum=0)
     if n_sweeps // thin < 4:
         raise ValueError(f"n_sweeps // thin = {n_sweeps // thin} records; need at least 4.")
     g = as_generator(rng)

@@ -35,7 +35,7 @@ import numpy as np
 from spinlens._rng import RNGLike, as_generator
 from spinlens.results import Result
 from spinlens.sampling import _kernels as K
-from spinlens.spins.model import IsingModel, as_spins
+from spinlens.spins.model import IsingModel, as_count, as_positive, as_spins, check_model
 
 __all__ = [
     "Samples",
@@ -85,26 +85,15 @@ class Samples(Result):
 # ------------------------------------------------------------------------------------------- helpers
 def validate_run(model: Any, beta: float, n_sweeps: int) -> tuple[float, int]:
     """Check the arguments every sampler shares; return ``(beta, n_sweeps)`` as float/int."""
-    if not isinstance(model, IsingModel):
-        raise TypeError(f"model must be a spinlens IsingModel, got {type(model).__name__}.")
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"beta must be a positive number, got {beta!r}.") from None
-    if not math.isfinite(b) or b <= 0.0:
-        raise ValueError(f"beta must be a positive finite inverse temperature, got {beta!r} (T = 1/beta > 0).")
-    if isinstance(n_sweeps, bool) or int(n_sweeps) != n_sweeps or int(n_sweeps) <= 0:
-        raise ValueError(f"n_sweeps must be a positive integer, got {n_sweeps!r}.")
-    return b, int(n_sweeps)
+    check_model(model)
+    b = as_positive(beta, "beta (inverse temperature, T = 1/beta > 0)")
+    return b, as_count(n_sweeps, "n_sweeps", minimum=1)
 
 
 def _check_chain_args(n_chains: int, n_burn: int, thin: int) -> None:
-    if int(n_chains) < 1:
-        raise ValueError(f"n_chains must be >= 1, got {n_chains}.")
-    if int(n_burn) < 0:
-        raise ValueError(f"n_burn must be >= 0, got {n_burn}.")
-    if int(thin) < 1:
-        raise ValueError(f"thin must be >= 1, got {thin}.")
+    as_count(n_chains, "n_chains", minimum=1)
+    as_count(n_burn, "n_burn", minimum=0)
+    as_count(thin, "thin", minimum=1)
 
 
 def initial_state(model: IsingModel, n_chains: int, state: Any, rng: np.random.Generator) -> np.ndarray:
@@ -520,7 +509,7 @@ class SwendsenWangSampler:
 # --------------------------------------------------------------------------------- multi-spin coding
 def multispin_supported(model: IsingModel) -> str | None:
     """``None`` when multi-spin coding applies to ``model``, else the reason why not."""
-    g = model.geometry
+    g = check_model(model).geometry
     if g is None:
         return "the model has no lattice geometry (build it with spinlens.spins.square_lattice/cubic_lattice)"
     if g.ndim not in (2, 3):

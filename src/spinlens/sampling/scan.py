@@ -27,6 +27,7 @@ from spinlens.sampling.api import check_method, sample
 from spinlens.sampling.samplers import check_coupling_dtype, dense_storage
 from spinlens.sampling.tempering import ParallelTempering, anneal
 from spinlens.spins.lattice import square_lattice
+from spinlens.spins.model import as_count, as_real_array
 from spinlens.spins.sk import sk
 from spinlens.sweeps import Unit, run_sweep_with
 
@@ -47,8 +48,17 @@ ISING_2D_EXPONENTS = {"nu": 1.0, "beta": 0.125, "gamma": 1.75}
 PARISI_E0 = -0.7632
 
 
+def _sizes(values: Any, name: str) -> list[int]:
+    """System sizes as ints, refusing strings, None, nested lists and non-integral entries (naming ``name``)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list of sizes, got {values!r}.")
+    return [as_count(x, name) for x in values]
+
+
 def _check_grid(values: Sequence[Any] | np.ndarray, name: str, positive: bool = True) -> np.ndarray:
-    a = np.asarray(values, dtype=np.float64).ravel()
+    if isinstance(values, (str, bytes)) or values is None:
+        raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}.")
+    a = as_real_array(values, name, ndim=(0, 1), allow_empty=True, finite=False).ravel()
     if a.size == 0 or not np.all(np.isfinite(a)) or (positive and np.any(a <= 0)):
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}.")
     return a
@@ -157,14 +167,16 @@ def ising_scan(L_values: Sequence[int] | np.ndarray, temperatures: Sequence[floa
     ``scheduler``), serial in memory by default. ``method="wolff"`` (default) keeps autocorrelations short near
     T_c. ``progress(done, total)`` counts points.
     """
-    Ls = np.asarray([int(x) for x in L_values])
+    Ls = np.asarray(_sizes(L_values, "L_values"))
     if Ls.size == 0 or np.any(Ls < 4):
         raise ValueError(f"L_values must list lattice sizes >= 4, got {L_values!r}.")
     Ts = np.sort(_check_grid(temperatures, "temperatures"))
     check_method(method)  # bad input is refused before any unit runs
+    n_sweeps, n_chains = as_count(n_sweeps, "n_sweeps", minimum=1), as_count(n_chains, "n_chains", minimum=1)
+    n_burn = None if n_burn is None else as_count(n_burn, "n_burn", minimum=0)
+    n_bootstrap = as_count(n_bootstrap, "n_bootstrap", minimum=1)
     base = seed_int(rng)
-    config = {"n_sweeps": int(n_sweeps), "n_burn": None if n_burn is None else int(n_burn), "method": method,
-              "n_chains": int(n_chains)}
+    config = {"n_sweeps": n_sweeps, "n_burn": n_burn, "method": method, "n_chains": n_chains}
     units = [Unit(f"L={int(L)},T={T:.10g}", {"L": int(L), "T": float(T)}) for L in Ls for T in Ts]
     res = run_sweep_with(sweep, ising_point, units, config=config, seed=base, progress=progress)
     out = {k: np.array([res[u.key][k] for u in units]).reshape(Ls.size, Ts.size)  # units are L-major
@@ -331,17 +343,20 @@ def sk_scan(N_values: Sequence[int] | np.ndarray, temperatures: Sequence[float] 
     :class:`spinlens.sampling.MetropolisSampler`; ``"auto"``: exact up to N = 1024, int32 fixed point above).
     """
     check_coupling_dtype(coupling_dtype)
-    Ns = np.asarray([int(x) for x in N_values])
+    Ns = np.asarray(_sizes(N_values, "N_values"))
     if Ns.size == 0 or np.any(Ns < 4):
         raise ValueError(f"N_values must list sizes >= 4, got {N_values!r}.")
     Ts = np.sort(_check_grid(temperatures, "temperatures"))
     if Ts.size < 2:
         raise ValueError("sk_scan needs at least two temperatures (they form the tempering ladder).")
-    if int(n_samples) < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
-    n_burn = int(n_sweeps) // 4 if n_burn is None else int(n_burn)
-    config = {"temperatures": Ts, "n_sweeps": int(n_sweeps), "n_burn": n_burn, "anneal_steps": int(anneal_steps),
-              "anneal_restarts": int(anneal_restarts), "bins": int(bins)}
+    n_samples = as_count(n_samples, "n_samples", minimum=1)
+    n_sweeps = as_count(n_sweeps, "n_sweeps", minimum=1)
+    n_burn = n_sweeps // 4 if n_burn is None else as_count(n_burn, "n_burn", minimum=0)
+    anneal_steps = as_count(anneal_steps, "anneal_steps", minimum=1)
+    anneal_restarts = as_count(anneal_restarts, "anneal_restarts", minimum=1)
+    bins = as_count(bins, "bins", minimum=2)
+    config = {"temperatures": Ts, "n_sweeps": n_sweeps, "n_burn": n_burn, "anneal_steps": anneal_steps,
+              "anneal_restarts": anneal_restarts, "bins": bins}
 
     def unit_params(N: int) -> dict[str, Any]:
         # the storage actually used is part of each unit's identity; exact couplings leave the params as they

@@ -35,7 +35,7 @@ from spinlens.sampling.samplers import (
     run_single_spin,
     validate_run,
 )
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_positive, as_real, as_real_array, check_model
 
 __all__ = ["ParallelTempering", "AnnealResult", "anneal"]
 
@@ -78,12 +78,18 @@ class ParallelTempering:
     def __post_init__(self) -> None:
         _check_chain_args(self.n_chains, self.n_burn, self.thin)
         check_coupling_dtype(self.coupling_dtype)
-        if self.betas is None and int(self.n_temps) < 2:
-            raise ValueError(f"n_temps must be >= 2, got {self.n_temps}.")
-        if not 0.0 < self.target_acceptance < 1.0:
-            raise ValueError(f"target_acceptance must lie in (0, 1), got {self.target_acceptance}.")
-        if int(self.sweeps_per_swap) < 1:
-            raise ValueError("sweeps_per_swap must be >= 1.")
+        if self.betas is None:
+            as_count(self.n_temps, "n_temps", minimum=2)
+        else:
+            if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__"):
+                raise ValueError(f"betas must be a sequence of inverse temperatures, got {self.betas!r}.")
+            b = as_real_array(self.betas, "betas", ndim=1)
+            if b.size < 2 or np.any(b <= 0) or np.any(np.diff(b) <= 0):
+                raise ValueError("betas must be an increasing sequence of >= 2 positive inverse temperatures.")
+        if self.beta_min is not None:
+            as_positive(self.beta_min, "beta_min")
+        as_real(self.target_acceptance, "target_acceptance", low=0.0, high=1.0, low_open=True, high_open=True)
+        as_count(self.sweeps_per_swap, "sweeps_per_swap", minimum=1)
         if self.rule not in ("metropolis", "heatbath"):
             raise ValueError(f"rule must be 'metropolis' or 'heatbath', got {self.rule!r}.")
 
@@ -240,11 +246,14 @@ def anneal(model: IsingModel, n_steps: int = 200, beta_start: float = 0.1, beta_
     ``coupling_dtype`` sets the storage of dense couplings for the sweeps (see :class:`MetropolisSampler`); the
     quench and the returned energy use the exact couplings.
     """
-    validate_run(model, beta_end, n_steps)
-    if not (0 < beta_start <= beta_end):
+    check_model(model)
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    beta_start, beta_end = as_positive(beta_start, "beta_start"), as_positive(beta_end, "beta_end")
+    if not beta_start <= beta_end:
         raise ValueError(f"need 0 < beta_start <= beta_end, got {beta_start}, {beta_end}.")
-    if int(n_restarts) < 1 or int(sweeps_per_step) < 1:
-        raise ValueError("n_restarts and sweeps_per_step must be >= 1.")
+    n_restarts = as_count(n_restarts, "n_restarts", minimum=1)
+    sweeps_per_step = as_count(sweeps_per_step, "sweeps_per_step", minimum=1)
+    check_coupling_dtype(coupling_dtype)
     g = as_generator(rng)
     S = initial_state(model, int(n_restarts), None, g)
     cache = local_fields(model, S, coupling_dtype)
