@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import xlogy
 
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_positive, as_real, as_real_array
+from spinlens.spins.model import check_model as _check_model
 
 __all__: list[str] = []
 
@@ -41,30 +42,16 @@ def single_thread_blas() -> contextlib.AbstractContextManager[Any]:
 
 
 def check_model(model: Any) -> IsingModel:
-    if not isinstance(model, IsingModel):
-        raise TypeError(f"model must be a spinlens IsingModel, got {type(model).__name__}.")
-    return model
+    return _check_model(model)
 
 
 def check_beta(beta: Any, name: str = "beta") -> float:
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {beta!r}.") from None
-    if not (np.isfinite(b) and b > 0):
-        raise ValueError(f"{name} must be a finite positive number (inverse temperature), got {beta!r}.")
-    return b
+    return as_positive(beta, f"{name} (inverse temperature)")
 
 
 def check_iter_args(damping: float, max_iter: int, tol: float) -> tuple[float, int, float]:
-    damping = float(damping)
-    if not 0.0 <= damping < 1.0:
-        raise ValueError(f"damping must lie in [0, 1), got {damping} (0 = no damping).")
-    if int(max_iter) < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter}.")
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol}.")
-    return damping, int(max_iter), float(tol)
+    damping = as_real(damping, "damping (0 = no damping)", low=0.0, high=1.0, high_open=True)
+    return damping, as_count(max_iter, "max_iter", minimum=1), as_positive(tol, "tol")
 
 
 def check_starts(n_starts: int, m0: Any) -> tuple[int, bool]:
@@ -72,9 +59,7 @@ def check_starts(n_starts: int, m0: Any) -> tuple[int, bool]:
 
     A 2-D ``m0`` sets the number of rows (``n_starts`` must be 1 or match it).
     """
-    n_starts = int(n_starts)
-    if n_starts < 1:
-        raise ValueError(f"n_starts must be >= 1, got {n_starts}.")
+    n_starts = as_count(n_starts, "n_starts", minimum=1)
     if m0 is not None and np.ndim(m0) == 2:
         if n_starts not in (1, np.shape(m0)[0]):
             raise ValueError(f"m0 has {np.shape(m0)[0]} rows but n_starts = {n_starts}.")
@@ -83,8 +68,8 @@ def check_starts(n_starts: int, m0: Any) -> tuple[int, bool]:
 
 
 def check_m(m: Any, n: int, name: str = "m") -> np.ndarray:
-    M = np.array(m, dtype=np.float64, copy=True)
-    if M.ndim not in (1, 2) or M.shape[-1] != n:
+    M = as_real_array(m, name, allow_empty=True, finite=False)
+    if M.ndim not in (1, 2) or M.shape[-1] != n or M.size == 0:
         raise ValueError(f"{name} must have shape ({n},) or (b, {n}), got {M.shape}.")
     if not np.all(np.isfinite(M)) or np.any(np.abs(M) > 1.0):
         raise ValueError(f"{name} must hold finite magnetisations in [-1, 1].")
@@ -100,10 +85,10 @@ def anneal_steps(anneal: Any) -> int:
         return _DEFAULT_ANNEAL_STAGES
     if anneal is False or anneal is None:
         return 0
-    k = int(anneal)
-    if k < 0:
-        raise ValueError(f"anneal must be a bool or a non-negative number of stages, got {anneal}.")
-    return k
+    try:
+        return as_count(anneal, "anneal", minimum=0)
+    except ValueError:
+        raise ValueError(f"anneal must be a bool or a non-negative number of stages, got {anneal!r}.") from None
 
 
 def couplings(model: IsingModel) -> tuple[Any, Any]:

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from spinlens.meanfield import _core
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_real, as_real_array
 
 __all__ = ["lowest_eigenpairs", "paramagnet_hessian", "paramagnet_stability", "tap_hessian"]
 
@@ -77,10 +77,18 @@ def lowest_eigenpairs(A: Any, k: int = 1, *, tol: float = 0.0) -> tuple[np.ndarr
     Dense matrices up to 1500 rows use LAPACK ``eigh`` (subset by index); sparse or larger ones use ARPACK
     ``eigsh(which='SA')``.
     """
-    k = int(k)
-    n = A.shape[0]
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+    if not sp.issparse(A):
+        A = as_real_array(A, "A (the matrix)", ndim=2)
+    elif A.dtype.kind not in "biuf" or not np.all(np.isfinite(A.data)):
+        raise ValueError("A (the matrix) must hold finite real numbers.")
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
         raise ValueError(f"A must be a square matrix, got shape {A.shape}.")
+    n = A.shape[0]
+    scale = max(1.0, float(abs(A).max()))
+    if float(abs(A - A.T).max()) > 1e-10 * scale:
+        raise ValueError("A (the matrix) must be symmetric; symmetrise it, e.g. (A + A.T) / 2.")
+    k = as_count(k, "k", minimum=1)
+    tol = as_real(tol, "tol", low=0.0)
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and n = {n}, got {k}.")
     if not sp.issparse(A) and (n <= _DENSE_MAX or k >= n - 1):
@@ -119,11 +127,14 @@ def paramagnet_stability(model: IsingModel, temperatures: Any, k: int = 1, *, to
     only when its residual passes ``tol`` (else that temperature becomes a new anchor).
     """
     model = _core.check_model(model)
-    T = np.atleast_1d(np.asarray(temperatures, dtype=np.float64))
+    if isinstance(temperatures, (str, bytes)) or temperatures is None:
+        raise ValueError(f"temperatures must be a non-empty 1-D array of positive numbers, got {temperatures!r}.")
+    T = np.atleast_1d(as_real_array(temperatures, "temperatures", allow_empty=True, finite=False))
     if T.ndim != 1 or T.size == 0 or not np.all(np.isfinite(T)) or np.any(T <= 0):
         raise ValueError("temperatures must be a non-empty 1-D array of finite positive numbers.")
     n = model.n_spins
-    k = int(k)
+    k = as_count(k, "k", minimum=1)
+    tol = as_real(tol, "tol", low=0.0, low_open=True)
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and n_spins = {n}, got {k}.")
     d = model.coupling_square_sums()

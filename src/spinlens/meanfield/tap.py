@@ -81,7 +81,9 @@ def tap_free_energy(model: IsingModel, m: Any, beta: Any) -> Any:
     """
     model = _core.check_model(model)
     M = _core.check_m(m, model.n_spins)
-    b = np.atleast_1d(np.asarray(beta, dtype=np.float64))
+    if isinstance(beta, (str, bytes)) or beta is None:
+        _core.check_beta(beta)
+    b = np.atleast_1d(_core.as_real_array(beta, "beta", ndim=(0, 1), finite=False))
     for x in b:
         _core.check_beta(x)
     rows = 1 if M.ndim == 1 else M.shape[0]
@@ -177,7 +179,9 @@ def tap_scan(
     damping, max_iter, tol, amp, rng : as in :func:`tap`.
     """
     model = _core.check_model(model)
-    b = np.atleast_1d(np.asarray(betas, dtype=np.float64))
+    if isinstance(betas, (str, bytes)) or betas is None:
+        raise ValueError(f"betas must be a non-empty 1-D array of positive numbers, got {betas!r}.")
+    b = np.atleast_1d(_core.as_real_array(betas, "betas", allow_empty=True, finite=False))
     if b.ndim != 1 or b.size == 0:
         raise ValueError(f"betas must be a non-empty 1-D array, got shape {b.shape}.")
     for x in b:
