@@ -18,7 +18,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import gammaln, logsumexp, xlogy
 
 from spinlens.meanfield.naive import naive, naive_free_energy
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_positive, as_real, as_real_array, check_model
 
 __all__ = [
     "chernoff_bound",
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def _dist(p: Any, name: str) -> np.ndarray:
-    a = np.asarray(p, dtype=np.float64)
+    a = as_real_array(p, name, allow_empty=True, finite=False)
     if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
         raise ValueError(f"{name} must be a 1-D array of non-negative finite numbers.")
     s = a.sum()
@@ -74,13 +74,11 @@ def _log_mgf_factory(
     if given != 1:
         raise ValueError("give exactly one of log_mgf=, values= (with probs=) or samples=.")
     if samples is not None:
-        x = np.asarray(samples, dtype=np.float64).ravel()
-        if x.size == 0 or not np.all(np.isfinite(x)):
-            raise ValueError("samples must be a non-empty array of finite numbers.")
+        x = as_real_array(samples, "samples").ravel()
         values, inv = np.unique(x, return_inverse=True)
         probs = np.bincount(inv) / x.size
     if values is not None:
-        v = np.asarray(values, dtype=np.float64).ravel()
+        v = as_real_array(values, "values", ndim=1)
         p = np.full(v.size, 1.0 / v.size) if probs is None else _dist(probs, "probs")
         if p.shape != v.shape:
             raise ValueError(f"values and probs must have the same length, got {v.size} and {p.size}.")
@@ -114,7 +112,10 @@ def cramer_rate(
     ``a`` may be a scalar or an array.
     """
     lam, mean, lo, hi = _log_mgf_factory(log_mgf, values, probs, samples)
-    A = np.asarray(a, dtype=np.float64)
+    theta_max = as_positive(theta_max, "theta_max")
+    if isinstance(a, (bool, np.bool_)):
+        as_real(a, "a")
+    A = as_real_array(a, "a", allow_empty=True)
     out = np.empty(A.shape)
     for idx, ai in np.ndenumerate(A):
         out[idx] = _rate_one(float(ai), lam, mean, lo, hi, theta_max, values, probs, samples)
@@ -148,9 +149,8 @@ def _edge_rate(a: float, values: Any, probs: Any, samples: Any) -> float:
 def chernoff_bound(a: float, n: int, **law: Any) -> float:
     r"""Chernoff bound on :math:`P(\bar X_n \ge a)` (``a`` above the mean) or :math:`P(\bar X_n \le a)`
     (below): :math:`e^{-n I(a)}`. ``law`` describes X as in :func:`cramer_rate`."""
-    if int(n) < 1:
-        raise ValueError(f"n must be a positive integer, got {n}.")
-    return float(np.exp(-int(n) * cramer_rate(a, **law)))
+    n = as_count(n, "n", minimum=1)
+    return float(np.exp(-n * cramer_rate(as_real(a, "a"), **law)))
 
 
 def sanov_log_prob(counts: Any, q: Any) -> float:
@@ -158,7 +158,7 @@ def sanov_log_prob(counts: Any, q: Any) -> float:
 
     .. math:: \ln P = \ln n! - \sum_x \ln c_x! + \sum_x c_x \ln q_x \;=\; -n\,KL(c/n\,\|\,q) + O(\log n).
     """
-    c = np.asarray(counts)
+    c = as_real_array(counts, "counts", allow_empty=True)
     if c.ndim != 1 or c.size == 0 or np.any(c < 0) or np.any(c != np.round(c)):
         raise ValueError("counts must be a 1-D array of non-negative integers.")
     qq = _dist(q, "q")
@@ -178,8 +178,9 @@ def gibbs_conditioning(values: Any, q: Any, a: float) -> tuple[np.ndarray, float
     mean of ``n`` i.i.d. draws being ``a`` (Gibbs conditioning principle), and the I-projection of ``q`` onto
     :math:`\{p : E_p X = a\}`.
     """
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = as_real_array(values, "values", ndim=1)
     qq = _dist(q, "q")
+    a = as_real(a, "a")
     if v.shape != qq.shape:
         raise ValueError(f"values and q must have the same length, got {v.size} and {qq.size}.")
     sup = qq > 0
@@ -212,6 +213,8 @@ def gibbs_lower_bound(model: IsingModel, beta: float, m: Any = None, **naive_kw:
     for the product law with magnetisations ``m`` (default: the naive mean-field solution of
     :func:`spinlens.meanfield.naive`, started from the all-up state, which maximises the bound locally).
     """
+    check_model(model)
+    beta = as_positive(beta, "beta")
     if m is None:
         naive_kw.setdefault("m0", np.full(model.n_spins, 0.5))
         m = naive(model, beta, **naive_kw).m
