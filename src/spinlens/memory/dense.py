@@ -26,7 +26,7 @@ from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator
 from spinlens.memory.hopfield import validate_patterns
 from spinlens.results import Result
-from spinlens.spins.model import as_spins
+from spinlens.spins.model import as_count, as_real, as_real_array, as_spins
 
 __all__ = [
     "DenseAssociativeMemory",
@@ -49,11 +49,9 @@ class DenseAssociativeMemory:
 
     def __init__(self, patterns: Any, n: int = 3, energy: Literal["poly", "exp"] = "poly") -> None:
         self.patterns = validate_patterns(patterns)
-        if energy not in ("poly", "exp"):
+        if not isinstance(energy, str) or energy not in ("poly", "exp"):
             raise ValueError(f"energy must be 'poly' or 'exp', got {energy!r}.")
-        if energy == "poly" and (int(n) != n or n < 2):
-            raise ValueError(f"n must be an integer >= 2, got {n}.")
-        self.n = int(n)
+        self.n = as_count(n, "n (interaction order)", minimum=2) if energy == "poly" else as_count(n, "n")
         self.energy_kind = energy
         self._X = self.patterns.astype(np.float64)
 
@@ -93,6 +91,7 @@ class DenseAssociativeMemory:
         retrieval of Krotov & Hopfield), ``"async"`` one spin at a time in random order (a sweep per step)."""
         S0 = as_spins(s, self.n_spins)
         S = np.atleast_2d(S0).astype(np.float64)
+        n_steps = as_count(n_steps, "n_steps", minimum=0)
         if mode == "sync":
             for _ in range(n_steps):
                 d = self._drive(S)
@@ -132,20 +131,24 @@ class ModernHopfield:
     """
 
     def __init__(self, patterns: Any, beta: float = 1.0) -> None:
-        X = np.asarray(patterns, dtype=np.float64)
-        if X.ndim != 2 or not np.all(np.isfinite(X)):
-            raise ValueError("patterns must be a finite (P, N) array.")
-        if not beta > 0:
+        self.patterns = as_real_array(patterns, "patterns (a finite (P, N) array)", ndim=2)
+        self.beta = as_real(beta, "beta")
+        if not self.beta > 0:
             raise ValueError(f"beta must be positive, got {beta}.")
-        self.patterns = X
-        self.beta = float(beta)
+
+    def _query(self, xi: Any) -> np.ndarray:
+        N = self.patterns.shape[1]
+        V = np.atleast_2d(as_real_array(xi, "xi (the query state)", ndim=(1, 2)))
+        if V.shape[1] != N:
+            raise ValueError(f"xi (the query state) has {V.shape[1]} entries but the patterns have {N}.")
+        return V
 
     def energy(self, xi: Any) -> np.ndarray | float:
         r"""Energy
         :math:`E = -\beta^{-1}\ln\sum_\mu e^{\beta x^\mu\cdot\xi} + \tfrac12\xi\cdot\xi`
         :math:`+ \beta^{-1}\ln P + \tfrac12 M^2`.
         """
-        V = np.atleast_2d(np.asarray(xi, dtype=np.float64))
+        V = self._query(xi)
         M = np.max(np.linalg.norm(self.patterns, axis=1))
         e = (-logsumexp(self.beta * V @ self.patterns.T, axis=1) / self.beta + 0.5 * np.sum(V * V, axis=1)
              + np.log(len(self.patterns)) / self.beta + 0.5 * M**2)
@@ -153,14 +156,14 @@ class ModernHopfield:
 
     def attention(self, xi: Any) -> np.ndarray:
         """The softmax weights ``softmax(beta X xi)`` over stored patterns, ``(P,)`` or ``(b, P)``."""
-        V = np.atleast_2d(np.asarray(xi, dtype=np.float64))
+        V = self._query(xi)
         p = softmax(self.beta * V @ self.patterns.T, axis=1)
         return p[0] if np.ndim(xi) == 1 else p
 
     def update(self, xi: Any, n_steps: int = 1, binary: bool = False) -> np.ndarray:
         """``n_steps`` softmax updates; ``binary=True`` takes the sign afterwards (±1 patterns)."""
-        V = np.atleast_2d(np.asarray(xi, dtype=np.float64))
-        for _ in range(n_steps):
+        V = self._query(xi)
+        for _ in range(as_count(n_steps, "n_steps", minimum=0)):
             V = softmax(self.beta * V @ self.patterns.T, axis=1) @ self.patterns
         if binary:
             V = np.where(V >= 0, 1, -1).astype(np.int8)
@@ -169,6 +172,8 @@ class ModernHopfield:
 
 def predicted_capacity(n: int, n_spins: int) -> float:
     r"""Krotov–Hopfield error-free capacity :math:`N^{n-1}/(2(2n-3)!!\,\ln N)`."""
+    n = as_count(n, "n (interaction order)", minimum=2)
+    n_spins = as_count(n_spins, "n_spins", minimum=2)
     dfact = math.prod(range(2 * n - 3, 0, -2)) if n >= 2 else 1
     return n_spins ** (n - 1) / (2.0 * dfact * math.log(n_spins))
 
@@ -202,8 +207,14 @@ def dense_capacity(
 ) -> DenseCapacityResult:
     """Error-free capacity of ``F(x) = x**n`` memories: the largest P at which at least half of the stored
     patterns are fixed points of the one-step update, found by bisection on P for each order n."""
+    if isinstance(orders, (str, bytes)) or not hasattr(orders, "__iter__"):
+        raise ValueError(f"orders must be a list of interaction orders >= 2, got {orders!r}.")
+    ns = np.asarray([as_count(n, "orders (interaction order)", minimum=2) for n in orders], dtype=np.int64)
+    if ns.size == 0:
+        raise ValueError("orders is empty; pass interaction orders >= 2, e.g. (2, 3, 4).")
+    n_spins = as_count(n_spins, "n_spins", minimum=2)
+    n_trials = as_count(n_trials, "n_trials", minimum=1)
     g = as_generator(rng)
-    ns = np.asarray([int(n) for n in orders])
     pm = np.zeros(len(ns))
     for k, n in enumerate(ns):
         lo, hi = 1, 2

@@ -25,7 +25,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
-from spinlens.spins.model import IsingModel, as_spins
+from spinlens.spins.model import IsingModel, as_count, as_real, as_real_array, as_spins, check_model
 
 __all__ = [
     "HopfieldNetwork",
@@ -47,7 +47,7 @@ Rule = Literal["hebb", "pseudo-inverse", "storkey"]
 
 def check_rule(rule: str) -> str:
     """``rule`` if it is a learning rule of :func:`hopfield`, else a ValueError naming them."""
-    if rule not in get_args(Rule):
+    if not isinstance(rule, str) or rule not in get_args(Rule):
         raise ValueError(f"unknown rule {rule!r}; choose 'hebb', 'pseudo-inverse' or 'storkey'.")
     return rule
 
@@ -58,6 +58,15 @@ class HopfieldNetwork(IsingModel):
 
     patterns: Any = None
     rule: str = "hebb"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_rule(self.rule)
+        if self.patterns is not None:
+            X = validate_patterns(self.patterns)
+            if X.shape[1] != self.n_spins:
+                raise ValueError(f"patterns have {X.shape[1]} spins but J is {self.n_spins}x{self.n_spins}.")
+            object.__setattr__(self, "patterns", X)
 
     @property
     def n_patterns(self) -> int:
@@ -74,7 +83,11 @@ class HopfieldNetwork(IsingModel):
 
 def validate_patterns(patterns: Any) -> np.ndarray:
     """Check ``patterns`` is a ``(P, N)`` array of -1/+1 values and return it as int8."""
+    if patterns is None or isinstance(patterns, (str, bytes)):
+        raise ValueError(f"patterns must be a (n_patterns, n_spins) array of -1/+1, got {patterns!r}.")
     X = np.asarray(patterns)
+    if X.dtype.kind == "b":
+        raise ValueError("patterns are boolean; pass -1/+1 values, e.g. xi = 2 * x.astype(int) - 1.")
     if X.ndim == 1:
         X = X[None, :]
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] < 2:
@@ -142,15 +155,16 @@ def hopfield(patterns: Any, rule: Rule = "hebb", h: Any = None) -> HopfieldNetwo
 def overlaps(states: Any, patterns: Any) -> np.ndarray:
     r"""Overlaps :math:`m_\mu = \frac1N \sum_i \xi_i^\mu s_i`: ``(P,)`` for one state, ``(b, P)`` for a batch."""
     X = validate_patterns(patterns)
-    S = as_spins(states, X.shape[1])
+    S = as_spins(states)
+    if S.shape[-1] != X.shape[1]:
+        raise ValueError(f"states have {S.shape[-1]} spins but the patterns have {X.shape[1]}.")
     return (S.astype(np.float64) @ X.T.astype(np.float64)) / X.shape[1]
 
 
 def corrupt(patterns: Any, fraction: float, rng: RNGLike = None) -> np.ndarray:
     """Flip exactly ``round(fraction * N)`` randomly chosen spins of each pattern (returns a copy)."""
     X = validate_patterns(patterns).copy()
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must lie in [0, 1], got {fraction}.")
+    fraction = as_real(fraction, "fraction", low=0.0, high=1.0)
     g = as_generator(rng)
     P, N = X.shape
     k = int(round(fraction * N))
@@ -185,6 +199,13 @@ class RetrievalResult(Result):
     def best_pattern(self) -> Any:
         """Index of the pattern with the largest ``|m_mu|`` (per state)."""
         return np.argmax(np.abs(self.overlaps), axis=-1)
+
+
+def _patterns_for(model: IsingModel, patterns: Any) -> np.ndarray:
+    X = validate_patterns(patterns)
+    if X.shape[1] != model.n_spins:
+        raise ValueError(f"patterns have {X.shape[1]} spins but the model has {model.n_spins}.")
+    return X
 
 
 def _model_arrays(model: IsingModel) -> tuple[np.ndarray, np.ndarray]:
@@ -223,6 +244,7 @@ def retrieve(
     rng : seed or Generator.
     sampler : "heatbath" (Glauber) or "metropolis" single-spin updates at T > 0.
     """
+    check_model(model)
     S0 = as_spins(state, model.n_spins)
     single = S0.ndim == 1
     S = np.array(np.atleast_2d(S0), dtype=np.int8, order="C")
@@ -233,10 +255,10 @@ def retrieve(
     X = validate_patterns(patterns)
     if X.shape[1] != model.n_spins:
         raise ValueError(f"patterns have {X.shape[1]} spins but the model has {model.n_spins}.")
-    if not np.isfinite(T) or T < 0:
-        raise ValueError(f"T must be a finite temperature >= 0, got {T}.")
-    if max_sweeps < 1:
-        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}.")
+    T = as_real(T, "T (temperature)", low=0.0)
+    max_sweeps = as_count(max_sweeps, "max_sweeps", minimum=1)
+    if sampler not in ("heatbath", "metropolis"):
+        raise ValueError(f"sampler must be 'heatbath' or 'metropolis', got {sampler!r}.")
     if mode not in ("async", "sync"):
         raise ValueError(f"mode must be 'async' or 'sync', got {mode!r}.")
     b = S.shape[0]
@@ -329,12 +351,22 @@ def basins(
 ) -> BasinResult:
     """Basins of attraction: start ``n_trials`` times from a randomly chosen stored pattern with a fraction
     ``c`` of spins flipped and record how often retrieval (final overlap >= ``threshold``) succeeds."""
+    check_model(model)
+    n_trials = as_count(n_trials, "n_trials", minimum=1)
+    threshold = as_real(threshold, "threshold", low=0.0, high=1.0, low_open=True)
+    T = as_real(T, "T (temperature)", low=0.0)
+    max_sweeps = as_count(max_sweeps, "max_sweeps", minimum=1)
     if patterns is None:
         patterns = getattr(model, "patterns", None)
         if patterns is None:
             raise ValueError("pass patterns=... (the model does not carry stored patterns).")
-    X = validate_patterns(patterns)
-    cs = np.linspace(0.0, 0.5, 11) if corruption is None else np.asarray(corruption, dtype=np.float64)
+    X = _patterns_for(model, patterns)
+    if corruption is None:
+        cs = np.linspace(0.0, 0.5, 11)
+    else:
+        cs = as_real_array(corruption, "corruption", ndim=(0, 1)).ravel()
+        if np.any((cs < 0) | (cs > 1)):
+            raise ValueError(f"corruption fractions must lie in [0, 1], got {cs.tolist()}.")
     g = as_generator(rng)
     p_ret = np.zeros(len(cs))
     mean_m = np.zeros(len(cs))
@@ -377,7 +409,9 @@ def classify_states(
     """
     X = validate_patterns(patterns)
     M = np.atleast_2d(overlaps(states, X))
-    thr = max(0.2, 4.0 / np.sqrt(X.shape[1])) if mixture_threshold is None else float(mixture_threshold)
+    retrieval_threshold = as_real(retrieval_threshold, "retrieval_threshold", low=0.0, high=1.0, low_open=True)
+    thr = (max(0.2, 4.0 / np.sqrt(X.shape[1])) if mixture_threshold is None
+           else as_real(mixture_threshold, "mixture_threshold", low=0.0, high=1.0, low_open=True))
     kinds = []
     for m in M:
         a = np.abs(m)
@@ -399,11 +433,14 @@ def spurious_states(
     rng: RNGLike = None,
 ) -> SpuriousResult:
     """Run T = 0 asynchronous dynamics from ``n_starts`` random states and classify the attractors reached."""
+    check_model(model)
+    n_starts = as_count(n_starts, "n_starts", minimum=1)
+    retrieval_threshold = as_real(retrieval_threshold, "retrieval_threshold", low=0.0, high=1.0, low_open=True)
     if patterns is None:
         patterns = getattr(model, "patterns", None)
         if patterns is None:
             raise ValueError("pass patterns=... (the model does not carry stored patterns).")
-    X = validate_patterns(patterns)
+    X = _patterns_for(model, patterns)
     g = as_generator(rng)
     start = np.where(g.random((n_starts, model.n_spins)) < 0.5, 1, -1).astype(np.int8)
     res = retrieve(model, start, X, T=0.0, mode="async", max_sweeps=max_sweeps, rng=g)
