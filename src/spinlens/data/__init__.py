@@ -17,10 +17,12 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from spinlens._rng import RNGLike, as_generator
+from spinlens.spins.model import as_count, as_real
 
 __all__ = ["Dataset", "load_digits", "load_mnist5000", "load_idx", "load_npz", "load_dataset", "teacher_student"]
 
@@ -40,8 +42,7 @@ class Dataset:
 
     def split(self, test_fraction: float = 0.2, rng: RNGLike = 0) -> tuple[Dataset, Dataset]:
         """Stratified-by-shuffle train/test split."""
-        if not 0.0 < test_fraction < 1.0:
-            raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}.")
+        test_fraction = as_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
         g = as_generator(rng)
         idx = g.permutation(len(self.y))
         n_test = int(round(test_fraction * len(idx)))
@@ -58,8 +59,10 @@ def _finish(X: np.ndarray, y: np.ndarray, shape: tuple[int, int], name: str, bin
         X = (X > 0.5).astype(np.float64)
     y = np.array(y, dtype=np.int64)  # a copy: never hand out a cached array
     if n is not None:
-        if n <= 0:
-            raise ValueError(f"n_samples must be positive, got {n}.")
+        n = as_count(n, "n_samples", minimum=1)
+        if n > len(y):
+            raise ValueError(f"n_samples = {n} but {name} has only {len(y)} samples; pass at most {len(y)} "
+                             "(or None for all).")
         X, y = X[:n], y[:n]
     return Dataset(X, y, shape, name)
 
@@ -97,6 +100,18 @@ def _mnist_raw() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _file(path: Any, name: str) -> Path:
+    """``path`` as an existing regular file, else a clear error naming the argument."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}.")
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{name}: no such file {p}.")
+    if not p.is_file():
+        raise ValueError(f"{name}: {p} is not a regular file (a directory?).")
+    return p
+
+
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:  # type: ignore[operator]
@@ -117,8 +132,11 @@ def _read_idx(path: Path) -> np.ndarray:
 def load_idx(images: str | os.PathLike[str], labels: str | os.PathLike[str], binarize: bool = False,
              n_samples: int | None = None) -> Dataset:
     """Images and labels from IDX files (e.g. ``train-images-idx3-ubyte[.gz]``)."""
-    Xi = _read_idx(Path(images))
-    y = _read_idx(Path(labels))
+    Xi = _read_idx(_file(images, "images"))
+    y = _read_idx(_file(labels, "labels"))
+    if Xi.ndim < 2 or y.ndim != 1:
+        raise ValueError(f"images must be an IDX array of >= 2 dimensions and labels 1-D, got {Xi.shape} "
+                         f"and {y.shape}.")
     if Xi.shape[0] != y.shape[0]:
         raise ValueError(f"{Xi.shape[0]} images but {y.shape[0]} labels.")
     shape = (int(Xi.shape[1]), int(Xi.shape[2])) if Xi.ndim == 3 else (1, int(Xi.shape[1]))
@@ -130,12 +148,27 @@ def load_idx(images: str | os.PathLike[str], labels: str | os.PathLike[str], bin
 
 def load_npz(path: str | os.PathLike[str], binarize: bool = False, n_samples: int | None = None) -> Dataset:
     """Images ``X`` (or ``x_train``) and labels ``y`` (or ``y_train``) from an ``.npz`` file (no pickles)."""
-    with np.load(path, allow_pickle=False) as z:
+    p = _file(path, "path")
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"path {p} is not a readable .npz file ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"path {p} holds a single .npy array, not an .npz archive with X and y.")
+    with z:
         xk = next((k for k in ("X", "x", "x_train", "images") if k in z.files), None)
         yk = next((k for k in ("y", "y_train", "labels") if k in z.files), None)
         if xk is None or yk is None:
             raise ValueError(f"{path} must contain arrays 'X' and 'y' (or x_train/y_train); it has {z.files}.")
-        Xr, y = z[xk], z[yk]
+        try:
+            Xr, y = z[xk], z[yk]
+        except ValueError as exc:  # object arrays need pickles: refused
+            raise ValueError(f"path {p}: {exc}") from None
+    if Xr.ndim < 2 or Xr.shape[0] != np.shape(y)[0] or Xr.shape[0] == 0:
+        raise ValueError(f"path {p}: X must be (n_samples, ...) with one label each, got X {Xr.shape}, "
+                         f"y {np.shape(y)}.")
+    if Xr.dtype.kind not in "biuf" or not np.all(np.isfinite(Xr)):
+        raise ValueError(f"path {p}: X must hold finite real numbers, got dtype {Xr.dtype}.")
     X = Xr.reshape(Xr.shape[0], -1).astype(np.float64)
     if X.max() > 1.0:
         X = X / 255.0
@@ -146,6 +179,9 @@ def load_npz(path: str | os.PathLike[str], binarize: bool = False, n_samples: in
 
 def load_dataset(name: str, binarize: bool = False, n_samples: int | None = None) -> Dataset:
     """By name: ``digits``, ``mnist5000``, or a path to an ``.npz`` file."""
+    if not isinstance(name, (str, os.PathLike)):
+        raise TypeError(f"name must be a dataset name or an .npz path, got {type(name).__name__}.")
+    name = os.fspath(name)
     if name == "digits":
         return load_digits(binarize, n_samples)
     if name in ("mnist5000", "mnist"):
@@ -158,6 +194,8 @@ def load_dataset(name: str, binarize: bool = False, n_samples: int | None = None
 def teacher_student(n_samples: int = 2000, n_features: int = 20, n_classes: int = 2, hidden: int = 16,
                     rng: RNGLike = None) -> Dataset:
     """Synthetic data: Gaussian inputs labelled by a random one-hidden-layer tanh teacher."""
+    n_samples, n_features = as_count(n_samples, "n_samples", minimum=1), as_count(n_features, "n_features", minimum=1)
+    n_classes, hidden = as_count(n_classes, "n_classes", minimum=2), as_count(hidden, "hidden", minimum=1)
     g = as_generator(rng)
     X = g.normal(size=(n_samples, n_features))
     W1 = g.normal(size=(hidden, n_features)) / np.sqrt(n_features)
