@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import functools
 import io
 import json
@@ -52,6 +53,14 @@ class Estimate:
     tau_int: float = 0.5
     n_eff: float = float("nan")
 
+    def __post_init__(self) -> None:
+        for name in ("mean", "error", "tau_int", "n_eff"):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Estimate {name} must be a real number, got {v!r}.")
+        if self.error < 0:
+            raise ValueError(f"Estimate error must be >= 0 (or NaN when unknown), got {self.error}.")
+
     def __float__(self) -> float:
         return float(self.mean)
 
@@ -92,7 +101,13 @@ def to_jsonable(obj: Any) -> Any:
         return str(obj)
     if isinstance(obj, complex):
         return {"real": obj.real, "imag": obj.imag}
-    return obj
+    if isinstance(obj, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in obj), key=repr)
+    if isinstance(obj, enum.Enum):
+        return to_jsonable(obj.value)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    raise TypeError(f"obj of type {type(obj).__name__} has no JSON form; convert it to numbers, strings or lists.")
 
 
 def _clean_float(x: float) -> float | str:
@@ -163,7 +178,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     The file gets the permissions an ordinary ``open(path, "w")`` would give (``0o666`` less the
     umask), not the owner-only ``0o600`` of the temporary file.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__} (encode text with atomic_write_text).")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}.")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path {path} is a directory; pass a file name inside it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -182,6 +203,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}.")
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -193,6 +216,8 @@ def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 
 def save_result(result: Result, directory: str | os.PathLike[str], name: str = "results") -> Path:
     """Save ``result`` as ``NAME.json`` (scalars, with its type) plus ``NAME.npz`` (arrays), atomically."""
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a spinlens Result dataclass, got {type(result).__name__}.")
     directory = Path(directory)
     arrays = result.arrays()
     payload = {"type": type(result).__qualname__, "module": type(result).__module__, "data": result.scalars()}
@@ -205,8 +230,22 @@ def save_result(result: Result, directory: str | os.PathLike[str], name: str = "
 
 def load_result(cls: type[T], directory: str | os.PathLike[str], name: str = "results") -> T:
     """Inverse of :func:`save_result`."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path, got {type(directory).__name__}.")
     directory = Path(directory)
-    payload = json.loads((directory / f"{name}.json").read_text())
+    if not directory.is_dir():
+        if directory.exists():
+            raise ValueError(f"directory {directory} is a file, not a results directory.")
+        raise FileNotFoundError(f"results directory {directory} does not exist.")
+    file = directory / f"{name}.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"results directory {directory} has no {name}.json.")
+    try:
+        payload = json.loads(file.read_text())
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+            raise ValueError("no 'data' table")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"results file {file} is not a spinlens results file ({exc}).") from None
     data = dict(payload["data"])
     if payload.get("arrays"):
         with np.load(directory / f"{name}.npz", allow_pickle=False) as z:
@@ -247,7 +286,11 @@ class RunDir:
         config: Any = None,
         seeds: Any = None,
     ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a directory path, got {type(path).__name__}.")
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"run directory path {self.path} is an existing file; choose a directory.")
         self.path.mkdir(parents=True, exist_ok=True)
         self.manifest: dict[str, Any] = {
             "command": command,
