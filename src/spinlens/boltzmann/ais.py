@@ -25,6 +25,7 @@ import torch
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, torch_generator
 from spinlens.results import Estimate
+from spinlens.spins.model import as_count, as_real_array
 
 __all__ = ["exact_log_partition", "ais_log_partition", "bernoulli_", "MAX_EXACT_UNITS"]
 
@@ -42,6 +43,18 @@ def bernoulli_(prob: torch.Tensor, out: torch.Tensor, generator: torch.Generator
     return torch.lt(out, prob, out=out)
 
 
+def _rbm_params(W: Any, b: Any, c: Any, visible: str, base_bias: Any = None) -> tuple[np.ndarray, ...]:
+    """``(W, b, c, base_bias)`` as float64 arrays of matching shapes, or a ValueError naming the bad one."""
+    if not isinstance(visible, str) or visible not in ("bernoulli", "gaussian"):
+        raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {visible!r}.")
+    Wa = as_real_array(W, "W (weights, (n_visible, n_hidden))", ndim=2)
+    nv, nh = Wa.shape
+    ba = as_real_array(b, "b (visible biases)", shape=(nv,))
+    ca = as_real_array(c, "c (hidden biases)", shape=(nh,))
+    base = None if base_bias is None else as_real_array(base_bias, "base_bias", shape=(nv,))
+    return Wa, ba, ca, base
+
+
 def _states(n: int, start: int, stop: int) -> torch.Tensor:
     codes = torch.arange(start, stop, dtype=torch.int64)
     bits = (codes[:, None] >> torch.arange(n, dtype=torch.int64)[None, :]) & 1
@@ -50,9 +63,9 @@ def _states(n: int, start: int, stop: int) -> torch.Tensor:
 
 def exact_log_partition(W: Any, b: Any, c: Any, visible: str = "bernoulli", chunk: int = 1 << 15) -> float:
     """Exact log Z by summing the smaller layer (at most 20 units; Gaussian RBMs sum the hidden layer)."""
-    W = torch.as_tensor(W, dtype=torch.float64)
-    b = torch.as_tensor(b, dtype=torch.float64)
-    c = torch.as_tensor(c, dtype=torch.float64)
+    Wa, ba, ca, _ = _rbm_params(W, b, c, visible)
+    chunk = as_count(chunk, "chunk", minimum=1)
+    W, b, c = (torch.as_tensor(a, dtype=torch.float64) for a in (Wa, ba, ca))
     nv, nh = W.shape
     sum_hidden = visible == "gaussian" or nh <= nv
     n = nh if sum_hidden else nv
@@ -108,14 +121,13 @@ def ais_log_partition(
         ``mean`` = log Z estimate, ``error`` = its standard error, ``n_eff`` = effective sample size of the
         importance weights.
     """
-    if n_chains < 2 or n_betas < 2:
-        raise ValueError("AIS needs n_chains >= 2 and n_betas >= 2.")
+    n_chains = as_count(n_chains, "n_chains (AIS needs >= 2)", minimum=2)
+    n_betas = as_count(n_betas, "n_betas (AIS needs >= 2)", minimum=2)
+    Wa, ba, ca, base = _rbm_params(W, b, c, visible, base_bias)
     dev = torch.device(device)
-    W = torch.as_tensor(W).to(dev, dtype)
-    b = torch.as_tensor(b).to(dev, dtype)
-    c = torch.as_tensor(c).to(dev, dtype)
+    W, b, c = (torch.as_tensor(a).to(dev, dtype) for a in (Wa, ba, ca))
     nv, nh = W.shape
-    bA = torch.zeros(nv, device=dev, dtype=dtype) if base_bias is None else torch.as_tensor(base_bias).to(dev, dtype)
+    bA = torch.zeros(nv, device=dev, dtype=dtype) if base is None else torch.as_tensor(base).to(dev, dtype)
     gen = torch_generator(rng, device=str(dev) if dev.type != "cpu" else None)
     # beta schedule of Salakhutdinov & Murray (2008): dense near 1
     k1, k2 = int(0.035 * n_betas), int(0.28 * n_betas)

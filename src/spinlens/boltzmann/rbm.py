@@ -28,6 +28,7 @@ from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int, torch_generator
 from spinlens.boltzmann.ais import MAX_EXACT_UNITS, ais_log_partition, bernoulli_, exact_log_partition
 from spinlens.results import Estimate
+from spinlens.spins.model import as_count, as_real, as_real_array
 
 __all__ = ["RBM"]
 
@@ -123,19 +124,15 @@ class RBM:
         if self.visible not in ("bernoulli", "gaussian"):
             raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {self.visible!r}.")
         for name in ("n_hidden", "n_epochs", "batch_size", "k"):
-            v = getattr(self, name)
-            if int(v) != v or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}.")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}.")
+            as_count(getattr(self, name), name, minimum=1)
+        as_real(self.learning_rate, "learning_rate", low=0.0, low_open=True)
+        as_real(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        as_real(self.weight_decay, "weight_decay", low=0.0)
+        as_real(self.init_scale, "init_scale", low=0.0, low_open=True)
 
     def _check_X(self, X: Any, fitting: bool = False) -> np.ndarray:
-        A = np.asarray(X, dtype=np.float64)
-        if A.ndim != 2 or A.shape[0] == 0:
+        A = as_real_array(X, "X", allow_empty=True, finite=False)
+        if A.ndim != 2 or A.shape[0] == 0 or A.shape[1] == 0:
             raise ValueError(f"X must be a 2-D array (n_samples, n_visible), got shape {A.shape}.")
         if not np.all(np.isfinite(A)):
             raise ValueError("X contains NaN or inf.")
