@@ -5,6 +5,8 @@
   activations, a state dict of one nn.Sequential, a weight list, a checkpoint) as an :class:`IsingModel`.
 * :func:`map_network` — any feed-forward module (convolutions, eval-mode BatchNorm, average pooling, residual
   additions, concatenation) as an :class:`IsingModel` with named neuron layers and sparse coupling blocks.
+* :func:`variance_profile_tc`, :func:`fourier_prediction` — initialisation T_c of any coupling graph
+  (independent couplings) and of convolutional blocks (their Fourier symbol).
 * :mod:`spinlens.networks.checkpoints` — the safe checkpoint loader and the rule for each file's training step.
 * :mod:`spinlens.networks.phases` — transition temperature and phase from the TAP paramagnet's stability.
 * :mod:`spinlens.networks.spectrum` — bond-matrix and per-block spectra, random-matrix edges, outliers.
@@ -12,12 +14,16 @@
 """
 from spinlens.networks.checkpoints import CheckpointError, checkpoint_step, list_checkpoints, load_checkpoint
 from spinlens.networks.graph import GRAPH_SUPPORTED, CouplingBlock, NeuronLayer, SpinGraph, map_network
+from spinlens.networks.theory import FourierPrediction, fourier_prediction, variance_profile_tc
 from spinlens.networks.to_spins import SUPPORTED_LAYERS, MappedNetwork, extract_weights, to_spins
 from spinlens.networks.train import Sign, TrainResult, checkpoint_steps, mlp, read_checkpoint_index, train
 
 __all__ = [
     "CheckpointError",
     "CouplingBlock",
+    "FourierPrediction",
+    "fourier_prediction",
+    "variance_profile_tc",
     "GRAPH_SUPPORTED",
     "NeuronLayer",
     "SpinGraph",
