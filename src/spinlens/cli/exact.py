@@ -50,17 +50,12 @@ def build_model(
     npz: Path | None,
 ) -> tuple[Any, dict[str, Any]]:
     """The IsingModel the options describe, and a description of it for the manifest."""
-    from spinlens import IsingModel, spins
+    from spinlens import spins
 
     if npz is not None:
-        if not npz.exists():
-            raise FileNotFoundError(f"--npz file {npz} does not exist")
-        with np.load(npz, allow_pickle=False) as z:
-            if "J" not in z.files:
-                raise UserError(f"{npz} has no array 'J' (found {z.files}); save it with np.savez(f, J=J, h=h).")
-            J = np.asarray(z["J"], dtype=np.float64)
-            h = np.asarray(z["h"], dtype=np.float64) if "h" in z.files else None
-        return IsingModel(J, h), {"model": "npz", "file": str(npz)}
+        from spinlens.cli.tap import load_model_npz
+
+        return load_model_npz(npz), {"model": "npz", "file": str(npz)}
     if size < 1:
         raise UserError(f"--size must be positive, got {size}.")
     if model is ModelName.square:

@@ -16,28 +16,43 @@ import typer
 from spinlens.cli._common import UserError, console, open_run
 
 
-def load_model_npz(path: Path) -> Any:
-    """An IsingModel from an ``.npz`` (dense ``J``, CSR parts ``J_data``..., or a scipy ``save_npz`` file)."""
+def load_model_npz(path: Path, sparse_ok: bool = True) -> Any:
+    """An IsingModel from an ``.npz`` (dense ``J``, CSR parts ``J_data``..., or a scipy ``save_npz`` file).
+
+    Missing files, directories and files that are not ``.npz`` archives (text, empty, pickles, a single
+    ``.npy``) are refused with a message naming ``--npz``; object arrays are never unpickled.
+    """
+    import zipfile
+
     import scipy.sparse as sp
 
     from spinlens import IsingModel
 
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"--npz file {path} does not exist")
-    with np.load(path, allow_pickle=False) as z:
-        files = set(z.files)
-        h = np.asarray(z["h"], dtype=np.float64) if "h" in files else None
-        if "J" in files:
-            J: Any = np.asarray(z["J"], dtype=np.float64)
-        elif {"J_data", "J_indices", "J_indptr", "J_shape"} <= files:
-            J = sp.csr_matrix((z["J_data"], z["J_indices"], z["J_indptr"]), shape=tuple(z["J_shape"]))
-        elif {"data", "indices", "indptr", "shape", "format"} <= files:
-            J = sp.load_npz(path)
-        else:
-            raise UserError(
-                f"{path} holds no couplings (found {sorted(files)}); save np.savez(f, J=J, h=h), or sparse "
-                "J as J_data/J_indices/J_indptr/J_shape, or use scipy.sparse.save_npz."
-            )
+    if not path.is_file():
+        raise UserError(f"--npz {path} is not a file (a directory?); pass the .npz that holds J and h.")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"--npz {path} is not a NumPy .npz archive (empty, text, pickle or .npy file); "
+                        "save the couplings with np.savez(f, J=J, h=h).")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = set(z.files)
+            h = np.asarray(z["h"]) if "h" in files else None
+            if "J" in files:
+                J: Any = np.asarray(z["J"])
+            elif sparse_ok and {"J_data", "J_indices", "J_indptr", "J_shape"} <= files:
+                J = sp.csr_matrix((z["J_data"], z["J_indices"], z["J_indptr"]), shape=tuple(z["J_shape"]))
+            elif sparse_ok and {"data", "indices", "indptr", "shape", "format"} <= files:
+                J = sp.load_npz(path)
+            else:
+                raise UserError(
+                    f"{path} holds no couplings (found {sorted(files)}); save np.savez(f, J=J, h=h), or sparse "
+                    "J as J_data/J_indices/J_indptr/J_shape, or use scipy.sparse.save_npz."
+                )
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:  # object arrays (need pickles), corrupt members
+        raise UserError(f"--npz {path} could not be read: {exc}") from None
     return IsingModel(J, h)
 
 
