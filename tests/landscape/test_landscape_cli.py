@@ -77,8 +77,7 @@ def test_landscape_with_model_records_training_solver_and_time(tmp_path: Path) -
 
     torch.manual_seed(5)
     ckpt = tmp_path / "a.pt"
-    torch.save({"state_dict": {f"model.{k}": v for k, v in _build_mlp([64, 4, 10], "relu").state_dict().items()}},
-               ckpt)
+    torch.save({"state_dict": _build_mlp([64, 4, 10], "relu").state_dict(), "epoch": 2}, ckpt)
     out = tmp_path / "l"
     r = CliRunner().invoke(_app(), ["landscape", "--model", str(ckpt), "--hidden", "4", "--epochs", "2", "--n-train",
                                     "150", "--grid", "5", "--k", "1", "--n-planes", "3", "--trace-matvec", "9",

@@ -103,6 +103,7 @@ def _layouts(sd: dict[str, torch.Tensor]) -> dict[str, Any]:
     return {
         "plain.pt": sd,
         "wrapped.pt": {"model": sd},
+        "plain.safetensors": sd,
         "fc.pt": fc,
         "lightning.ckpt": {"state_dict": {f"model.{k}": v for k, v in sd.items()}, "epoch": 3, "global_step": 12},
         "fc.safetensors": fc,
@@ -119,7 +120,7 @@ def _save(obj: dict[str, Any], path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["plain.pt", "wrapped.pt", "fc.pt", "lightning.ckpt", "fc.safetensors"])
+@pytest.mark.parametrize("name", ["plain.pt", "wrapped.pt", "plain.safetensors"])
 def test_common_checkpoint_layouts_load_the_same_weights(tmp_path: Path, name: str) -> None:
     sd = _mlp_state([64, 8, 10])
     path = _save(_layouts(sd)[name], tmp_path / name)
@@ -127,12 +128,33 @@ def test_common_checkpoint_layouts_load_the_same_weights(tmp_path: Path, name: s
     for key, value in st.net.state_dict().items():
         assert torch.equal(value, sd[key]), (name, key)
     assert st.model is not None and st.model["path"] == str(path) and len(st.model["sha256"]) == 64
-    assert ("by name" in st.model["keys"]) == (name in ("plain.pt", "wrapped.pt"))
+    assert "by name" in st.model["keys"]
+
+
+@pytest.mark.parametrize("name", ["fc.pt", "lightning.ckpt", "fc.safetensors"])
+def test_names_that_do_not_prove_the_chain_are_refused(tmp_path: Path, name: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The same rule as to_spins: a state dict with other names could be any network (a residual one too)."""
+    path = _save(_layouts(_mlp_state([64, 8, 10]))[name], tmp_path / name)
+    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+                         capsys)
+    _assert_refused(code, text, tmp_path, "does not show the forward pass")
+
+
+def test_a_residual_mlp_is_not_read_as_a_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review of issue 17: a residual MLP's Linear layers used to be matched by shape and its Hessian computed."""
+    vals = list(_mlp_state([64, 16, 16, 10]).values())
+    sd = {"fc1.weight": vals[0], "fc1.bias": vals[1], "blocks.0.weight": vals[2], "blocks.0.bias": vals[3],
+          "out.weight": vals[4], "out.bias": vals[5]}
+    path = _save(sd, tmp_path / "res.pt")
+    code, text = _invoke(["hessian", "--hidden", "16,16", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+                         capsys)
+    _assert_refused(code, text, tmp_path, "does not show the forward pass")
 
 
 def test_wrapped_checkpoint_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sd = _mlp_state([64, 8, 10])
-    path = _save({"model": {f"model.{k}": v for k, v in sd.items()}, "epoch": 1}, tmp_path / "run.ckpt")
+    path = _save({"model": sd, "epoch": 1}, tmp_path / "run.ckpt")
     X, y, *_ = cli_landscape._data("digits", 200, 0)
     with torch.no_grad():
         net = cli_landscape._build_mlp([64, 8, 10], "relu")
@@ -165,18 +187,6 @@ def test_wrong_dataset_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[st
     _assert_refused(code, text, tmp_path, "784 inputs", "64")
 
 
-def test_ambiguous_layer_order_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    vals = list(_mlp_state([64, 10, 10, 10]).values())
-    # inserted l2, l10, l3; sorted by name l2, l3, l10: both orders fit the MLP [64, 10, 10, 10] but differ
-    sd = {"l2.weight": vals[0], "l2.bias": vals[1], "l10.weight": vals[2], "l10.bias": vals[3],
-          "l3.weight": vals[4], "l3.bias": vals[5]}
-    path = tmp_path / "amb.pt"
-    torch.save(sd, path)
-    code, text = _invoke(["hessian", "--hidden", "10,10", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
-                         capsys)
-    _assert_refused(code, text, tmp_path, "ambiguous")
-
-
 @pytest.mark.parametrize("defect", ["nan", "no_bias", "batchnorm", "integer"])
 def test_defective_state_dicts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], defect: str) -> None:
     sd = dict(_mlp_state([64, 8, 10]))
@@ -198,3 +208,11 @@ def test_defective_state_dicts_are_refused(tmp_path: Path, capsys: pytest.Captur
     code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
                          capsys)
     _assert_refused(code, text, tmp_path, word)
+
+
+def test_training_options_do_not_apply_to_a_read_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review of issue 17 (item 6 for hessian): --epochs/--lr were silently ignored with --model."""
+    path = _save(_mlp_state([64, 8, 10]), tmp_path / "net.pt")
+    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--epochs", "5", "--out",
+                          str(tmp_path / "r"), *FAST], capsys)
+    _assert_refused(code, text, tmp_path, "--epochs", "nothing is trained")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 import warnings
 from pathlib import Path
@@ -121,11 +120,6 @@ def _read_model_file(path: Path) -> dict[str, Any]:
     return dict(sd)
 
 
-def _natural_key(name: str) -> list[tuple[int, int, str]]:
-    """``l2`` before ``l10`` (safetensors stores keys sorted as text)."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
-
-
 def _shape_advice(found: list[tuple[int, ...]], widths: list[int], dataset: str, activation: str) -> str:
     chain = all(len(s) == 2 for s in found) and all(found[i][1] == found[i - 1][0] for i in range(1, len(found)))
     if not found or not chain:
@@ -147,10 +141,10 @@ def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int],
                     dataset: str) -> str:
     """Load the state dict ``sd`` into the MLP ``net``; return how the keys were matched.
 
-    The keys of the built ``nn.Sequential`` (``0.weight``, ``2.weight``, ...) are used as they are; other names
-    (``fc1.weight``, a Lightning ``model.`` prefix) are matched to the MLP's Linear layers by their weight shapes
-    in the file's order (or in natural name order, for files that store keys sorted) when exactly one such
-    assignment fits. Anything else is refused with the shapes expected and found.
+    Only the keys of the built ``nn.Sequential`` (``0.weight``, ``0.bias``, ``2.weight``, ...) are loaded, with
+    their shapes checked (a mismatch is refused with the shapes expected and found and what to pass). Other names
+    (``fc1.weight``, a ``model.`` prefix, ``blocks.0``) are refused: a state dict cannot show that such a network
+    is the plain chain built here (the same rule as :func:`spinlens.networks.to_spins`).
     """
     from torch import nn
 
@@ -170,45 +164,13 @@ def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int],
         mapping = {k: k for k in own}
         how = "keys matched by name"
     else:
-        weights: dict[str, Any] = {}
-        biases: dict[str, Any] = {}
-        other: list[str] = []
-        for key, t in sd.items():
-            base, _, leaf = key.rpartition(".")
-            if leaf == "weight" and t.ndim == 2:
-                weights[base] = t
-            elif leaf == "bias" and t.ndim == 1:
-                biases[base] = t
-            else:
-                other.append(key)
-        other += [f"{b}.bias" for b in biases if b not in weights]
-        if other:
-            raise UserError(f"--model {path}: entries {other[:4]} are not weights or biases of Linear layers, so the "
-                            f"file is not a plain MLP like the one built here ({widths}, Linear layers with "
-                            f"{activation} between them); analyse such a network with the Python API.")
-        orders = [list(weights), sorted(weights, key=_natural_key)]
-        fits = [o for i, o in enumerate(orders) if [tuple(weights[b].shape) for b in o] == want and o not in orders[:i]]
-        if not fits:
-            raise mismatch([tuple(weights[b].shape) for b in orders[0]])
-        if len(fits) > 1:
-            raise UserError(f"--model {path}: the order of its Linear layers is ambiguous: both {fits[0]} (file "
-                            f"order) and {fits[1]} (name order) fit the MLP {widths}; rename its keys to those of "
-                            f"the nn.Sequential built here ({', '.join(list(own)[:3])}, ...) in layer order.")
-        order = fits[0]
-        missing = [b for b in order if b not in biases]
-        if missing:
-            raise UserError(f"--model {path}: Linear layer {missing[0]!r} has no bias, but the MLP built here has one "
-                            "on every layer (nn.Linear(bias=True)); analyse a bias-free network with the Python API.")
-        bad = [b for b in order if tuple(biases[b].shape) != (weights[b].shape[0],)]
-        if bad:
-            raise UserError(f"--model {path}: bias {bad[0] + '.bias'!r} has shape {tuple(biases[bad[0]].shape)}, "
-                            f"expected ({weights[bad[0]].shape[0]},).")
-        mapping = {}
-        for name, b in zip(linears, order, strict=True):
-            mapping[f"{b}.weight"] = f"{name}.weight"
-            mapping[f"{b}.bias"] = f"{name}.bias"
-        how = "Linear layers matched by shape: " + ", ".join(f"{b} → {n}" for b, n in zip(order, linears,
-                                                                                         strict=True))
+        missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
+        raise UserError(
+            f"--model {path} does not hold the keys of the nn.Sequential MLP built here (missing {missing[:3]}, "
+            f"unexpected {extra[:3]}). A state dict does not show the forward pass (layer order, skip connections), "
+            "so other names are not matched by guessing: save the state_dict() of an nn.Sequential of Linear "
+            "layers with element-wise activations."
+        )
     try:
         net.load_state_dict({mapping[k]: v for k, v in sd.items()}, strict=True)
     except RuntimeError as exc:  # pragma: no cover - the checks above leave nothing for load_state_dict to refuse
@@ -507,8 +469,8 @@ def hessian(
     hidden: str = typer.Option("32", help="Hidden widths, comma separated (with --model: those of the file)."),
     activation: str = typer.Option("relu", help="relu, tanh or gelu."),
     model: Path | None = typer.Option(None, help="State dict (.pt/.ckpt/.safetensors) of the MLP; else train one."),
-    epochs: int = typer.Option(30, help="Training epochs when no model is given."),
-    lr: float = typer.Option(3e-3, help="Adam learning rate."),
+    epochs: int | None = typer.Option(None, help="Training epochs when no model is given (default 30)."),
+    lr: float | None = typer.Option(None, help="Adam learning rate when no model is given (default 0.003)."),
     n_train: int = typer.Option(0, help="Samples the Hessian averages over (0 = training split)."),
     k: int = typer.Option(5, help="Eigenpairs per end."),
     which: str = typer.Option("both", help="top, bottom or both."),
@@ -530,6 +492,12 @@ def hessian(
 
     t0 = time.perf_counter()
     _check_counts(trace_matvec, density_steps, density_vectors)
+    if model is not None and (epochs is not None or lr is not None):
+        given = ", ".join(f for f, v in (("--epochs", epochs), ("--lr", lr)) if v is not None)
+        raise UserError(f"{given} set{'s' if ',' not in given else ''} the training of the MLP; with --model the "
+                        f"weights are read from the file and nothing is trained: drop {given}.")
+    epochs = 30 if epochs is None else epochs
+    lr = 3e-3 if lr is None else lr
     st = _setup(model, dataset, hidden, activation, n_train, seed)
     X, y, widths, net = st.X, st.y, st.widths, st.net
     n_params = sum(p.numel() for p in net.parameters())

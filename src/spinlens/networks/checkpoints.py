@@ -34,6 +34,7 @@ import json
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,13 @@ def _torch_load(p: Path) -> Any:
             ) from None
         raise CheckpointError(f"{p} is not a PyTorch checkpoint (its bytes do not unpickle): {_SAVE_HINT}.") from None
     except Exception:  # RuntimeError (not a zip), EOFError, ...: torch's own text may advise unsafe loading
-        kind = "a truncated file" if data[:2] == b"PK" else "not a PyTorch checkpoint"
+        kind = "not a PyTorch checkpoint"
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+            kind = ("a damaged torch.save file" if any(n.endswith("data.pkl") for n in names)
+                    else "a zip archive (e.g. .npz), not a torch.save file")
+        elif data[:2] == b"PK":
+            kind = "a truncated file"
         raise CheckpointError(f"{p} is {kind}: torch.load cannot read it. {_SAVE_HINT[0].upper()}{_SAVE_HINT[1:]}.") \
             from None
 
@@ -149,27 +156,46 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- steps
 _STEP_WORD = re.compile(r"(?:^|[^a-z])(?:global_?)?steps?[-_=]?(\d+)", re.IGNORECASE)
+_STEP_WORDS = re.compile(r"(?:^|[^a-z])(?:global_?)?steps?(?![a-z])", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"(?:^|(?<=[-_=.]))(\d+)(?=$|[-_=.])")
+
+
+def _stem(name: str) -> str:
+    stem = Path(name).name
+    for suffix in CHECKPOINT_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
 
 
 def checkpoint_step(name: str) -> int | None:
     """The training step in a checkpoint's file name, or None where the name does not state one.
 
-    ``step_100.pt``, ``step=100``, ``epoch=3-step=1200.ckpt`` and ``global_step300`` → the number after ``step``;
-    otherwise a name with exactly one number that does not name an epoch (``ckpt_100.pt``, ``000100.pt``).
-    ``final.pt``, ``epoch_3.pt`` or ``run2_300.pt`` → None.
+    ``step_100.pt``, ``step=100``, ``epoch=3-step=1200.ckpt`` and ``global_step300`` → the number after ``step``
+    (a name with two ``step`` words is ambiguous: None). Otherwise a name whose only number stands apart from
+    letters and does not name an epoch (``ckpt_100.pt``, ``000100.pt``, ``iter-300.pth``); folders must name such
+    files alike (:func:`list_checkpoints`). ``final.pt``, ``epoch_3.pt``, ``run2_300.pt``, ``resnet18.pt``,
+    ``model_v2.pt`` → None.
     """
-    stem = Path(name).name
-    for suffix in CHECKPOINT_SUFFIXES:
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
+    stem = _stem(name)
+    if len(_STEP_WORDS.findall(stem)) > 1:
+        return None
     m = _STEP_WORD.search(stem)
     if m:
         return int(m.group(1))
-    nums = re.findall(r"\d+", stem)
-    if len(nums) == 1 and "epoch" not in stem.lower():
-        return int(nums[0])
-    return None
+    if "epoch" in stem.lower() or len(re.findall(r"\d+", stem)) != 1:
+        return None
+    bare = _BARE_NUMBER.search(stem)
+    return int(bare.group(1)) if bare else None
+
+
+def _skeleton(name: str) -> str:
+    """The file name with its step number replaced by ``#`` (files of one run share it)."""
+    stem = _stem(name)
+    m = _STEP_WORD.search(stem) or _BARE_NUMBER.search(stem)
+    if m is None:
+        return stem
+    return stem[: m.start(1)] + "#" + stem[m.end(1):] + Path(name).suffix
 
 
 def read_steps_file(path: str | os.PathLike[str]) -> dict[str, int]:
@@ -211,13 +237,16 @@ def read_steps_file(path: str | os.PathLike[str]) -> dict[str, int]:
         else:
             raise ValueError(f"{p}: expected {{\"file\": step}} or a list of {{\"file\", \"step\"}} records.")
     else:
+        first = True
         for i, row in enumerate(csv.reader(io.StringIO(text))):
             if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
                 continue
             if len(row) != 2:
                 raise ValueError(f"{p}: line {i + 1} has {len(row)} fields; each line is: file,step")
-            if i == 0 and row[1].strip().lower() == "step":
+            if first and row[1].strip().lower() == "step":
+                first = False
                 continue  # the header
+            first = False
             add(row[0], row[1], f"line {i + 1}")
     if not out:
         raise ValueError(f"{p} lists no checkpoints (each line: file,step).")
@@ -267,8 +296,19 @@ def list_checkpoints(path: str | os.PathLike[str], steps_from: str | os.PathLike
             raise CheckpointError(f"{p} holds no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}).")
     steps = [(checkpoint_step(f.name), f) for f in files]
     unnamed = [f.name for s, f in steps if s is None]
+    if not unnamed and not all(_STEP_WORD.search(_stem(f.name)) for f in files):
+        # bare numbers (ckpt_100.pt) are steps only where every file of the folder is named alike
+        skeletons: dict[str, list[str]] = {}
+        for f in files:
+            skeletons.setdefault(_skeleton(f.name), []).append(f.name)
+        if len(skeletons) > 1:
+            common = max(skeletons.values(), key=len)
+            unnamed = sorted(n for names in skeletons.values() if names is not common for n in names)
     if unnamed:
         listed = ", ".join(unnamed[:6]) + (f" and {len(unnamed) - 6} more" if len(unnamed) > 6 else "")
+        if p.is_file():
+            raise CheckpointError(f"cannot tell the training step of {p.name}: spinlens never guesses a step. Name it "
+                                  "with its step (step_002000.pt) or pass --steps-from steps.csv (a line: file,step).")
         raise CheckpointError(
             f"cannot tell the training step of {listed}: spinlens never guesses a step. Rename "
             f"{'it' if len(unnamed) == 1 else 'them'} with the step (step_002000.pt), move "

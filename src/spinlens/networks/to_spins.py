@@ -51,7 +51,7 @@ _SUPPORTED_TEXT = ("to_spins maps chains of Linear layers and element-wise activ
                    "map_network(net, example_input) maps convolutions, BatchNorm, pooling and skip connections")
 _STATE_DICT_NOTE = (
     "read from a state dict, which does not record the forward pass: assumed to be the plain chain {names} "
-    "(an nn.Sequential); pass the nn.Module itself to have the forward pass checked."
+    "(an nn.Sequential); pass the module (to_spins(net), or --model module:builder) to have it checked."
 )
 
 
@@ -252,10 +252,11 @@ def _sequential_index(base: str) -> tuple[str, tuple[int, ...]]:
 def _from_state_dict(sd: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str], list[str]]:
     """Linear layers of a state dict, ordered by their nn.Sequential index (never by key order).
 
-    A state dict does not record the forward pass. It is read as a chain only when its layers are the
-    integer-indexed children of one container (``0.weight``, ``2.weight``, ..., ``model.0.weight``, ..., nested
-    ``7.1.weight``), whose order is the index order; any other naming (``fc1``/``out``, ``blocks.0.fc1``) needs the
-    module.
+    A state dict does not record the forward pass. It is read as a chain only when it is the state dict of an
+    ``nn.Sequential`` itself: every layer an integer path (``0.weight``, ``2.weight``, ..., nested ``7.1.weight``),
+    read in index order. Any other naming needs the module: ``fc1``/``out``; ``blocks.0.fc1``; and also
+    ``model.0.weight`` or ``layers.0.weight``, which may be an ``nn.ModuleList`` that a custom ``forward`` combines
+    with skip connections.
     """
     weights: dict[str, np.ndarray] = {}
     biases: dict[str, np.ndarray] = {}
@@ -287,13 +288,12 @@ def _from_state_dict(sd: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.n
         if b.shape != (weights[base].shape[0],):
             raise ValueError(f"bias {base + '.bias'!r} has shape {b.shape}, expected ({weights[base].shape[0]},).")
     index = {b: _sequential_index(b) for b in weights}
-    prefixes = {ix[0] for ix in index.values()}
-    if not all(ix[1] for ix in index.values()) or len(prefixes) != 1:
+    if not all(ix[1] and not ix[0] for ix in index.values()):
         shown = ", ".join(sorted(weights, key=_natural_key)[:6]) + (", ..." if len(weights) > 6 else "")
         raise ValueError(
             f"the state dict names its layers {shown}: a state dict does not show the forward pass (layer order, "
-            "skip connections), and these names are not the indices of one nn.Sequential. Pass the module: "
-            "to_spins(net) with the nn.Module, or --model module:builder on the command line."
+            "skip connections), and only the keys of an nn.Sequential itself (0.weight, 2.weight, ...) prove a "
+            "chain. Pass the module: to_spins(net), or --model module:builder on the command line."
         )
     names = sorted(weights, key=lambda b: index[b][1])
     notes = [_STATE_DICT_NOTE.format(names=" → ".join(names))]
@@ -342,14 +342,15 @@ def _read(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str
         if W.ndim != 2:
             raise ValueError(f"weight {l} ({name}) must be a 2-D (out, in) matrix, got shape {W.shape}.")
         if not np.all(np.isfinite(W)):
-            raise ValueError(f"weight {l} ({name}) contains NaN or inf: the network diverged or is corrupt.")
+            raise ValueError(f"layer {name} (weight {l}) contains NaN or inf: the network diverged or is corrupt.")
         b = bs[l]
         if b is not None and not np.all(np.isfinite(b)):
-            raise ValueError(f"bias of layer {name} contains NaN or inf.")
+            raise ValueError(f"the bias of layer {name} contains NaN or inf: the network diverged or is corrupt.")
         if l > 0 and W.shape[1] != Ws[l - 1].shape[0]:
             raise ValueError(
-                f"layer {name} expects {W.shape[1]} inputs but the previous Linear layer has {Ws[l - 1].shape[0]} "
-                "outputs: the layers do not form a chain."
+                f"layer {name} (shape {W.shape[0]}×{W.shape[1]}) expects {W.shape[1]} inputs but layer {names[l - 1]} "
+                f"has {Ws[l - 1].shape[0]} outputs: not a chain of Linear layers (a 2-D weight may belong to an "
+                "Embedding or another layer). Pass the module: to_spins(net), or --model module:builder."
             )
     return Ws, bs, names, notes
 
