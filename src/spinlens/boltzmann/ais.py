@@ -43,7 +43,8 @@ def bernoulli_(prob: torch.Tensor, out: torch.Tensor, generator: torch.Generator
     return torch.lt(out, prob, out=out)
 
 
-def _rbm_params(W: Any, b: Any, c: Any, visible: str, base_bias: Any = None) -> tuple[np.ndarray, ...]:
+def _rbm_params(W: Any, b: Any, c: Any, visible: str,
+                base_bias: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """``(W, b, c, base_bias)`` as float64 arrays of matching shapes, or a ValueError naming the bad one."""
     if not isinstance(visible, str) or visible not in ("bernoulli", "gaussian"):
         raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {visible!r}.")
