@@ -25,7 +25,8 @@ def _tc(net) -> float:
     ("step_10.pt", 10), ("step_000100.safetensors", 100), ("epoch=3-step=1200.ckpt", 1200), ("global_step300.pth", 300),
     ("ckpt_100.pt", 100), ("000250.pt", 250), ("iter-300.pth", 300), ("ckpt_step5.pt", 5),
     ("final.pt", None), ("best.ckpt", None), ("init.pt", None), ("last.ckpt", None), ("epoch_3.pt", None),
-    ("run2_300.pt", None),
+    ("run2_300.pt", None), ("resnet18.pt", None), ("model_v2.pt", None), ("best_v2.pt", None),
+    ("warmup_steps_500_step_100.pt", None),
 ])
 def test_the_step_is_read_from_the_name_or_not_at_all(name, step):
     assert checkpoint_step(name) == step
@@ -72,13 +73,54 @@ def test_training_state_files_are_skipped_and_lightning_ckpt_folders_are_read(tm
     cks = list_checkpoints(tmp_path)
     assert [s for s, _ in cks] == [0, 50, 500] and all(p.suffix == ".ckpt" for _, p in cks)
     assert set(load_checkpoint(cks[0][1])) == {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"}
-    assert to_spins(str(cks[0][1])).widths == (6, 5, 3)
+    with pytest.raises(ValueError, match="only the keys of an nn.Sequential itself"):
+        to_spins(str(cks[0][1]))  # "model.0" may be a ModuleList of a residual forward: the module is needed
+    from spinlens.networks.experiment import _load_network
+
+    net2 = _load_network(cks[0][1], lambda: nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)))
+    assert to_spins(net2).widths == (6, 5, 3)  # the LightningModule's "model." prefix is stripped for the module
+
+
+def test_bare_numbers_are_steps_only_in_a_folder_of_alike_names(tmp_path):
+    """Review: best_v2.pt beside step_*.pt used to become step 2, the reference of the whole run."""
+    for s in (10, 100, 300):
+        _save_chain(tmp_path / f"step_{s}.pt")
+    _save_chain(tmp_path / "best_v2.pt")
+    with pytest.raises(CheckpointError, match=r"best_v2\.pt.*never guesses"):
+        list_checkpoints(tmp_path)
+    (tmp_path / "best_v2.pt").unlink()
+    _save_chain(tmp_path / "final_5.pt")  # a bare number, named unlike the others
+    with pytest.raises(CheckpointError, match=r"final_5\.pt"):
+        list_checkpoints(tmp_path)
+    (tmp_path / "final_5.pt").unlink()
+    for s in (20, 40):
+        _save_chain(tmp_path / f"ckpt_{s}.pt")
+    with pytest.raises(CheckpointError, match=r"ckpt_20\.pt, ckpt_40\.pt"):
+        list_checkpoints(tmp_path)  # two naming schemes: the minority is named
+    other = tmp_path / "other"
+    other.mkdir()
+    for s in (0, 20, 40):
+        _save_chain(other / f"ckpt_{s}.pt")
+    assert [s for s, _ in list_checkpoints(other)] == [0, 20, 40]
+    with pytest.raises(CheckpointError, match=r"cannot tell the training step of final\.pt: .*Name it"):
+        _save_chain(other / "final.pt")
+        list_checkpoints(other / "final.pt")
+
+
+def test_steps_file_header_after_comments_and_zip_archives(tmp_path):
+    _save_chain(tmp_path / "a.pt")
+    (tmp_path / "steps.csv").write_text("# my run\nfile,step\na.pt,7\n")
+    assert [s for s, _ in list_checkpoints(tmp_path, steps_from=tmp_path / "steps.csv")] == [7]
+    np.savez(tmp_path / "arrays.npz", x=np.zeros(3))
+    (tmp_path / "arrays.pt").write_bytes((tmp_path / "arrays.npz").read_bytes())
+    with pytest.raises(CheckpointError, match="a zip archive"):
+        load_checkpoint(tmp_path / "arrays.pt")
 
 
 def test_two_files_with_one_step_are_named(tmp_path):
-    _save_chain(tmp_path / "ckpt_100.pt")
+    _save_chain(tmp_path / "ckpt_step100.pt")
     _save_chain(tmp_path / "step_100.pt")
-    with pytest.raises(CheckpointError, match=r"ckpt_100\.pt and step_100\.pt both have step 100"):
+    with pytest.raises(CheckpointError, match=r"ckpt_step100\.pt and step_100\.pt both have step 100"):
         list_checkpoints(tmp_path)
 
 
@@ -183,6 +225,11 @@ def test_state_dicts_that_cannot_show_a_chain_need_the_module():
     emb = {"emb.weight": torch.zeros(100, 4), "fc.weight": torch.zeros(2, 4)}
     with pytest.raises(ValueError, match="does not show the forward pass"):
         to_spins(emb)  # item 10: used to say 'previous Linear layer has 100 outputs'
+    with pytest.raises(ValueError, match=r"not a chain of Linear layers.*Embedding.*--model"):
+        to_spins(nn.Sequential(nn.Embedding(100, 16), nn.Linear(16, 4)).state_dict())
+    blocks = {"layers.0.weight": torch.zeros(6, 6), "layers.1.weight": torch.zeros(6, 6)}  # a ModuleList
+    with pytest.raises(ValueError, match="only the keys of an nn.Sequential itself"):
+        to_spins(blocks)
     with pytest.raises(ValueError, match=r"Embedding\) is not supported"):
         to_spins(nn.Sequential(nn.Embedding(100, 4), nn.Linear(4, 2)))
     with pytest.raises(ValueError, match="Softmax.*only at the output"):

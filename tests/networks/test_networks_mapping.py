@@ -84,7 +84,7 @@ class _Skip(nn.Module):
         (nn.Sequential(nn.ReLU()), r"no Linear"),
         ({"conv.weight": torch.zeros(2, 1, 3, 3)}, r"conv.weight"),
         ({"0.weight": torch.zeros(3, 2), "1.running_mean": torch.zeros(3)}, r"BatchNorm"),
-        ([np.zeros((3, 2)), np.zeros((2, 4))], r"do not form a chain"),
+        ([np.zeros((3, 2)), np.zeros((2, 4))], r"not a chain of Linear layers"),
         ([np.array([[np.nan, 1.0]])], r"NaN"),
         ("not a model", r"does not exist"),
         (3.5, r"cannot map"),

@@ -86,6 +86,7 @@ def _run_phases(
         experiment_figures,
         experiment_sections,
         fit_text,
+        init_text,
         load_builder,
         summarize_run,
     )
@@ -122,7 +123,7 @@ def _run_phases(
         **training, widths=w or base.widths, activation="sign" if binarized else "relu",
         dataset=dataset, n_samples=n_samples,
         lazy_scale=(lazy_scale or 100.0) if lazy else None, seed=seed, n_starts=n_starts,
-        n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints) if checkpoints else None,
+        n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints.resolve()) if checkpoints else None,
         model_builder=model, steps_from=str(steps_from) if steps_from else None,
     )
     sweep = sweep_kwargs(workers, scheduler)
@@ -136,6 +137,13 @@ def _run_phases(
             found = to_spins(_load_network(cks[0][1], builder)).widths
         except ValueError as exc:
             raise UserError(f"{cks[0][1].name} (step {cks[0][0]}, the first checkpoint): {exc}") from None
+        if cfg.data is not None:  # the dataset must fit the network: checked before anything is written
+            from spinlens.data import load_dataset
+
+            n_features = load_dataset(cfg.data, n_samples=n_samples).X.shape[1]
+            if n_features != found[0]:
+                raise UserError(f"--dataset {cfg.data} has {n_features} features but the network has {found[0]} "
+                                "inputs: give the dataset the checkpoints were trained on.")
         if w is not None:
             if tuple(found) != w:
                 raise UserError(f"--widths {widths} contradicts the checkpoints, whose layers have widths "
@@ -158,9 +166,8 @@ def _run_phases(
     title = (title_prefix + "Phases over training" + (" (binarized)" if binarized else "")
              + (" (lazy control)" if lazy else ""))
     report = write_report(run.path, title, sections, run.manifest)
-    console.print(f"init: predicted T_c = {result.init_prediction:.4g}, measured {result.init_measured:.4g} "
-                  f"({result.phases[0]}); final: {result.phases[last_ok]}, T_c = {result.t_c[last_ok]:.4g}"
-                  + (f" (step {result.steps[last_ok]})" if last_ok != len(result.steps) - 1 else ""))
+    console.print(f"{init_text(result)}; final: {result.phases[last_ok]}, T_c = {result.t_c[last_ok]:.4g} (step "
+                  f"{result.steps[last_ok]})", highlight=False)
     if result.fit is not None:
         console.print(f"T_c ∝ t^γ: {fit_text(result.fit)}")
     for note in result.notes:

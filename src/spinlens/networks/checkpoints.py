@@ -18,11 +18,13 @@ file is, in this order:
 1. the ``--steps-from`` table when given (a CSV ``file,step`` or a JSON ``{file: step}``): exactly the files it lists;
 2. the ``checkpoints.json`` index that :func:`spinlens.networks.train` writes;
 3. its name: the number after ``step`` (``step_100.pt``, ``step=100``, ``epoch=3-step=1200.ckpt``,
-   ``global_step300``), else the one number in a name that has exactly one and does not name an epoch
-   (``ckpt_100.pt``, ``000100.safetensors``, ``iter-300.pth``).
+   ``global_step300``; two ``step`` words are ambiguous), else the one number of a name that has exactly one,
+   standing apart from letters, not naming an epoch (``ckpt_100.pt``, ``000100.safetensors``, ``iter-300.pth``)
+   — and such bare numbers only where no file of the folder names its step and all are named alike.
 
-A file whose step cannot be read that way (``final.pt``, ``best.ckpt``, ``epoch_3.pt``, ``run2_300.pt``) is
-refused by name, with the ways out: rename it, list it in ``--steps-from``, or move it out of the folder.
+A file whose step cannot be read that way (``final.pt``, ``best_v2.ckpt``, ``epoch_3.pt``, ``run2_300.pt``,
+``resnet18.pt``, or ``ckpt_20.pt`` beside ``step_10.pt``) is refused by name, with the ways out: rename it,
+list it in ``--steps-from``, or move it out of the folder.
 Files whose names say they hold training state rather than weights (``optim``, ``optimizer``, ``scheduler``,
 ``scaler``, ``rng_state``, ``trainer_state``) are skipped.
 """
@@ -296,12 +298,15 @@ def list_checkpoints(path: str | os.PathLike[str], steps_from: str | os.PathLike
             raise CheckpointError(f"{p} holds no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}).")
     steps = [(checkpoint_step(f.name), f) for f in files]
     unnamed = [f.name for s, f in steps if s is None]
-    if not unnamed and not all(_STEP_WORD.search(_stem(f.name)) for f in files):
-        # bare numbers (ckpt_100.pt) are steps only where every file of the folder is named alike
-        skeletons: dict[str, list[str]] = {}
-        for f in files:
-            skeletons.setdefault(_skeleton(f.name), []).append(f.name)
-        if len(skeletons) > 1:
+    bare = [f.name for s, f in steps if s is not None and not _STEP_WORD.search(_stem(f.name))]
+    if not unnamed and bare:
+        # a bare number (ckpt_100.pt) is a step only where no file names its step and all are named alike
+        if len(bare) < len(files):
+            unnamed = bare
+        else:
+            skeletons: dict[str, list[str]] = {}
+            for name in bare:
+                skeletons.setdefault(_skeleton(name), []).append(name)
             common = max(skeletons.values(), key=len)
             unnamed = sorted(n for names in skeletons.values() if names is not common for n in names)
     if unnamed:

@@ -47,6 +47,7 @@ __all__ = [
     "run_experiment",
     "experiment_figures",
     "experiment_sections",
+    "init_text",
     "load_builder",
 ]
 
@@ -277,7 +278,11 @@ def _invalid_record(step: int, path: Path, error: str) -> dict[str, Any]:
 
 
 def _evaluate(net: Any, data: Any) -> tuple[float, float]:
-    """Cross-entropy loss and accuracy of a module on a dataset (its own forward pass, float32, no grad)."""
+    r"""Cross-entropy loss and accuracy of a module on a dataset (its own forward pass, no grad).
+
+    The loss is :math:`-\overline{\log p_y}`: outputs are read as logits, or as probabilities when every row is
+    non-negative and sums to 1 (a final Softmax).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -285,7 +290,13 @@ def _evaluate(net: Any, data: Any) -> tuple[float, float]:
         X = torch.as_tensor(data.X, dtype=next(net.parameters()).dtype)
         y = torch.as_tensor(data.y, dtype=torch.long)
         out = net(X)
-        return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).double().mean())
+        acc = float((out.argmax(1) == y).double().mean())
+        if bool((out >= 0).all()) and bool(torch.allclose(out.sum(1), torch.ones(len(out), dtype=out.dtype),
+                                                          atol=1e-4)):
+            # a network ending in Softmax gives probabilities: the loss is -log p_y (cross_entropy would apply a
+            # second softmax); log-probabilities (LogSoftmax) are already right for cross_entropy
+            return float(F.nll_loss(torch.log(out.clamp_min(1e-45)), y)), acc
+        return float(F.cross_entropy(out, y)), acc
 
 
 def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndarray], cfg: ExperimentConfig,
@@ -430,14 +441,28 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     # step-0 reference (a file overwritten with other weights is analysed again); not the thread count, nor
     # where the run folder lies
     contents = [_file_digest(Path(path)) for _, path in checkpoints]  # contents[0]: the step-0 reference
-    identity = {"cfg": {k: v for k, v in fields.items() if k not in ("threads", "checkpoint_dir")},
-                "init_file": init_file, "init_content": contents[0], "class_alignment": bool(class_alignment)}
+    # (and the options that apply, the source of the user's --model and the bytes of a dataset file)
+    identity = {"cfg": {k: v for k, v in config_dict(cfg).items() if k not in ("threads", "checkpoint_dir")},
+                "init_file": init_file, "init_content": contents[0], "class_alignment": bool(class_alignment),
+                "builder_source": _builder_digest(cfg.model_builder),
+                "dataset_content": _file_digest(Path(cfg.data)) if cfg.data and Path(cfg.data).is_file() else None}
     units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx,
                                         "content": contents[k]})
              for k, (step, path) in enumerate(checkpoints)]
     opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis", "identity": identity}
     res = run_sweep_with(opts, analysis_unit, units, config=config, seed=cfg.seed + 1, progress=progress)
     return [res[u.key]["record"] for u in units]
+
+
+def _builder_digest(spec: str | None) -> str | None:
+    """SHA-256 of the file that defines the ``--model`` builder (an edited builder is a new analysis)."""
+    import sys
+
+    if not spec:
+        return None
+    fn = load_builder(spec)
+    source = getattr(sys.modules.get(getattr(fn, "__module__", ""), None), "__file__", None)
+    return _file_digest(Path(source)) if source and Path(source).is_file() else None
 
 
 def _file_digest(path: Path) -> str:
@@ -743,9 +768,7 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
         f"Network widths {list(result.widths)}; {len(result.steps)} checkpoints from step {result.steps[0]} "
         f"to {result.steps[-1]}. Every neuron is an Ising spin and every weight a coupling (block (l, l+1) of J "
         "is W_l^T); the phase comes from the stability of the TAP paramagnet, f(T) = λ_min(T I + D/T − J).",
-        f"Initialisation: layered-SK prediction T_c = {result.init_prediction:.4g} "
-        f"(T_c² = λ_max(M), M_ab = n_b σ_ab²); measured at step 0: T_c = {result.init_measured:.4g} "
-        f"({result.phases[0]}).",
+        init_text(result) + ".",
     ]
     if fit is not None:
         head.append(f"Power law T_c(t) = {fit.prefactor:.3g} t^γ: {fit_text(fit)}.")
@@ -800,6 +823,15 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
                      ("spectra_over_training", "singular_values", "training") if k in figure_paths]),
     ]
     return secs
+
+
+def init_text(result: ExperimentResult) -> str:
+    """The initialisation line: the layered-SK prediction beside the measurement at step 0 (or says there is none)."""
+    pred = f"layered-SK prediction T_c = {result.init_prediction:.4g} (T_c² = λ_max(M), M_ab = n_b σ_ab²)"
+    if result.steps[0] == 0:
+        return f"Initialisation: {pred}; measured at step 0: T_c = {result.init_measured:.4g} ({result.phases[0]})"
+    return (f"No step-0 checkpoint: the first is step {result.steps[0]} ({result.phases[0]}), so the initialisation "
+            f"is not measured; the {pred} is computed from that checkpoint's weights")
 
 
 def _num(x: float) -> Any:
