@@ -110,3 +110,14 @@ def test_gaussian_rbm_log_partition_against_quadrature() -> None:
     exact = rbm.log_partition(method="exact")
     assert exact.mean == pytest.approx(np.log(Z), abs=1e-6)
     assert rbm.log_partition(method="ais", n_chains=200, n_betas=2000, rng=0).within(exact.mean, n_sigma=3.0)
+
+
+@pytest.mark.parametrize("kw, name", [({"learning_rate": 0.0}, "learning_rate"), ({"n_chains": 0}, "n_chains"),
+                                      ({"max_iter": [2]}, "max_iter"), ({"n_sweeps": -1}, "n_sweeps")])
+def test_boltzmann_machine_refuses_bad_learning_settings(kw, name) -> None:
+    """Issue #17: learning_rate=0 / n_chains=0 used to fit silently; max_iter=[2] raised a TypeError naming nothing."""
+    from spinlens.boltzmann import BoltzmannMachine
+
+    X = np.where(np.random.default_rng(0).random((40, 5)) < 0.5, -1, 1)
+    with pytest.raises(ValueError, match=name):
+        BoltzmannMachine(**{"max_iter": 2, "n_sweeps": 1, "rng": 0, **kw}).fit(X)

@@ -167,3 +167,36 @@ def test_maxent_bad_targets() -> None:
         DiscreteExpFamily(np.ones((3, 2)), base_measure=[-1, 1, 1])
     with pytest.raises(ValueError):
         fam.log_partition(np.zeros(5))
+
+
+_OBJ = np.array(["1.0", "1.0", "1.0"], dtype=object)
+
+
+@pytest.mark.parametrize("stats, base, theta, name", [
+    (np.full((3, 3), 1j), None, np.zeros(3), "stats"),            # was: complex cast silently to its real part
+    (np.full((3, 3), "a"), None, np.zeros(3), "stats"),
+    (np.eye(3), _OBJ, np.zeros(3), "base_measure"),               # was: strings parsed as numbers
+    (np.eye(3), None, _OBJ, "theta"),
+    (np.eye(3), None, np.array([1.0, np.nan, 0.0]), "theta"),
+    (np.eye(3), np.array([1.0, -1.0, 1.0]), np.zeros(3), "base_measure"),
+])
+def test_discrete_family_refuses_non_real_input_naming_it(stats, base, theta, name) -> None:
+    with pytest.raises(ValueError, match=name):
+        DiscreteExpFamily(stats, base).log_partition(theta)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: ising_family(0), "n_spins"),
+    (lambda: ising_family(2.5), "n_spins"),
+    (lambda: ising_family(None), "n_spins"),
+    (lambda: ising_from_theta(np.zeros(6), 0), "n_spins"),
+    (lambda: ising_from_theta(np.zeros(6), 3, beta=0.0), "beta"),          # was: 0/0 -> "J contains NaN"
+    (lambda: ising_from_theta(np.array([np.nan, 0, 0, 0, 0, 0]), 3), "theta"),  # was: "h contains NaN"
+    (lambda: ising_from_theta(np.zeros(5), 3), "theta"),
+    (lambda: ising_theta(None), "model"),                                   # was: AttributeError
+    (lambda: ising_theta(IsingModel(np.zeros((3, 3))), beta=0.0), "beta"),  # was: theta = 0 silently
+    (lambda: ising_theta(IsingModel(np.zeros((3, 3))), beta=True), "beta"),
+])
+def test_ising_family_helpers_name_the_bad_argument(call, name) -> None:
+    with pytest.raises((ValueError, TypeError), match=name):
+        call()

@@ -6,7 +6,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import spinlens.exact as ex
-from spinlens.meanfield import InverseIsing
+from spinlens.meanfield import InverseIsing, as_spin_samples
 from spinlens.spins import sk
 
 _IU = np.triu_indices(10, 1)
@@ -146,7 +146,7 @@ def test_bad_input() -> None:
         InverseIsing("nmf", l1=0.1).fit(S)
     with pytest.raises(ValueError, match="at least 2"):
         InverseIsing().fit(S[:, :1])
-    with pytest.raises(ValueError, match="numeric"):
+    with pytest.raises(ValueError, match="real numbers"):
         InverseIsing().fit(S.astype(str))
     with pytest.raises(ValueError, match="n_jobs"):
         InverseIsing(n_jobs=0).fit(S)
@@ -155,6 +155,29 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="l2 > 0"):
         InverseIsing("boltzmann").fit(never)
     assert InverseIsing("boltzmann", l2=1e-3).fit(never).converged_
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"l1": [1.0, 2.0]}, "l1"), ({"l2": True}, "l2"), ({"l2": -1.0}, "l2"), ({"l1": float("nan")}, "l1"),
+    ({"max_iter": [2]}, "max_iter"), ({"max_iter": 0}, "max_iter"), ({"max_iter": 2.5}, "max_iter"),
+    ({"tol": [1.0, 2.0]}, "tol"), ({"tol": 0.0}, "tol"), ({"n_sweeps": 0}, "n_sweeps"),
+    ({"n_chains": 0}, "n_chains"), ({"learning_rate": 0.0}, "learning_rate"), ({"exact_max": "16"}, "exact_max"),
+    ({"n_jobs": 1.5}, "n_jobs"), ({"method": None}, "method"),
+])
+def test_bad_parameters_name_the_parameter(kw, name) -> None:
+    """Issue #17: every constructor parameter is checked at fit(), the error naming it (was: TypeError from
+    float()/int() naming nothing, or l2=True / n_chains=0 / learning_rate=0 fitting silently)."""
+    S = np.where(np.random.default_rng(0).random((40, 5)) < 0.5, -1, 1)
+    with pytest.raises(ValueError, match=name):
+        InverseIsing(**{"method": "nmf", **kw}).fit(S)
+
+
+@pytest.mark.parametrize("bad", [np.full((4, 3), 1 + 1j), np.full((4, 3), 1j), np.full((4, 3), "1.0", dtype=object),
+                                 np.full((4, 3), None, dtype=object), "abc", None])
+def test_as_spin_samples_refuses_non_real_input(bad) -> None:
+    """Complex (was accepted: 1+1j == 1 is False but the real part passed through) and object input."""
+    with pytest.raises(ValueError, match="samples"):
+        as_spin_samples(bad)
 
 
 def test_estimator_protocol_and_thread_setting(truth) -> None:

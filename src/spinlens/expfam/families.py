@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from spinlens.results import Result
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_positive, as_real, as_real_array, check_model
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -58,21 +58,15 @@ class DiscreteExpFamily:
     """
 
     def __init__(self, stats: Any, base_measure: Any = None) -> None:
-        T = np.asarray(stats, dtype=np.float64)
+        T = as_real_array(stats, "stats (the (n_states, k) table of sufficient statistics)", ndim=(1, 2))
         if T.ndim == 1:
             T = T[:, None]
-        if T.ndim != 2 or T.shape[0] < 1 or T.shape[1] < 1:
-            raise ValueError(f"stats must be an (n_states, k) array, got shape {np.shape(stats)}.")
-        if not np.all(np.isfinite(T)):
-            raise ValueError("stats contains NaN or inf.")
         if base_measure is None:
             log_mu = np.zeros(T.shape[0])
         else:
-            mu = np.asarray(base_measure, dtype=np.float64)
-            if mu.shape != (T.shape[0],):
-                raise ValueError(f"base_measure must have shape ({T.shape[0]},), got {mu.shape}.")
-            if not np.all(np.isfinite(mu)) or np.any(mu < 0) or not np.any(mu > 0):
-                raise ValueError("base_measure must be finite, non-negative and not all zero.")
+            mu = as_real_array(base_measure, "base_measure", shape=(T.shape[0],))
+            if np.any(mu < 0) or not np.any(mu > 0):
+                raise ValueError("base_measure must be non-negative weights, not all zero, one per state.")
             with np.errstate(divide="ignore"):
                 log_mu = np.log(mu)
         self.stats = T
@@ -89,12 +83,7 @@ class DiscreteExpFamily:
         return int(self.stats.shape[1])
 
     def _theta(self, theta: Any) -> np.ndarray:
-        th = np.asarray(theta, dtype=np.float64)
-        if th.shape != (self.n_stats,):
-            raise ValueError(f"theta must have shape ({self.n_stats},), got {th.shape}.")
-        if not np.all(np.isfinite(th)):
-            raise ValueError("theta contains NaN or inf.")
-        return th
+        return as_real_array(theta, "theta (natural parameters, one per statistic)", shape=(self.n_stats,))
 
     def _logits(self, th: np.ndarray) -> np.ndarray:
         return self.stats @ th + self.log_base
@@ -144,9 +133,7 @@ class DiscreteExpFamily:
 
     def free_energy(self, theta: Any, beta: float = 1.0) -> float:
         r"""Free energy :math:`F = -A(\theta)/\beta` (with :math:`\theta = -\beta \times` energy coefficients)."""
-        if not (np.isfinite(beta) and beta > 0):
-            raise ValueError(f"beta must be a positive number, got {beta}.")
-        return -self.log_partition(theta) / float(beta)
+        return -self.log_partition(theta) / as_positive(beta, "beta")
 
     # ------------------------------------------------------------------ maximum entropy
     @functools.cached_property
@@ -216,12 +203,10 @@ class DiscreteExpFamily:
             For targets outside the convex hull of the statistics (no distribution has these means) or
             on its boundary (the natural parameters diverge), unless ``ridge > 0``.
         """
-        t = np.asarray(target_means, dtype=np.float64)
-        if t.shape != (self.n_stats,) or not np.all(np.isfinite(t)):
-            raise ValueError(f"target_means must be {self.n_stats} finite numbers, got shape {t.shape}.")
-        if not (np.isfinite(tol) and tol > 0) or int(max_iter) < 1:
-            raise ValueError(f"tol must be a positive number and max_iter >= 1, got tol={tol}, max_iter={max_iter}.")
-        ridge = float(ridge)
+        t = as_real_array(target_means, "target_means", shape=(self.n_stats,))
+        tol = as_positive(tol, "tol")
+        max_iter = as_count(max_iter, "max_iter", minimum=1)
+        ridge = as_real(ridge, "ridge", low=0.0)
         self._check_interior(t, ridge)
         th = np.zeros(self.n_stats) if theta0 is None else self._theta(theta0).copy()
         scale = np.max(np.abs(self.stats[self._support]), axis=0)
@@ -310,9 +295,9 @@ def ising_family(n_spins: int) -> DiscreteExpFamily:
 
     With :math:`\theta = \beta(h, J_{i<j})`, :math:`p_\theta = e^{-\beta H}/Z` and :math:`A = \ln Z`.
     """
-    n = int(n_spins)
-    if not 1 <= n <= 20:
-        raise ValueError(f"ising_family enumerates 2^n states; n must be between 1 and 20, got {n_spins}.")
+    n = as_count(n_spins, "n_spins", minimum=1)
+    if n > 20:
+        raise ValueError(f"ising_family enumerates 2^n_spins states; n_spins must be between 1 and 20, got {n}.")
     k = np.arange(1 << n, dtype=np.int64)
     S = (1 - 2 * ((k[:, None] >> np.arange(n)[None, :]) & 1)).astype(np.float64)
     iu = np.triu_indices(n, 1)
@@ -321,17 +306,20 @@ def ising_family(n_spins: int) -> DiscreteExpFamily:
 
 def ising_theta(model: IsingModel, beta: float = 1.0) -> np.ndarray:
     r"""Natural parameters :math:`\theta = \beta (h_1..h_n, J_{ij}\ (i<j))` of ``model`` in :func:`ising_family`."""
+    model = check_model(model)
+    b = as_positive(beta, "beta")
     n = model.n_spins
     iu = np.triu_indices(n, 1)
-    return float(beta) * np.concatenate([model.h, model.dense_J()[iu]])
+    return b * np.concatenate([model.h, model.dense_J()[iu]])
 
 
 def ising_from_theta(theta: Any, n_spins: int, beta: float = 1.0) -> IsingModel:
     """Inverse of :func:`ising_theta`."""
-    n = int(n_spins)
-    th = np.asarray(theta, dtype=np.float64) / float(beta)
+    n = as_count(n_spins, "n_spins", minimum=1)
+    th = as_real_array(theta, "theta", ndim=1) / as_positive(beta, "beta")
     if th.shape != (n + n * (n - 1) // 2,):
-        raise ValueError(f"theta for {n} spins must have {n + n * (n - 1) // 2} entries, got {th.shape}.")
+        raise ValueError(f"theta for n_spins={n} must have n + n(n-1)/2 = {n + n * (n - 1) // 2} entries "
+                         f"(fields, then couplings i<j), got shape {th.shape}.")
     J = np.zeros((n, n))
     iu = np.triu_indices(n, 1)
     J[iu] = th[n:]

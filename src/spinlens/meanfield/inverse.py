@@ -38,7 +38,7 @@ from scipy.optimize import minimize
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.meanfield._core import blas_threads
-from spinlens.spins.model import IsingModel
+from spinlens.spins.model import IsingModel, as_count, as_positive, as_real
 
 __all__ = ["InverseIsing", "as_spin_samples"]
 
@@ -56,13 +56,18 @@ def _blas_threads(n_jobs: int | None) -> contextlib.AbstractContextManager[Any]:
 
 def as_spin_samples(samples: Any) -> np.ndarray:
     """Validate samples of shape (M, n) in {-1, +1} or {0, 1} and return float64 spins in {-1, +1}."""
+    if isinstance(samples, (str, bytes)) or samples is None:
+        raise ValueError(f"samples must be a 2-D array (n_samples, n_spins) of -1/+1 or 0/1 values, got {samples!r}.")
     X = np.asarray(samples)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"samples must hold real numbers (-1/+1 spins or 0/1 bits), got dtype {X.dtype}; "
+            "convert them with np.asarray(samples, dtype=float) first."
+        )
     if X.ndim != 2:
         raise ValueError(f"samples must be a 2-D array (n_samples, n_spins), got shape {X.shape}.")
     if X.shape[0] < 2 or X.shape[1] < 2:
         raise ValueError(f"need at least 2 samples of at least 2 spins, got shape {X.shape}.")
-    if not np.issubdtype(X.dtype, np.number) and X.dtype != np.bool_:
-        raise ValueError(f"samples must be numeric, got dtype {X.dtype}.")
     Xf = X.astype(np.float64)
     if np.all((Xf == 1.0) | (Xf == -1.0)):
         return Xf
@@ -152,21 +157,31 @@ class InverseIsing:
         changed = [f"{k}={getattr(self, k)!r}" for k in self._PARAMS if getattr(self, k) != getattr(defaults, k)]
         return f"InverseIsing({', '.join(changed)})"
 
+    def _check_params(self) -> None:
+        """Validate the constructor parameters (each error names its parameter); called by :meth:`fit`."""
+        if not isinstance(self.method, str) or self.method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}.")
+        p: dict[str, Any] = {
+            "l1": as_real(self.l1, "l1", low=0.0),
+            "l2": as_real(self.l2, "l2", low=0.0),
+            "max_iter": as_count(self.max_iter, "max_iter", minimum=1),
+            "tol": as_positive(self.tol, "tol"),
+            "n_sweeps": as_count(self.n_sweeps, "n_sweeps", minimum=1),
+            "n_chains": as_count(self.n_chains, "n_chains", minimum=1),
+            "learning_rate": as_positive(self.learning_rate, "learning_rate"),
+            "exact_max": as_count(self.exact_max, "exact_max", minimum=0),
+        }
+        if p["l1"] > 0 and self.method != "pseudolikelihood":
+            raise ValueError("l1 regularisation is implemented for method='pseudolikelihood' only; pass l1=0.")
+        if self.n_jobs is not None:
+            jobs = as_count(self.n_jobs, "n_jobs")
+            if jobs != -1 and jobs < 1:
+                raise ValueError(f"n_jobs must be None, -1 or a positive integer, got {self.n_jobs!r}.")
+
     # ------------------------------------------------------------------ public
     def fit(self, samples: Any, progress: ProgressCallback | None = None) -> InverseIsing:
         """Fit to ``samples`` of shape (M, n) in {-1, +1} or {0, 1}; returns ``self``."""
-        if self.method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}.")
-        for name in ("l1", "l2"):
-            v = float(getattr(self, name))
-            if not (np.isfinite(v) and v >= 0):
-                raise ValueError(f"{name} must be a non-negative number, got {v}.")
-        if self.l1 > 0 and self.method != "pseudolikelihood":
-            raise ValueError("l1 regularisation is implemented for method='pseudolikelihood' only.")
-        if int(self.max_iter) < 1 or not self.tol > 0:
-            raise ValueError("max_iter must be >= 1 and tol > 0.")
-        if self.n_jobs is not None and (int(self.n_jobs) != self.n_jobs or not (self.n_jobs == -1 or self.n_jobs >= 1)):
-            raise ValueError(f"n_jobs must be None, -1 or a positive integer, got {self.n_jobs!r}.")
+        self._check_params()
         S = as_spin_samples(samples)
         M, n = S.shape
         m = S.mean(axis=0)
