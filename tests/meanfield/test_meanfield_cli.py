@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import typer
 from typer.testing import CliRunner
@@ -92,6 +94,34 @@ def test_maxent_bad_data_is_a_clear_error(tmp_path) -> None:
     r = CliRunner().invoke(_app(), ["maxent", "fit", str(data), "--out", str(tmp_path / "r")])
     assert r.exit_code != 0
     assert "{-1, +1}" in str(r.exception)
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated npy", "text", "pickle", "directory"])
+def test_maxent_unreadable_data_file_is_one_error_line_and_exit_2(tmp_path, kind, capsys) -> None:
+    """Files that are not samples are refused before a run directory exists, naming DATA (exit 2, one line)."""
+    from spinlens.cli.main import main
+
+    data = tmp_path / "data.npy"
+    if kind == "empty":
+        data.write_bytes(b"")
+    elif kind == "truncated npy":
+        np.save(data, np.ones((50, 4)))
+        data.write_bytes(data.read_bytes()[:100])
+    elif kind == "text":
+        data.write_text("1 -1 1\n")
+    elif kind == "pickle":
+        data.write_bytes(pickle.dumps(np.ones((3, 3))))
+    else:
+        data.mkdir()
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exc:
+        main(["maxent", "fit", str(data), "--out", str(out)])
+    text = capsys.readouterr().err
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert exc.value.code == 2, text
+    assert len([ln for ln in lines if ln.startswith("error:")]) == 1 and len(lines) <= 2, text
+    assert "DATA" in text and "Traceback" not in text
+    assert not out.exists()
 
 
 def test_tap_command_on_sparse_model(tmp_path) -> None:

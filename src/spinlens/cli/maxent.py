@@ -26,15 +26,37 @@ class Method(str, Enum):
 
 
 def _load(path: Path) -> np.ndarray:
+    """The samples array of a ``.npy`` file or an ``.npz`` archive (one array, or the key ``samples``).
+
+    The file type is read from its first bytes, not its name: missing files, directories, empty files and
+    anything that is neither a NumPy ``.npy`` file nor an ``.npz`` archive (text, pickles) are refused with
+    a message naming the DATA argument; object arrays are never unpickled.
+    """
+    import zipfile
+
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {path} does not exist")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            key = "samples" if "samples" in z.files else (z.files[0] if len(z.files) == 1 else None)
-            if key is None:
-                raise UserError(f"{path} holds {z.files}; name the samples array 'samples'.")
-            return np.asarray(z[key])
-    return np.asarray(np.load(path, allow_pickle=False))
+    if not path.is_file():
+        raise UserError(f"DATA {path} is not a file (a directory?); pass the .npy or .npz file of samples.")
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not head:
+        raise UserError(f"DATA {path} is empty; save the samples with np.save(f, S) (S of shape (M, n)).")
+    is_npy, is_npz = head == b"\x93NUMPY", zipfile.is_zipfile(path)
+    if not (is_npy or is_npz):
+        raise UserError(f"DATA {path} is neither a NumPy .npy file nor an .npz archive (text or pickle?); "
+                        "save the samples with np.save(f, S) (S of shape (M, n)).")
+    try:
+        if is_npz:
+            with np.load(path, allow_pickle=False) as z:
+                key = "samples" if "samples" in z.files else (z.files[0] if len(z.files) == 1 else None)
+                if key is None:
+                    raise UserError(f"{path} holds {z.files}; name the samples array 'samples'.")
+                return np.asarray(z[key])
+        return np.asarray(np.load(path, allow_pickle=False))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # object arrays, truncated files
+        raise UserError(f"DATA {path} could not be read: {exc}") from None
 
 
 def _model_moments(model, n_mc: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
