@@ -87,7 +87,7 @@ class _Skip(nn.Module):
         ([np.zeros((3, 2)), np.zeros((2, 4))], r"not a chain of Linear layers"),
         ([np.array([[np.nan, 1.0]])], r"NaN"),
         ("not a model", r"does not exist"),
-        (3.5, r"cannot map"),
+        (3.5, r"net is a float"),
     ],
 )
 def test_bad_input(net, match):

@@ -41,7 +41,10 @@ def test_checkpoint_steps():
     r = np.diff(np.log(s[5:]))
     assert np.allclose(r, r.mean(), rtol=0.2)  # log-spaced
     assert checkpoint_steps(5, 20) == [0, 1, 2, 3, 4, 5]
-    assert checkpoint_steps(0, 5) == [0]
+    with pytest.raises(ValueError, match="steps"):
+        checkpoint_steps(0, 5)  # no training: nothing to checkpoint over (issue 17, item 15)
+    with pytest.raises(ValueError, match="checkpoints"):
+        checkpoint_steps(100, 1)  # step 0 and the last step are always kept
 
 
 def test_train_checkpoints_and_resume(tmp_path):

@@ -179,7 +179,9 @@ def checkpoint_step(name: str) -> int | None:
     files alike (:func:`list_checkpoints`). ``final.pt``, ``epoch_3.pt``, ``run2_300.pt``, ``resnet18.pt``,
     ``model_v2.pt`` → None.
     """
-    stem = _stem(name)
+    if not isinstance(name, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_step: name must be a file name (str or path), got {type(name).__name__}.")
+    stem = _stem(os.fspath(name))
     if len(_STEP_WORDS.findall(stem)) > 1:
         return None
     m = _STEP_WORD.search(stem)
@@ -286,6 +288,9 @@ def list_checkpoints(path: str | os.PathLike[str], steps_from: str | os.PathLike
             table = {p.name: table[p.name]}
         return _by_step([(s, folder / name) for name, s in table.items()], folder)
     if p.is_file():
+        if p.suffix not in CHECKPOINT_SUFFIXES:
+            raise CheckpointError(f"{p} is not a checkpoint file (suffixes {', '.join(CHECKPOINT_SUFFIXES)}); pass "
+                                  "a checkpoint or the folder that holds them.")
         files = [p]
     else:
         index = read_checkpoint_index(p)

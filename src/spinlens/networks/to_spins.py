@@ -328,16 +328,22 @@ def _read(net: Any) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str
     elif isinstance(net, Mapping):
         Ws, bs, names, notes = _from_state_dict(net)
     elif isinstance(net, (str, os.PathLike)):
+        if not os.path.exists(net):
+            raise FileNotFoundError(f"net is the string {os.fspath(net)!r}: a str is read as a checkpoint path, and "
+                                    "that file does not exist.")
         Ws, bs, names, notes = _from_state_dict(load_checkpoint(net))
     elif isinstance(net, Sequence) or isinstance(net, np.ndarray):
-        Ws = [_to_numpy(W, f"weight {l}") for l, W in enumerate(net)]
+        if isinstance(net, np.ndarray) and net.ndim != 3:
+            raise ValueError(f"net is a {net.ndim}-D array; pass a list of (out, in) weight matrices ([W] for one "
+                             "layer).")
+        Ws = [_to_numpy(W, f"net (weight list): weight {l}") for l, W in enumerate(net)]
         bs = [None] * len(Ws)
         names = [f"W{l}" for l in range(len(Ws))]
         if not Ws:
-            raise ValueError("the weight list is empty.")
+            raise ValueError("net (a weight list) is empty.")
     else:
-        raise ValueError(f"cannot map a {type(net).__name__} to spins: pass an nn.Module, a state dict, a "
-                         "checkpoint path or a list of (out, in) weight matrices.")
+        raise ValueError(f"net is a {type(net).__name__}: pass an nn.Module, a state dict, a checkpoint path or a "
+                         "list of (out, in) weight matrices.")
     for l, (W, name) in enumerate(zip(Ws, names, strict=True)):
         if W.ndim != 2:
             raise ValueError(f"weight {l} ({name}) must be a 2-D (out, in) matrix, got shape {W.shape}.")

@@ -26,6 +26,7 @@ import numpy as np
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result, atomic_write_bytes, atomic_write_text
+from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 
 __all__ = ["Sign", "mlp", "train", "TrainResult", "checkpoint_steps", "read_checkpoint_index", "INDEX_NAME"]
 
@@ -100,8 +101,10 @@ def mlp(
     import torch
     import torch.nn as nn
 
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or any(w < 1 for w in widths):
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) and not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths must be a sequence of layer sizes such as (784, 256, 10), got {widths!r}.")
+    widths = [as_count(w, "widths (layer sizes)", minimum=1) for w in widths]
+    if len(widths) < 2:
         raise ValueError(f"widths must list at least two positive layer sizes, got {widths}.")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}.")
@@ -125,12 +128,9 @@ def mlp(
 
 def checkpoint_steps(steps: int, n: int) -> list[int]:
     """About ``n`` log-spaced training steps in ``[0, steps]``, always including 0 and ``steps``."""
-    steps, n = int(steps), int(n)
-    if steps < 0 or n < 1:
-        raise ValueError(f"need steps >= 0 and at least one checkpoint, got steps={steps}, n={n}.")
-    if steps == 0:
-        return [0]
-    if n <= 2:
+    steps = as_count(steps, "steps (training steps)", minimum=1)
+    n = as_count(n, "n (checkpoints, step 0 and the last step included)", minimum=2)
+    if n == 2:
         return [0, steps]
     k = max(n - 1, 1)
     # increase the grid density until we have n distinct integers (or run out of steps)
@@ -180,12 +180,17 @@ def _as_tensors(data: Any, device: Any, dtype: Any) -> tuple[Any, Any]:
         X, y = data
     else:
         raise ValueError("data must be a spinlens.data.Dataset or a tuple (X, y).")
-    Xt = torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    if Xt.ndim < 2 or Xt.shape[0] != yt.shape[0]:
-        raise ValueError(f"X must be (n_samples, ...) and y (n_samples,); got {tuple(Xt.shape)} and {tuple(yt.shape)}.")
-    if not torch.isfinite(Xt).all():
-        raise ValueError("X contains NaN or inf.")
+    X = as_real_array(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, "data X (inputs)")
+    y_arr = np.asarray(y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y)
+    if y_arr.dtype.kind not in "iu" and not (y_arr.dtype.kind == "f" and np.all(np.isfinite(y_arr))
+                                             and np.all(y_arr == np.round(y_arr))):
+        raise ValueError(f"data y (labels) must be integer class labels, got dtype {y_arr.dtype}.")
+    if X.ndim < 2 or X.shape[0] != y_arr.shape[0] or y_arr.ndim != 1:
+        raise ValueError(f"data X must be (n_samples, ...) and y (n_samples,); got {X.shape} and {y_arr.shape}.")
+    if y_arr.size and y_arr.min() < 0:
+        raise ValueError(f"data y (labels) must be >= 0, got {int(y_arr.min())}.")
+    Xt = torch.as_tensor(X, dtype=dtype, device=device)
+    yt = torch.as_tensor(y_arr.astype(np.int64), dtype=torch.long, device=device)
     return Xt.reshape(Xt.shape[0], -1), yt
 
 
@@ -215,13 +220,21 @@ def _save_state(sd: dict[str, Any], path: Path) -> None:
 
 def read_checkpoint_index(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The ``checkpoints.json`` index of a checkpoint folder (None if absent)."""
-    p = Path(directory) / INDEX_NAME
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"directory {d} is a file, not a checkpoint folder.")
+    p = d / INDEX_NAME
     if not p.is_file():
         return None
     try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
+        index = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{p} is not a readable checkpoint index ({exc}); fix it or delete it (the steps are then "
+                         "read from the file names).") from None
+    if not isinstance(index, dict) or not isinstance(index.get("checkpoints", []), list):
+        raise ValueError(f"{p} is not a spinlens checkpoint index (expected {{'checkpoints': [...]}}); fix or delete "
+                         "it.")
+    return index
 
 
 def train(
@@ -297,13 +310,13 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}.")
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    steps = int(steps)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}.")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr}.")
-    if lazy_scale is not None and not (np.isfinite(lazy_scale) and lazy_scale > 0):
-        raise ValueError(f"lazy_scale must be a positive number, got {lazy_scale}.")
+    steps = as_count(steps, "steps (training steps)", minimum=1)
+    lr = as_positive(lr, "lr (learning rate)")
+    momentum = as_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+    weight_decay = as_real(weight_decay, "weight_decay", low=0.0)
+    batch_size = as_count(batch_size, "batch_size", minimum=1)
+    if lazy_scale is not None:
+        lazy_scale = as_positive(lazy_scale, "lazy_scale")
     if file_format not in ("pt", "safetensors"):
         raise ValueError(f"file_format must be 'pt' or 'safetensors', got {file_format!r}.")
     ck_steps = (
