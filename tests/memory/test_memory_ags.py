@@ -40,8 +40,10 @@ def test_lines_order_and_endpoints() -> None:
 @pytest.mark.parametrize(("alphas", "temperatures", "match"), [
     ([0.05, -0.1], None, "alphas must be"),
     (None, [0.5, 0.5], "temperatures must be distinct"),
-    (None, [], "temperatures must be"),
-    ([0.05, np.nan], None, "alphas must be"),
+    (None, [], "temperatures is empty"),
+    ([0.05, np.nan], None, "alphas contains NaN"),
+    (["a"], None, "alphas must hold real numbers"),
+    (None, [[0.2]], "temperatures must be 0-D or 1-D"),
 ])
 def test_phase_diagram_grid_refuses_bad_loads_and_temperatures(alphas, temperatures, match) -> None:
     from spinlens.memory import phase_diagram
@@ -53,3 +55,64 @@ def test_phase_diagram_grid_refuses_bad_loads_and_temperatures(alphas, temperatu
         phase_diagram(alphas, temperatures, n_spins=20, n_trials=1, n_sweeps=2, n_lines=2)
     A, T = phase_diagram_grid([0.1, 0.05], [1.0, 0.2])  # sorted for the heat map
     assert A.tolist() == [0.05, 0.1] and T.tolist() == [0.2, 1.0]
+
+
+@pytest.mark.parametrize(("kw", "name"), [
+    ({"alpha": np.nan}, "alpha"), ({"T": np.array(np.nan)}, "T"),        # were: NaN order parameters, silently
+    ({"alpha": "0.05"}, "alpha"), ({"T": 1j}, "T"), ({"alpha": -0.1}, "alpha"),
+    ({"damping": -0.1}, "damping"), ({"damping": 1.0}, "damping"),    # damping 1 never moves: m0 returned
+    ({"max_iter": 0}, "max_iter"), ({"tol": 0.0}, "tol"),              # were: the start returned unconverged
+    ({"m0": 2.0}, "m0"), ({"q0": -0.5}, "q0"),
+])
+def test_solve_ags_refuses_bad_arguments_naming_them(kw, name) -> None:
+    with pytest.raises(ValueError, match=name):
+        solve_ags(**{"alpha": 0.05, "T": 0.2, "max_iter": 50, **kw})
+
+
+def test_solve_ags_broadcasts_over_arrays_of_loads_and_temperatures() -> None:
+    s = solve_ags(np.array([0.02, 0.05])[:, None], np.array([0.2, 0.4])[None, :], max_iter=200)
+    assert s.m.shape == (2, 2) and np.all(s.m > 0.9)
+
+
+@pytest.mark.parametrize("fn", [spin_glass_line, retrieval_line, thermodynamic_line])
+@pytest.mark.parametrize("bad", [[], [-0.1], [np.nan], ["a"], None, [[0.05]], 1j])
+def test_lines_refuse_bad_loads_naming_alphas(fn, bad) -> None:
+    """Were: [] returned an empty array (T_g) or numpy's 'zero-size array to reduction' (T_M, T_c)."""
+    with pytest.raises(ValueError, match="alphas"):
+        fn(bad)
+
+
+@pytest.mark.parametrize(("kw", "name"), [({"n": 1}, "n"), ({"n": 2.5}, "n"), ({"alpha_max": 0.0}, "alpha_max"),
+                                          ({"alpha_max": np.nan}, "alpha_max")])
+def test_ags_lines_refuse_bad_grids(kw, name) -> None:
+    """Were: n=1 and alpha_max=0 returned lines on a degenerate grid, silently."""
+    from spinlens.memory import ags_lines
+
+    with pytest.raises(ValueError, match=name):
+        ags_lines(**kw)
+
+
+def test_ags_zero_t_domain() -> None:
+    assert ags_zero_t(0.0) == 1.0  # no load: perfect retrieval (the alpha -> 0 limit of the theory)
+    for bad in (-0.1, np.nan, "0.05", None, True):
+        with pytest.raises(ValueError, match="alpha"):
+            ags_zero_t(bad)
+
+
+@pytest.mark.parametrize(("kw", "name"), [({"n_spins": [2]}, "n_spins"), ({"n_trials": [2]}, "n_trials"),
+                                          ({"n_sweeps": 0}, "n_sweeps"), ({"n_lines": 1}, "n_lines"),
+                                          ({"temperatures": ["a"]}, "temperatures")])
+def test_phase_diagram_refuses_bad_counts_naming_them(kw, name) -> None:
+    from spinlens.memory import phase_diagram
+
+    with pytest.raises(ValueError, match=name):
+        phase_diagram(**{"alphas": [0.05], "temperatures": [0.2], "n_spins": 20, "n_trials": 1, "n_sweeps": 2,
+                         "n_lines": 2, "rng": 0, **kw})
+
+
+@pytest.mark.parametrize("bad", [None, 3, "r", np.zeros(3)])
+def test_phase_diagram_figure_refuses_a_non_result(bad) -> None:
+    from spinlens.memory import phase_diagram_figure
+
+    with pytest.raises(TypeError, match="result"):
+        phase_diagram_figure(bad)

@@ -36,6 +36,7 @@ from scipy.special import erf
 from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 from spinlens.sweeps import Unit, run_sweep_with
 
 __all__ = [
@@ -72,9 +73,18 @@ def alpha_c() -> float:
     return float(_g(res.x) ** 2 / 2.0)
 
 
+def _loads(alphas: Any, name: str = "alphas", ndim: tuple[int, ...] | None = (0, 1)) -> np.ndarray:
+    """Loads alpha = P/N: a finite number >= 0 or a 1-D array of them (the AGS theory is vectorised over them)."""
+    a = as_real_array(alphas, name, ndim=ndim)
+    if np.any(a < 0):
+        raise ValueError(f"{name} must be loads alpha = P/N >= 0, got a value {float(a.min()):g}.")
+    return a
+
+
 def ags_zero_t(alpha: float) -> float:
-    """Retrieval overlap m at T = 0 and load ``alpha`` (0 when alpha > alpha_c)."""
-    if alpha <= 0:
+    """Retrieval overlap m at T = 0 and load ``alpha`` >= 0 (1 at alpha = 0, 0 when alpha > alpha_c)."""
+    alpha = as_real(alpha, "alpha (the load P/N)", low=0.0)
+    if alpha == 0:
         return 1.0
     res = minimize_scalar(lambda y: -_g(y), bounds=(0.3, 5.0), method="bounded", options={"xatol": 1e-12})
     target = np.sqrt(2.0 * alpha)
@@ -128,13 +138,23 @@ def solve_ags(
     """Solve the AGS equations by damped fixed-point iteration from (m0, q0), vectorised over alpha and T.
 
     ``m0 = 1`` follows the retrieval branch, ``m0 = 0`` with ``fix_m=True`` the spin-glass branch.
-    Where no valid solution is reached (1 - beta(1 - q) <= 0) the result is NaN.
+    Where no valid solution is reached (1 - beta(1 - q) <= 0) the result is NaN. ``alpha`` >= 0 and ``T`` > 0
+    (numbers or arrays that broadcast together), ``max_iter`` >= 1, ``tol`` > 0, ``damping`` in [0, 1)
+    (the weight kept on the previous iterate).
     """
-    a, T_ = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(alpha, T))
+    a = _loads(alpha, "alpha", ndim=None)
+    T_ = as_real_array(T, "T (temperature)")
     if np.any(T_ <= 0):
-        raise ValueError("T must be positive; use ags_zero_t for T = 0.")
-    if np.any(a < 0):
-        raise ValueError("alpha must be >= 0.")
+        raise ValueError(f"T must be positive, got a value {float(T_.min()):g}; use ags_zero_t for T = 0.")
+    try:
+        a, T_ = np.broadcast_arrays(a, T_)
+    except ValueError:
+        raise ValueError(f"alpha and T must broadcast together, got shapes {a.shape} and {T_.shape}.") from None
+    m0 = as_real(m0, "m0", low=-1.0, high=1.0)
+    q0 = as_real(q0, "q0", low=0.0, high=1.0)
+    max_iter = as_count(max_iter, "max_iter", minimum=1)
+    tol = as_positive(tol, "tol")
+    damping = as_real(damping, "damping", low=0.0, high=1.0, high_open=True)
     beta = 1.0 / T_
     if fix_m and m0 == 0.0:
         return _solve_spin_glass(a, T_)
@@ -184,8 +204,8 @@ def _solve_spin_glass(a: np.ndarray, T_: np.ndarray, n_steps: int = 60) -> AGSSo
 
 
 def spin_glass_line(alphas: Any) -> np.ndarray:
-    r""":math:`T_g = 1 + \sqrt\alpha`."""
-    return 1.0 + np.sqrt(np.asarray(alphas, dtype=np.float64))
+    r""":math:`T_g = 1 + \sqrt\alpha` at loads ``alphas`` >= 0 (a number or a 1-D array)."""
+    return 1.0 + np.sqrt(_loads(alphas))
 
 
 def _bisect_T(alphas: np.ndarray, predicate: Any, lo: float, hi: np.ndarray, n_steps: int = 30) -> np.ndarray:
@@ -203,7 +223,8 @@ def _bisect_T(alphas: np.ndarray, predicate: Any, lo: float, hi: np.ndarray, n_s
 
 def retrieval_line(alphas: Any, m_min: float = 0.05) -> np.ndarray:
     r""":math:`T_M(\alpha)`: the highest T at which the retrieval solution (m > 0) exists; 0 for alpha >= alpha_c."""
-    a = np.asarray(alphas, dtype=np.float64)
+    a = _loads(alphas)
+    m_min = as_real(m_min, "m_min", low=0.0, high=1.0, low_open=True, high_open=True)
 
     def exists(al: np.ndarray, T: np.ndarray) -> np.ndarray:
         s = solve_ags(al, T, m0=1.0, q0=1.0, max_iter=400, tol=1e-8, damping=0.3)
@@ -222,7 +243,7 @@ def _lines(n: int, a_max: float) -> tuple[np.ndarray, ...]:
 
 def ags_lines(n: int = 25, alpha_max: float = 0.18) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(alphas, T_g, T_M, T_c)`` on ``n`` loads in [0, alpha_max] (cached; T_M and T_c need ~10 s)."""
-    la, Tg, TM, Tc = _lines(int(n), float(alpha_max))
+    la, Tg, TM, Tc = _lines(as_count(n, "n (number of loads)", minimum=2), as_positive(alpha_max, "alpha_max"))
     return la.copy(), Tg.copy(), TM.copy(), Tc.copy()
 
 
@@ -232,8 +253,10 @@ def thermodynamic_line(alphas: Any, T_M: Any = None) -> np.ndarray:
     NaN where retrieval states are never global minima (alpha >~ 0.051). ``T_M``: the retrieval line at the same
     loads when already computed (:func:`retrieval_line`), an upper bound of the search.
     """
-    a = np.asarray(alphas, dtype=np.float64)
-    TM = retrieval_line(a) if T_M is None else np.asarray(T_M, dtype=np.float64)
+    a = _loads(alphas)
+    TM = retrieval_line(a) if T_M is None else as_real_array(T_M, "T_M", shape=a.shape)
+    if np.any(TM < 0):
+        raise ValueError("T_M (the retrieval line at the same loads) must be >= 0; compute it with retrieval_line.")
 
     def better(al: np.ndarray, T: np.ndarray) -> np.ndarray:
         R = solve_ags(al, T, m0=1.0, q0=1.0, max_iter=400, tol=1e-8, damping=0.3)
@@ -288,10 +311,12 @@ def phase_diagram_column(config: Mapping[str, Any], key: str, params: Mapping[st
 def phase_diagram_grid(alphas: Any = None, temperatures: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """The (alphas, temperatures) grid :func:`phase_diagram` simulates: defaults 0.01..0.18 (step 0.01) and
     0.05..1.5 (step 0.05); given values are checked (positive, finite, distinct) and sorted."""
-    A = np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    Ts = np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None else np.asarray(temperatures, float)
+    A = (np.round(np.arange(0.01, 0.1801, 0.01), 4) if alphas is None
+         else as_real_array(alphas, "alphas", ndim=(0, 1)).reshape(-1))
+    Ts = (np.round(np.arange(0.05, 1.5001, 0.05), 4) if temperatures is None
+          else as_real_array(temperatures, "temperatures", ndim=(0, 1)).reshape(-1))
     for name, v in (("alphas", A), ("temperatures", Ts)):
-        if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
+        if np.any(v <= 0):
             raise ValueError(f"{name} must be a non-empty list of positive finite values, got {v.tolist()}.")
         if np.unique(v).size != v.size:
             raise ValueError(f"{name} must be distinct, got {v.tolist()}.")
@@ -318,11 +343,10 @@ def phase_diagram(
     passes runner options (``run_dir``, ``executor``, ``n_workers``, ``scheduler``), serial in memory by default.
     """
     A, Ts = phase_diagram_grid(alphas, temperatures)
-    if int(n_lines) < 2:
-        raise ValueError(f"n_lines must be >= 2 (loads at which the AGS lines are solved), got {n_lines}.")
-    if int(n_trials) < 1 or int(n_sweeps) < 1 or int(n_spins) < 2:
-        raise ValueError(f"n_trials and n_sweeps must be >= 1 and n_spins >= 2, got {n_trials}, {n_sweeps}, "
-                         f"{n_spins}.")
+    n_lines = as_count(n_lines, "n_lines (loads at which the AGS lines are solved)", minimum=2)
+    n_spins = as_count(n_spins, "n_spins", minimum=2)
+    n_trials = as_count(n_trials, "n_trials", minimum=1)
+    n_sweeps = as_count(n_sweeps, "n_sweeps", minimum=1)
     config = {"n_spins": int(n_spins), "n_trials": int(n_trials), "n_sweeps": int(n_sweeps), "temperatures": Ts}
     units = [Unit(f"alpha={float(al):.6g}", {"alpha": float(al)}) for al in A]
     res = run_sweep_with(sweep, phase_diagram_column, units, config=config, seed=seed_int(rng), progress=progress)
@@ -336,6 +360,8 @@ def phase_diagram(
 
 def phase_diagram_figure(result: PhaseDiagramResult) -> Any:
     """Heat map of the simulated overlap with the AGS lines T_g, T_M and T_c drawn on top."""
+    if not isinstance(result, PhaseDiagramResult):
+        raise TypeError(f"result must be the PhaseDiagramResult of phase_diagram(), got {type(result).__name__}.")
     from spinlens.report import new_figure
 
     fig, ax = new_figure(size=(6.4, 5.2))
