@@ -174,25 +174,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("criticality init", ["--activation", ""], "empty activation"),
 ]
 
-_PARSE = ("owned by the lead (cli/main.py): a value typer cannot parse prints click's multi-line usage box "
-          "instead of one 'error:' line; fix: run app(args, standalone_mode=False) in main() and turn "
-          "click UsageError/BadParameter into _error_line(exc.format_message(), ...) + exit 2")
 # "command|description" -> reason. Fix the code, then delete the line.
-KNOWN_GAPS: dict[str, str] = {
-    "demo|not a number": _PARSE,
-    "exact|size not a number": _PARSE,
-    "doctor|unknown option": _PARSE,
-    "maxent fit|unknown method": _PARSE,
-    "landscape|negative epochs": "owned by helper 4 (cli/landscape.py): --epochs -1 is accepted; it trains, writes a "
-                                 "report and exits 0",
-    "landscape|NaN learning rate": "owned by helper 4 (cli/landscape.py): --lr nan is refused only after training "
-                                   "starts, by torch ('Invalid learning rate: nan', no option named)",
-    "landscape|zero grid": "owned by helper 4 (cli/landscape.py): --grid 0 fails after training with numpy's "
-                           "'zero-size array to reduction operation minimum'",
-    "hessian|negative n-train": "owned by helper 4 (cli/landscape.py): --n-train -1 is accepted and the run exits 0",
-    "maxent fit|data is empty": "owned by helper 3 (cli/maxent.py): an empty data file raises EOFError in np.load, "
-                                "which click turns into 'Aborted.' with exit code 1",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.fixture

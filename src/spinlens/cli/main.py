@@ -7,6 +7,11 @@ import os
 import typer
 from rich.markup import escape
 
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,attr-defined,assignment]
+
 from spinlens._version import __version__
 from spinlens.cli._common import UserError, console, expand_config
 
@@ -77,7 +82,28 @@ def main(argv: list[str] | None = None) -> None:
             os.environ["SPINLENS_DEBUG"] = "1"
             args = [a for a in args if a != "--debug"]
         sys.argv = [sys.argv[0], *args]
-        app(args, prog_name="spinlens")
+        code = app(args, prog_name="spinlens", standalone_mode=False)  # click's usage errors reach us (below)
+        raise SystemExit(code if isinstance(code, int) else 0)  # as click's standalone mode ends
+    except NoArgsIsHelpError as exc:  # `spinlens` or `spinlens GROUP` alone: the help, as in standalone mode
+        if exc.ctx is not None:
+            typer.echo(exc.ctx.get_help())
+        raise SystemExit(0) from None
+    except UsageError as exc:  # an option typer could not parse: one line, not click's box
+        if os.environ.get("SPINLENS_DEBUG"):
+            raise
+        where = f"spinlens {exc.ctx.command_path.split(' ', 1)[1]} --help" if exc.ctx and " " in exc.ctx.command_path \
+            else "spinlens --help"
+        _error_line(exc.format_message(), f"{where} lists the options.")
+        raise SystemExit(2) from None
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__, EOFError):  # click turns an EOFError (e.g. np.load of an empty file) into Abort
+            if os.environ.get("SPINLENS_DEBUG"):
+                raise
+            _error_line("unexpected end of file: an input file is empty or truncated.",
+                        "check the files given on the command line; --debug shows where it was read.")
+            raise SystemExit(2) from None
+        console.print("[yellow]interrupted: finished work was kept in the run directory.[/yellow]")
+        raise SystemExit(130) from None
     except SweepError as exc:
         if os.environ.get("SPINLENS_DEBUG"):
             raise
