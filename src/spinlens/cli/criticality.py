@@ -209,6 +209,11 @@ def register(app: typer.Typer) -> None:
             raise UserError("--grid must be at least 2.")
         if not (np.isfinite(sigma_b2) and sigma_b2 >= 0):
             raise UserError(f"--sigma-b2 (the bias variance) must be finite and >= 0, got {sigma_b2}.")
+        if simulate:  # refused before the run directory and the phase diagram, not after them
+            for flag, value, least in (("--width", width, 2), ("--depth", depth, 1), ("--n-networks", n_networks, 2)):
+                if value < least:
+                    raise UserError(f"{flag} must be at least {least} for the simulations, got {value} "
+                                    "(or pass --no-simulate).")
         _analysis(activation, out, grid, sigma_b2, width, depth, n_networks, seed, simulate)
 
     @sub.command("init")

@@ -22,8 +22,17 @@ from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, seed_int, spawn
 from spinlens.criticality.activations import get_activation
 from spinlens.criticality.ryh import kernel_recursion
-from spinlens.criticality.signal import _validate_sigmas, fixed_point, iterate_maps
+from spinlens.criticality.signal import (
+    _SB,
+    _nonnegative_array,
+    _one_number,
+    _positive_array,
+    _scalar_sigmas,
+    fixed_point,
+    iterate_maps,
+)
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_positive, as_real
 
 __all__ = ["SignalSimulation", "GradientNorms", "Trainability", "simulate_signal", "gradient_norms",
            "trainability"]
@@ -95,11 +104,12 @@ def simulate_signal(
     import torch
 
     act = get_activation(activation)
-    _validate_sigmas(sigma_w2, sigma_b2)
-    if width < 2 or depth < 1 or n_networks < 2:
-        raise ValueError("need width >= 2, depth >= 1 and n_networks >= 2.")
-    if not (q_in > 0 and -1 < c_in < 1):
-        raise ValueError("need q_in > 0 and -1 < c_in < 1.")
+    sigma_w2, sigma_b2 = _scalar_sigmas(sigma_w2, sigma_b2, "simulate one point per call")
+    width = as_count(width, "width", minimum=2)
+    depth = as_count(depth, "depth", minimum=1)
+    n_networks = as_count(n_networks, "n_networks (needed >= 2 for error bars)", minimum=2)
+    q_in = as_positive(q_in, "q_in (the input squared length per unit)")
+    c_in = as_real(c_in, "c_in (the input correlation)", low=-1.0, high=1.0, low_open=True, high_open=True)
     if weights not in ("marginal", "explicit"):
         raise ValueError(f"weights must be 'marginal' or 'explicit', got {weights!r}.")
     dev = _device(device)
@@ -184,11 +194,16 @@ def gradient_norms(
     rng: RNGLike = None,
     device: Any = None,
 ) -> GradientNorms:
-    """Backpropagate a random linear read-out through random networks whose input sits at q*."""
+    """Backpropagate a random linear read-out through random networks whose input sits at q*.
+
+    ``width >= 1``, ``depth >= 2`` (the per-layer rate is a fit over layers), ``n_networks >= 2`` (error bars)."""
     import torch
 
     act = get_activation(activation)
-    _validate_sigmas(sigma_w2, sigma_b2)
+    sigma_w2, sigma_b2 = _scalar_sigmas(sigma_w2, sigma_b2, "one point per call")
+    width = as_count(width, "width", minimum=1)
+    depth = as_count(depth, "depth (>= 2: the rate is fitted over layers)", minimum=2)
+    n_networks = as_count(n_networks, "n_networks (needed >= 2 for error bars)", minimum=2)
     fp = fixed_point(act, sigma_w2, sigma_b2)
     if not np.isfinite(fp.q_star):
         raise ValueError("the length map diverges here: no fixed point to start the gradients from.")
@@ -253,9 +268,17 @@ def trainability(
     from spinlens.data import load_mnist5000
 
     act = get_activation(activation)
-    sws = np.asarray(sigma_w2, float)
-    ds = np.asarray(depths, int)
-    _validate_sigmas(sws, sigma_b2)
+    sws = np.atleast_1d(_positive_array(sigma_w2, "sigma_w2 (weight variances)", ndim=(0, 1)))
+    ds_f = np.atleast_1d(_positive_array(depths, "depths (numbers of hidden layers)", ndim=(0, 1)))
+    if np.any(ds_f != np.round(ds_f)):
+        raise ValueError(f"depths (numbers of hidden layers) must be integers >= 1, got {ds_f.tolist()}.")
+    ds = ds_f.astype(int)
+    _one_number(sigma_b2, _SB, "")
+    sigma_b2 = float(_nonnegative_array(sigma_b2, _SB, ndim=0))
+    width = as_count(width, "width", minimum=1)
+    n_samples = as_count(n_samples, "n_samples", minimum=1)
+    epochs = as_count(epochs, "epochs", minimum=1)
+    lr = as_positive(lr, "lr (the learning rate)")
     data = load_mnist5000(n_samples=n_samples)
     dev = _device(device)
     X = torch.as_tensor(data.X, dtype=torch.float32, device=dev)

@@ -37,17 +37,25 @@ from scipy.optimize import brentq
 from spinlens._rng import RNGLike, as_generator
 from spinlens.criticality.activations import get_activation
 from spinlens.criticality.signal import (
+    _SB,
+    _SW,
     N_QUAD_2D,
     _dphi2,
     _evaluate,
+    _n_quad,
+    _nonnegative_array,
+    _one_number,
+    _positive_array,
+    _q0,
+    _scalar_sigmas,
     _second_moment,
-    _validate_sigmas,
     correlation_map,
     critical_sigma_w2,
     fixed_point,
     length_map,
 )
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 
 __all__ = [
     "Decimation",
@@ -63,6 +71,24 @@ __all__ = [
 ]
 
 
+def _network(weights: Any, biases: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Weights ``W^m`` (2-D, ``(n_{m+1}, n_m)``) and biases ``b^m`` (``(n_{m+1},)``) of a chain of layers."""
+    if not isinstance(weights, (list, tuple)) or not weights:
+        raise ValueError(f"weights must be a non-empty list of 2-D arrays W^m of shape (n_(m+1), n_m), got "
+                         f"{type(weights).__name__}{' (empty)' if isinstance(weights, (list, tuple)) else ''}.")
+    if not isinstance(biases, (list, tuple)) or len(biases) != len(weights):
+        got = len(biases) if isinstance(biases, (list, tuple)) else type(biases).__name__
+        raise ValueError(f"need one bias vector per weight matrix: len(weights) = {len(weights)}, biases: {got}.")
+    Ws = [as_real_array(W, f"weights[{m}]", ndim=2) for m, W in enumerate(weights)]
+    for m in range(1, len(Ws)):
+        if Ws[m].shape[1] != Ws[m - 1].shape[0]:
+            raise ValueError(f"weights[{m}] has shape {Ws[m].shape} but weights[{m - 1}] gives "
+                             f"{Ws[m - 1].shape[0]} neurons; W^m must have shape (n_(m+1), n_m).")
+    bs = [as_real_array(b, f"biases[{m}]", shape=(W.shape[0],)) for m, (W, b) in enumerate(zip(Ws, biases,
+                                                                                                strict=True))]
+    return Ws, bs
+
+
 def dynamic_neuron_energy(
     h: Sequence[np.ndarray],
     weights: Sequence[np.ndarray],
@@ -73,20 +99,25 @@ def dynamic_neuron_energy(
     y: np.ndarray | None = None,
 ) -> float:
     r""":math:`H_\lambda` above for neuron values ``h = [h^(0), ..., h^(M)]`` (h^(0) the input), weights
-    ``W^m`` of shape ``(n_{m+1}, n_m)`` and biases ``b^m``. Zero (for beta = 0) exactly on the forward pass."""
+    ``W^m`` of shape ``(n_{m+1}, n_m)`` and biases ``b^m``, coupling ``lam > 0``, ``beta >= 0``. Zero (for
+    beta = 0) exactly on the forward pass."""
     act = get_activation(activation)
-    if len(h) != len(weights) + 1 or len(biases) != len(weights):
-        raise ValueError("need len(h) == len(weights) + 1 == len(biases) + 1.")
-    if lam < 0 or beta < 0:
-        raise ValueError("lam and beta must be >= 0.")
+    Ws, bs = _network(weights, biases)
+    lam = as_positive(lam, "lam (the coupling of each layer to its forward pass)")
+    beta = as_real(beta, "beta", low=0.0)
+    widths = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+    if not isinstance(h, (list, tuple)) or len(h) != len(Ws) + 1:
+        got = len(h) if isinstance(h, (list, tuple)) else type(h).__name__
+        raise ValueError(f"h must be a list of len(weights) + 1 = {len(Ws) + 1} neuron vectors h^(0..M), got {got}.")
+    hs = [as_real_array(v, f"h[{m}]", shape=(n,)) for m, (v, n) in enumerate(zip(h, widths, strict=True))]
     E = 0.0
-    for m, (W, b) in enumerate(zip(weights, biases, strict=False)):
-        r = np.asarray(h[m + 1]) - act.fn(np.asarray(W) @ np.asarray(h[m]) + np.asarray(b))
+    for m, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+        r = hs[m + 1] - act.fn(W @ hs[m] + b)
         E += 0.5 * lam * float(r @ r)
     if beta:
         if y is None:
             raise ValueError("beta > 0 needs the target y.")
-        d = np.asarray(y) - np.asarray(h[-1])
+        d = as_real_array(y, "y", shape=(widths[-1],)) - hs[-1]
         E += beta * float(d @ d)
     return E
 
@@ -110,14 +141,13 @@ def sample_dynamic_neurons(
     with the bias variance shifted, :math:`\sigma_b^2\to\sigma_b^2+\sigma_w^2/\lambda` (each neuron carries
     extra variance :math:`1/\lambda`)."""
     act = get_activation(activation)
-    if not lam > 0:
-        raise ValueError(f"lam must be > 0 (lam -> inf recovers the network), got {lam}.")
-    if len(biases) != len(weights):
-        raise ValueError("need len(weights) == len(biases).")
+    Ws, bs = _network(weights, biases)
+    _one_number(lam, "lam", "")
+    lam = as_positive(lam, "lam (lam -> inf recovers the network)")
     g = as_generator(rng)
-    h = [np.asarray(x, dtype=np.float64)]
-    for W, b in zip(weights, biases, strict=True):
-        mean = act.fn(np.asarray(W) @ h[-1] + np.asarray(b))
+    h = [as_real_array(x, "x (the clamped input h^(0))", shape=(Ws[0].shape[1],))]
+    for W, b in zip(Ws, bs, strict=True):
+        mean = act.fn(W @ h[-1] + b)
         h.append(mean + g.standard_normal(mean.shape) / np.sqrt(lam))
     return h
 
@@ -148,6 +178,8 @@ def decimate(activation: Any, sigma_w2: float, sigma_b2: float, n_quad_2d: int =
     for q, Brent's method for c) and its slopes by central differences of the composed map, and compare
     with T's. Expect equal fixed points, slopes squared, depth scales halved."""
     act = get_activation(activation)
+    sigma_w2, sigma_b2 = _scalar_sigmas(sigma_w2, sigma_b2)
+    n_quad_2d = _n_quad(n_quad_2d, "n_quad_2d")
     fp = fixed_point(act, sigma_w2, sigma_b2, n_quad_2d=n_quad_2d)
     if not np.isfinite(fp.q_star) or fp.q_star == 0.0:
         raise ValueError("decimation needs a finite, non-zero length fixed point q* (choose sigma_b2 > 0 or a "
@@ -159,7 +191,11 @@ def decimate(activation: Any, sigma_w2: float, sigma_b2: float, n_quad_2d: int =
     # q* of T∘T: solve T2(q) = q on a bracket around the one-layer guess-free range
     qs = np.logspace(-6, 6, 200)
     g = np.array([T2q(q) - q for q in qs])
-    i = int(np.flatnonzero(np.sign(g[:-1]) != np.sign(g[1:]))[0])
+    cross = np.flatnonzero(np.sign(g[:-1]) != np.sign(g[1:]))
+    if cross.size == 0:
+        raise ValueError(f"the two-layer length map of {act.name!r} at sigma_w2={sigma_w2:g}, sigma_b2={sigma_b2:g} "
+                         "has no fixed point in q in [1e-6, 1e6]; decimation needs one.")
+    i = int(cross[0])
     q2 = float(brentq(lambda q: T2q(q) - q, qs[i], qs[i + 1], xtol=1e-15, rtol=1e-15))
     d = 1e-5 * q2
     sq2 = (T2q(q2 + d) - T2q(q2 - d)) / (2 * d)
@@ -191,9 +227,13 @@ def rg_step(activation: Any, sigma_w2: Any, sigma_b2: Any, q0: float = 1.0) -> t
     :math:`\sigma_b'^2` may come out negative: the flow has left the physical region (reported, not clipped).
     NaN where the length map diverges (no finite :math:`q^*`, e.g. ReLU at :math:`\sigma_w^2\ge2`)."""
     act = get_activation(activation)
-    sw, sb = _validate_sigmas(sigma_w2, sigma_b2)
-    sw, sb = np.broadcast_arrays(np.atleast_1d(sw), np.atleast_1d(sb))
-    q, _, chi1, *_ = _evaluate(act, sw.ravel(), sb.ravel(), q0)
+    sw, sb = _positive_array(sigma_w2, _SW), _nonnegative_array(sigma_b2, _SB)
+    try:
+        sw, sb = np.broadcast_arrays(np.atleast_1d(sw), np.atleast_1d(sb))
+    except ValueError:
+        raise ValueError(f"sigma_w2 and sigma_b2 must broadcast together, got shapes {sw.shape} and {sb.shape}."
+                         ) from None
+    q, _, chi1, *_ = _evaluate(act, sw.ravel(), sb.ravel(), _q0(q0))
     fin = np.isfinite(q)
     sw_new = np.full(q.shape, np.nan)
     sb_new = np.full(q.shape, np.nan)
@@ -215,9 +255,12 @@ class RGFlow(Result):
 
 
 def rg_flow(activation: Any, sigma_w2: float, sigma_b2: float, n_steps: int = 6) -> RGFlow:
-    """Iterate :func:`rg_step`; stops early when sigma_b2 turns negative or q* diverges."""
+    """Iterate :func:`rg_step` ``n_steps >= 1`` times from one point; stops early when sigma_b2 turns negative or
+    q* diverges."""
     act = get_activation(activation)
-    sw, sb = [float(sigma_w2)], [float(sigma_b2)]
+    sw0, sb0 = _scalar_sigmas(sigma_w2, sigma_b2, "rg_step maps many points one step")
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    sw, sb = [sw0], [sb0]
     chis, qs, xis = [], [], []
     for k in range(n_steps + 1):
         q, _, chi1, _, _, _, xic = _evaluate(act, np.array([sw[-1]]), np.array([sb[-1]]))
@@ -237,11 +280,15 @@ def rg_flow(activation: Any, sigma_w2: float, sigma_b2: float, n_steps: int = 6)
 
 def rg_eigenvalues(activation: Any, sigma_b2: float, h: float = 1e-5) -> tuple[np.ndarray, float, float]:
     r"""Eigenvalues of the linearised RG step at the critical point :math:`(\sigma_{w,c}^2(\sigma_b^2),
-    \sigma_b^2)` (central differences). Returns ``(eigenvalues, lambda_relevant, nu)`` with
-    :math:`\nu=\ln 2/\ln\lambda_r`; expect eigenvalues {1, 2} and :math:`\nu = 1`."""
+    \sigma_b^2)` (central differences with relative step ``h`` in (0, 0.1]; ``sigma_b2 > 0``). Returns
+    ``(eigenvalues, lambda_relevant, nu)`` with :math:`\nu=\ln 2/\ln\lambda_r`; expect eigenvalues {1, 2}
+    and :math:`\nu = 1`."""
     act = get_activation(activation)
-    if sigma_b2 <= 0:
-        raise ValueError("rg_eigenvalues needs sigma_b2 > 0 (a finite q* on the critical line).")
+    _one_number(sigma_b2, _SB, "")
+    sigma_b2 = as_positive(sigma_b2, "sigma_b2 (rg_eigenvalues needs sigma_b2 > 0: a finite q* on the critical line)")
+    h = as_real(h, "h (the relative central-difference step)", low=0.0, high=0.1, low_open=True)
+    if h * max(1.0, sigma_b2) >= sigma_b2:
+        raise ValueError(f"h = {h:g} steps sigma_b2 = {sigma_b2:g} below 0; use h < {sigma_b2 / max(1.0, sigma_b2):g}.")
     swc = critical_sigma_w2(act, sigma_b2)
     if not np.isfinite(fixed_point(act, swc, sigma_b2).q_star):
         raise ValueError(f"the length map of {act.name!r} diverges on its critical line at sigma_b2={sigma_b2} "
@@ -282,10 +329,16 @@ def correlation_length_exponent(
 ) -> ExponentFit:
     r"""Measure :math:`\nu` from :math:`\xi_c` on both sides of the critical line at
     :math:`\sigma_w^2 = \sigma_{w,c}^2(1\pm\epsilon)` for several :math:`\sigma_b^2`; least squares of
-    :math:`\ln\xi_c` on :math:`\ln|\chi_1-1|`, and :math:`\nu_{RG}` from :func:`rg_eigenvalues`."""
+    :math:`\ln\xi_c` on :math:`\ln|\chi_1-1|`, and :math:`\nu_{RG}` from :func:`rg_eigenvalues`.
+
+    ``sigma_b2``: one or more bias variances >= 0; ``eps``: relative offsets in (0, 1) (default 10 values,
+    log-spaced in [1e-5, 10^-2.5])."""
     act = get_activation(activation)
-    eps = np.logspace(-5, -2.5, 10) if eps is None else np.asarray(eps, float)
-    sbs = np.asarray(sigma_b2, float)
+    eps = np.logspace(-5, -2.5, 10) if eps is None else _positive_array(eps, "eps (relative distances to the "
+                                                                             "critical line)", ndim=1)
+    if np.any(eps >= 1):
+        raise ValueError(f"eps (relative distances to the critical line) must be < 1, got {eps.max():g}.")
+    sbs = np.atleast_1d(_nonnegative_array(sigma_b2, _SB, ndim=(0, 1)))
     SW, SB, S = [], [], []
     for sbv in sbs:
         swc = critical_sigma_w2(act, float(sbv))

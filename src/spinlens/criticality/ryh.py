@@ -47,8 +47,17 @@ import numpy as np
 from scipy.optimize import brentq
 
 from spinlens.criticality.activations import Activation, get_activation
-from spinlens.criticality.signal import N_QUAD, _dsecond_moment_dq, _gmean, _second_moment
+from spinlens.criticality.signal import (
+    N_QUAD,
+    _dsecond_moment_dq,
+    _gmean,
+    _n_quad,
+    _nonnegative_array,
+    _one_number,
+    _second_moment,
+)
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_positive, as_real
 
 __all__ = ["CriticalInit", "KernelFlow", "critical_init", "chi_parallel_perp", "kernel_recursion",
            "universality_class"]
@@ -91,10 +100,22 @@ class KernelFlow(Result):
 
 
 def chi_parallel_perp(activation: Any, K: Any, C_W: float, n_quad: int = N_QUAD) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`(\chi_\parallel, \chi_\perp)` at kernel K (any shape)."""
+    r""":math:`(\chi_\parallel, \chi_\perp)` at kernel K (any shape, finite and >= 0; at K = 0 the
+    K -> 0+ limits, e.g. :math:`\chi_\perp = C_W\sigma'(0)^2`); one weight variance ``C_W > 0``."""
     act = get_activation(activation)
-    K = np.asarray(K, dtype=np.float64)
+    K = _nonnegative_array(K, "K (the kernel, a variance)")
+    C_W = _C_W(C_W)
+    n_quad = _n_quad(n_quad)
     return C_W * _dsecond_moment_dq(act, K, n_quad), C_W * _gmean(lambda u: act.d1(u) ** 2, K, act, n_quad, "chi")
+
+
+def _C_W(value: Any) -> float:
+    _one_number(value, "C_W (the weight variance)", "")
+    return as_positive(value, "C_W (the weight variance)")
+
+
+class _NoCriticalInit(ValueError):
+    """The activation has no critical initialisation (the answer "none" of :func:`universality_class`)."""
 
 
 def _taylor_at_zero(act: Activation) -> tuple[float, float, float, float]:
@@ -116,9 +137,10 @@ def _is_scale_invariant(act: Activation) -> bool:
 
 def universality_class(activation: Any) -> str:
     """``"scale-invariant"``, ``"K*=0"``, ``"half-stable"`` or ``"none"`` (no critical initialisation)."""
+    act = get_activation(activation)  # an unknown name is an error, not the class "none"
     try:
-        return critical_init(activation).universality_class
-    except ValueError:
+        return critical_init(act).universality_class
+    except _NoCriticalInit:
         return "none"
 
 
@@ -135,8 +157,10 @@ def critical_init(activation: Any, n_quad: int = N_QUAD_INIT) -> CriticalInit:
     Raises ``ValueError`` when the activation has none (e.g. sigmoid, whose only solution needs
     :math:`C_b < 0`)."""
     act = get_activation(activation)
+    n_quad = _n_quad(n_quad)
     if act.chi1_infinite:
-        raise ValueError(f"activation {act.name!r} is discontinuous: chi_perp is infinite, no critical initialisation.")
+        raise _NoCriticalInit(f"activation {act.name!r} is discontinuous: chi_perp is infinite, "
+                              "no critical initialisation.")
     if _is_scale_invariant(act):
         ap, am = float(act.fn(np.array([1.0]))[0]), -float(act.fn(np.array([-1.0]))[0])
         A2, A4 = (ap**2 + am**2) / 2, (ap**4 + am**4) / 2
@@ -158,7 +182,7 @@ def critical_init(activation: Any, n_quad: int = N_QUAD_INIT) -> CriticalInit:
         C_b = K - C_W * float(_second_moment(act, np.asarray(K), n_quad))
         if C_b >= -1e-12:
             return CriticalInit(act.name, max(C_b, 0.0), C_W, K, "half-stable", float("nan"), float("nan"))
-    raise ValueError(
+    raise _NoCriticalInit(
         f"activation {act.name!r} has no critical initialisation with C_b >= 0 "
         "(not scale-invariant, not in the K*=0 class, no half-stable point)."
     )
@@ -171,11 +195,13 @@ def kernel_recursion(
     kernel correction from layer 1 (:math:`K^1` = ``K1``, :math:`V^1 = 0`, :math:`K^{\{1\}1}=0`) to ``depth``.
     Formulas in the module docstring."""
     act = get_activation(activation)
-    if not (C_W > 0 and C_b >= 0):
-        raise ValueError(f"need C_W > 0 and C_b >= 0, got C_W={C_W}, C_b={C_b}.")
-    if not (K1 > 0 and depth >= 1):
-        raise ValueError("need K1 > 0 and depth >= 1.")
-    L = int(depth)
+    _one_number(C_b, "C_b (the bias variance)", "")
+    C_b = as_real(C_b, "C_b (the bias variance)", low=0.0)
+    C_W = _C_W(C_W)
+    _one_number(K1, "K1 (the first-layer kernel)", "")
+    K1 = as_positive(K1, "K1 (the first-layer kernel)")
+    L = as_count(depth, "depth", minimum=1)
+    n_quad = _n_quad(n_quad)
     K, cp, cperp, V, Kc = (np.zeros(L) for _ in range(5))
     K[0] = K1
     for i in range(L):

@@ -43,6 +43,7 @@ from scipy.optimize import brentq
 
 from spinlens.criticality.activations import Activation, get_activation
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 
 __all__ = [
     "DepthScaleCut",
@@ -89,14 +90,57 @@ def _check_finite(values: np.ndarray, act: Activation, what: str) -> None:
         )
 
 
-def _validate_sigmas(sigma_w2: Any, sigma_b2: Any) -> tuple[np.ndarray, np.ndarray]:
-    sw = np.asarray(sigma_w2, dtype=np.float64)
-    sb = np.asarray(sigma_b2, dtype=np.float64)
-    if not np.all(np.isfinite(sw)) or np.any(sw <= 0):
-        raise ValueError(f"sigma_w2 (the weight variance sigma_w^2) must be finite and > 0, got {sigma_w2}.")
-    if not np.all(np.isfinite(sb)) or np.any(sb < 0):
-        raise ValueError(f"sigma_b2 (the bias variance sigma_b^2) must be finite and >= 0, got {sigma_b2}.")
-    return sw, sb
+# ------------------------------------------------------------------------------------- validation
+# The public functions check their arguments here, once, before any quadrature: a bad value is a
+# ValueError that names the argument, never a NaN, a silently broadcast array or a numpy error.
+_SW = "sigma_w2 (the weight variance sigma_w^2)"
+_SB = "sigma_b2 (the bias variance sigma_b^2)"
+
+
+def _one_number(value: Any, name: str, grid_hint: str) -> None:
+    if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0):
+        raise ValueError(f"{name} must be one number, got {type(value).__name__} of length {len(value)}"
+                         f"{'; ' + grid_hint if grid_hint else ''}.")
+
+
+def _scalar_sigmas(sigma_w2: Any, sigma_b2: Any, grid_hint: str = "use phase_diagram for grids"
+                   ) -> tuple[float, float]:
+    """One weight variance > 0 and one bias variance >= 0, as floats (bools, NaN, inf, lists refused)."""
+    _one_number(sigma_w2, _SW, grid_hint)
+    _one_number(sigma_b2, _SB, grid_hint)
+    return as_positive(sigma_w2, _SW), as_real(sigma_b2, _SB, low=0.0)
+
+
+def _positive_array(value: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """A non-empty finite real array with every entry > 0."""
+    A = as_real_array(value, name, ndim=ndim)
+    if np.any(A <= 0):
+        raise ValueError(f"{name} must be > 0 everywhere, got {A.min():g}.")
+    return A
+
+
+def _nonnegative_array(value: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """A non-empty finite real array with every entry >= 0."""
+    A = as_real_array(value, name, ndim=ndim)
+    if np.any(A < 0):
+        raise ValueError(f"{name} must be >= 0 everywhere, got {A.min():g}.")
+    return A
+
+
+def _correlations(value: Any, name: str = "c") -> np.ndarray:
+    """Correlations in [-1, 1] (any shape; 1e-12 of round-off tolerated and clipped)."""
+    C = as_real_array(value, f"{name} (a correlation)")
+    if np.any(np.abs(C) > 1 + 1e-12):
+        raise ValueError(f"{name} (a correlation) must lie in [-1, 1], got {C.flat[np.argmax(np.abs(C))]:g}.")
+    return np.clip(C, -1.0, 1.0)
+
+
+def _n_quad(value: Any, name: str = "n_quad") -> int:
+    return as_count(value, f"{name} (Gauss–Hermite nodes)", minimum=2)
+
+
+def _q0(value: Any) -> float:
+    return as_positive(value, "q0 (the starting squared length, > 0: q = 0 is no signal)")
 
 
 def _gmean(f: Any, q: np.ndarray, act: Activation, n: int, what: str) -> np.ndarray:
@@ -144,13 +188,14 @@ def _dsecond_moment_dq(act: Activation, q: np.ndarray, n: int = N_QUAD) -> np.nd
 def length_map(
     activation: Any, q: Any, sigma_w2: float, sigma_b2: float, n_quad: int = N_QUAD
 ) -> np.ndarray:
-    r"""The length map :math:`q \mapsto \sigma_w^2\,\mathbb E_z[\phi(\sqrt q z)^2] + \sigma_b^2` (any shape of q)."""
+    r"""The length map :math:`q \mapsto \sigma_w^2\,\mathbb E_z[\phi(\sqrt q z)^2] + \sigma_b^2`.
+
+    ``q`` : any shape, finite and >= 0 (q = 0, the zero input, maps to :math:`\sigma_w^2\phi(0)^2+\sigma_b^2`);
+    ``sigma_w2 > 0`` and ``sigma_b2 >= 0`` are single numbers."""
     act = get_activation(activation)
-    sw, sb = _validate_sigmas(sigma_w2, sigma_b2)
-    q = np.asarray(q, dtype=np.float64)
-    if np.any(q < 0):
-        raise ValueError("q (squared length per neuron) must be >= 0.")
-    return sw * _second_moment(act, q, n_quad) + sb
+    sw, sb = _scalar_sigmas(sigma_w2, sigma_b2, "")
+    q = _nonnegative_array(q, "q (squared length per neuron)")
+    return sw * _second_moment(act, q, _n_quad(n_quad)) + sb
 
 
 def _pair_expectation(f: Any, g: Any, q: np.ndarray, c: np.ndarray, act: Activation, n: int) -> np.ndarray:
@@ -172,35 +217,51 @@ def correlation_map(
 ) -> np.ndarray:
     r"""The correlation map for two inputs of equal length :math:`q`:
     :math:`c \mapsto [\sigma_w^2\,\mathbb E\phi(u_1)\phi(u_2) + \sigma_b^2]/q'` with :math:`q'` the image of q
-    under the length map (so that at :math:`q = q^*` it is Poole et al.'s c-map). 2-D Gauss–Hermite."""
+    under the length map (so that at :math:`q = q^*` it is Poole et al.'s c-map). 2-D Gauss–Hermite.
+
+    ``q > 0`` and ``c`` in [-1, 1] broadcast (any shapes); ``sigma_w2 > 0`` and ``sigma_b2 >= 0`` are single
+    numbers."""
     act = get_activation(activation)
-    sw, sb = _validate_sigmas(sigma_w2, sigma_b2)
-    c = np.asarray(c, dtype=np.float64)
-    if np.any(np.abs(c) > 1 + 1e-12):
-        raise ValueError("correlations c must lie in [-1, 1].")
+    sw, sb = _scalar_sigmas(sigma_w2, sigma_b2, "")
+    q = _positive_array(q, "q (squared length per neuron; q = 0 has no correlation)")
+    c = _correlations(c)
+    n_quad = _n_quad(n_quad)
     if act.pair_kernel is not None:  # closed form (sign: quadrature cannot resolve the jump)
-        num = sw * act.pair_kernel(np.asarray(q, float), np.clip(c, -1, 1)) + sb
+        num = sw * act.pair_kernel(q, c) + sb
     else:
-        num = sw * _pair_expectation(act.fn, act.fn, q, np.clip(c, -1, 1), act, n_quad) + sb
+        num = sw * _pair_expectation(act.fn, act.fn, q, c, act, n_quad) + sb
     # same nodes for the normaliser, so that c = 1 maps exactly to 1 (needed near the critical line)
-    return num / (sw * _second_moment(act, np.asarray(q, float), n_quad) + sb)
+    return num / (sw * _second_moment(act, q, n_quad) + sb)
 
 
-def erf_maps(q: Any, c: Any, sigma_w2: float, sigma_b2: float) -> tuple[np.ndarray, np.ndarray]:
+def _closed_form_args(q: Any, c: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[np.ndarray, ...]:
+    out = (_positive_array(q, "q (squared length per neuron; q = 0 has no correlation)"), _correlations(c),
+           _positive_array(sigma_w2, _SW), _nonnegative_array(sigma_b2, _SB))
+    try:
+        np.broadcast_shapes(*(a.shape for a in out))
+    except ValueError:
+        raise ValueError("q, c, sigma_w2 and sigma_b2 must broadcast together, got shapes "
+                         f"{[a.shape for a in out]}.") from None
+    return out
+
+
+def erf_maps(q: Any, c: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[np.ndarray, np.ndarray]:
     r"""Closed forms for :math:`\phi=\mathrm{erf}`: :math:`q' = \sigma_w^2 (2/\pi)\arcsin(2q/(1+2q)) + \sigma_b^2`,
-    :math:`c' = [\sigma_w^2 (2/\pi)\arcsin(2qc/(1+2q)) + \sigma_b^2]/q'` (Williams 1997)."""
-    q = np.asarray(q, float)
+    :math:`c' = [\sigma_w^2 (2/\pi)\arcsin(2qc/(1+2q)) + \sigma_b^2]/q'` (Williams 1997).
+
+    Elementwise: ``q > 0``, ``c`` in [-1, 1], ``sigma_w2 > 0``, ``sigma_b2 >= 0`` broadcast together."""
+    q, c, sigma_w2, sigma_b2 = _closed_form_args(q, c, sigma_w2, sigma_b2)
     qn = sigma_w2 * (2 / np.pi) * np.arcsin(2 * q / (1 + 2 * q)) + sigma_b2
-    cn = (sigma_w2 * (2 / np.pi) * np.arcsin(2 * q * np.asarray(c, float) / (1 + 2 * q)) + sigma_b2) / qn
+    cn = (sigma_w2 * (2 / np.pi) * np.arcsin(2 * q * c / (1 + 2 * q)) + sigma_b2) / qn
     return qn, cn
 
 
-def relu_maps(q: Any, c: Any, sigma_w2: float, sigma_b2: float) -> tuple[np.ndarray, np.ndarray]:
+def relu_maps(q: Any, c: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[np.ndarray, np.ndarray]:
     r"""Closed forms for ReLU (arc-cosine kernel, Cho & Saul 2009): :math:`q' = \sigma_w^2 q/2 + \sigma_b^2`,
     :math:`c' = [\sigma_w^2 \tfrac{q}{2\pi}(\sin\theta + (\pi-\theta)\cos\theta) + \sigma_b^2]/q'`,
-    :math:`\theta=\arccos c`."""
-    q = np.asarray(q, float)
-    th = np.arccos(np.clip(np.asarray(c, float), -1, 1))
+    :math:`\theta=\arccos c`. Elementwise, arguments as in :func:`erf_maps`."""
+    q, c, sigma_w2, sigma_b2 = _closed_form_args(q, c, sigma_w2, sigma_b2)
+    th = np.arccos(c)
     qn = sigma_w2 * q / 2 + sigma_b2
     cn = (sigma_w2 * q / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th)) + sigma_b2) / qn
     return qn, cn
@@ -214,9 +275,12 @@ def iterate_maps(
     squared length per unit :math:`q_\text{in}`). Returns arrays :math:`q^l, c^l`, shape ``(depth,)``, l = 1..depth.
     The correlation map here uses the two (equal) lengths of the current layer."""
     act = get_activation(activation)
-    _validate_sigmas(sigma_w2, sigma_b2)
+    sigma_w2, sigma_b2 = _scalar_sigmas(sigma_w2, sigma_b2, "")
+    q = as_positive(q0, "q0 (the first-layer squared length)")
+    c = as_real(c0, "c0 (the first-layer correlation)", low=-1.0, high=1.0)
+    depth = as_count(depth, "depth", minimum=1)
+    n_quad = _n_quad(n_quad)
     qs, cs = np.empty(depth), np.empty(depth)
-    q, c = float(q0), float(c0)
     for i in range(depth):
         qs[i], cs[i] = q, c
         if i + 1 < depth:
@@ -377,8 +441,9 @@ def fixed_point(
     ----------
     activation : a name (``"tanh"``, ``"erf"``, ``"relu"``, ...) or an elementwise NumPy/torch callable.
     sigma_w2, sigma_b2 : weight variance :math:`\sigma_w^2 > 0` and bias variance :math:`\sigma_b^2 \ge 0`.
-    q0 : the length the iteration starts from; ``q*`` is the fixed point reached from it (relevant only when
-        the length map has several, e.g. ``q = 0`` and ``q > 0`` for tanh at :math:`\sigma_b=0`).
+    q0 : the length (> 0) the iteration starts from; ``q*`` is the fixed point reached from it (relevant only
+        when the length map has several, e.g. ``q = 0`` and ``q > 0`` for tanh at :math:`\sigma_b=0`).
+    n_quad, n_quad_2d : Gauss–Hermite nodes (>= 2) of the 1-D and 2-D (per dimension) quadratures.
 
     Notes
     -----
@@ -387,13 +452,11 @@ def fixed_point(
     :math:`c^*<1` solves :math:`c = \mathcal C(c)` (Brent's method on the 2-D quadrature).
     """
     act = get_activation(activation)
-    sw_a, sb_a = _validate_sigmas(sigma_w2, sigma_b2)
-    if sw_a.ndim or sb_a.ndim:
-        raise ValueError("fixed_point takes scalar sigma_w2 and sigma_b2; use phase_diagram for grids.")
-    sw, sb = float(sw_a), float(sb_a)
-    if not (np.isfinite(q0) and q0 >= 0):
-        raise ValueError(f"q0 must be finite and >= 0, got {q0}.")
-    q = float(_solve_q_star(act, sw_a, sb_a, float(q0), n_quad))
+    sw, sb = _scalar_sigmas(sigma_w2, sigma_b2)
+    q0 = _q0(q0)
+    n_quad, n_quad_2d = _n_quad(n_quad), _n_quad(n_quad_2d, "n_quad_2d")
+    sw_a, sb_a = np.asarray(sw), np.asarray(sb)
+    q = float(_solve_q_star(act, sw_a, sb_a, q0, n_quad))
     chi1 = float(_chi1_at(act, sw_a, np.asarray(q), n_quad))
     if not np.isfinite(q):
         return FixedPoint(act.name, sw, sb, q, float("nan"), chi1, float("nan"), float("nan"),
@@ -454,8 +517,10 @@ def critical_line(
     r"""Critical :math:`\sigma_w^2` (where :math:`\chi_1 = 1`) for each :math:`\sigma_b^2` in an array;
     vectorised Illinois regula falsi after a bracketing scan; NaN where no crossing below ``sigma_w2_max``."""
     act = get_activation(activation)
-    sb = np.atleast_1d(np.asarray(sigma_b2, dtype=np.float64))
-    _validate_sigmas(1.0, sb)
+    sb = np.atleast_1d(_nonnegative_array(sigma_b2, _SB, ndim=(0, 1)))
+    q0 = _q0(q0)
+    sigma_w2_max = as_real(sigma_w2_max, "sigma_w2_max", low=1e-3, low_open=True)
+    n_quad = _n_quad(n_quad)
     if act.chi1_infinite:
         return np.full(sb.shape, np.nan)
     out = np.full(sb.shape, np.nan)
@@ -507,6 +572,9 @@ def critical_sigma_w2(activation: Any, sigma_b2: float = 0.0, q0: float = 1.0) -
     Raises ``ValueError`` when :math:`\chi_1 < 1` for every :math:`\sigma_w^2 \le 10^3` (or for ``sign``,
     which is chaotic everywhere)."""
     act = get_activation(activation)
+    _one_number(sigma_b2, _SB, "use critical_line for several")
+    sigma_b2 = as_real(sigma_b2, _SB, low=0.0)
+    q0 = _q0(q0)
     if act.chi1_infinite:
         raise ValueError(f"activation {act.name!r} has chi_1 = inf (discontinuous): it is chaotic for every sigma_w2.")
     val = float(critical_line(act, np.array([sigma_b2]), q0=q0)[0])
@@ -675,11 +743,10 @@ def phase_diagram(
     agrees with the 2-D quadrature of :func:`fixed_point` to ~1e-8 for smooth activations.
     """
     act = get_activation(activation)
-    sw1 = np.atleast_1d(np.asarray(sigma_w2_grid, dtype=np.float64))
-    sb1 = np.atleast_1d(np.asarray(sigma_b2_grid, dtype=np.float64))
-    if sw1.ndim != 1 or sb1.ndim != 1:
-        raise ValueError("sigma_w2_grid and sigma_b2_grid must be 1-D arrays.")
-    _validate_sigmas(sw1, sb1)
+    sw1 = np.atleast_1d(_positive_array(sigma_w2_grid, "sigma_w2_grid (weight variances sigma_w^2)", ndim=(0, 1)))
+    sb1 = np.atleast_1d(_nonnegative_array(sigma_b2_grid, "sigma_b2_grid (bias variances sigma_b^2)", ndim=(0, 1)))
+    q0, n_quad = _q0(q0), _n_quad(n_quad)
+    n_mehler = as_count(n_mehler, "n_mehler (terms of the Mehler series)", minimum=2)
     SW, SB = np.meshgrid(sw1, sb1)
     q, c_star, chi1, chi_par, chi_c, xi_q, xi_c = _evaluate(act, SW.ravel(), SB.ravel(), q0, n_quad, n_mehler)
     crit = critical_line(act, sb1, q0=q0, n_quad=n_quad) if not act.chi1_infinite else np.full(sb1.shape, np.nan)
@@ -734,14 +801,11 @@ def depth_scale_cut(
     sigma_b2 : one bias variance :math:`\sigma_b^2 \ge 0`.
     """
     act = get_activation(activation)
-    sw1 = np.atleast_1d(np.asarray(sigma_w2, dtype=np.float64))
-    sb_a = np.asarray(sigma_b2, dtype=np.float64)
-    if sw1.ndim != 1:
-        raise ValueError("sigma_w2 must be a 1-D array of weight variances.")
-    if sb_a.ndim:
-        raise ValueError("depth_scale_cut takes one sigma_b2; use phase_diagram for a grid of bias variances.")
-    _validate_sigmas(sw1, sb_a)
-    sb = float(sb_a)
+    sw1 = np.atleast_1d(_positive_array(sigma_w2, "sigma_w2 (weight variances sigma_w^2)", ndim=(0, 1)))
+    _one_number(sigma_b2, _SB, "depth_scale_cut takes one sigma_b2; use phase_diagram for a grid of bias variances")
+    sb = as_real(sigma_b2, _SB, low=0.0)
+    q0, n_quad = _q0(q0), _n_quad(n_quad)
+    n_mehler = as_count(n_mehler, "n_mehler (terms of the Mehler series)", minimum=2)
     q, c_star, chi1, chi_par, chi_c, xi_q, xi_c = _evaluate(act, sw1, np.full(sw1.shape, sb), q0, n_quad,
                                                              n_mehler)
     crit = float("nan") if act.chi1_infinite else float(critical_line(act, np.array([sb]), q0=q0,
