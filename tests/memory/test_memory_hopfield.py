@@ -180,3 +180,55 @@ def test_spurious_mixture_states_are_found_and_classified() -> None:
     found = spurious_states(model, n_starts=100, rng=0)
     assert found.counts.get("mixture-3", 0) > 5 and found.counts.get("retrieval", 0) > 5
     assert set(found.kinds) <= {"retrieval", "reversed", "mixture-3"}
+
+
+_GRID = {"n_spins": [10, 12, 14], "alphas": [0.1, 0.14, 0.18], "n_tested": 2, "per_set": 1, "max_sweeps": 5,
+         "rng": 0}
+
+
+@pytest.mark.parametrize(("kw", "name"), [
+    ({"n_spins": None}, "n_spins"), ({"n_spins": 250}, "n_spins"), ({"n_spins": [20, 30.5, 40]}, "n_spins"),
+    ({"n_spins": [[20], [30], [40]]}, "n_spins"), ({"alphas": ["a", "b", "c"]}, "alphas"),
+    ({"alphas": [[0.1, 0.14, 0.18]]}, "alphas"), ({"n_tested": [2]}, "n_tested"), ({"per_set": [2]}, "per_set"),
+    ({"max_sweeps": [2]}, "max_sweeps"), ({"threshold": True}, "threshold"), ({"threshold": 0.0}, "threshold"),
+])
+def test_capacity_experiment_names_the_bad_argument(kw, name) -> None:
+    """Were: TypeError from int()/iteration naming nothing, numpy's 'could not convert string', threshold=True run."""
+    with pytest.raises(ValueError, match=name):
+        capacity_experiment(**{**_GRID, **kw})
+
+
+@pytest.mark.parametrize(("kw", "name"), [
+    ({"alphas": np.array(0.0)}, "alphas"),                              # was: the message named no argument
+    ({"n": 0}, "n"),                                                     # was: ZeroDivisionError
+    ({"p": np.array([1.0, 2.0, 0.5, 0.1, -1.0])}, "p"),                  # was: fitted silently
+    ({"p": np.array(["1", "1", "1", "1", "1"], dtype=object)}, "p"), ({"p": np.ones(4)}, "p"),
+])
+def test_fit_alpha_c_names_the_bad_argument(kw, name) -> None:
+    args = {"alphas": np.linspace(0.1, 0.2, 5), "p": np.array([1.0, 0.9, 0.5, 0.1, 0.0]), "n": 100, **kw}
+    with pytest.raises(ValueError, match=name):
+        fit_alpha_c(**args)
+
+
+_OBJ3 = np.array(["1.0", "1.0", "1.0"], dtype=object)
+
+
+@pytest.mark.parametrize(("kw", "name"), [
+    ({"alpha_c_n": _OBJ3}, "alpha_c_n"), ({"errors": _OBJ3}, "errors"),          # were: strings parsed silently
+    ({"exponent": 0.0}, "exponent"),            # was: N^0 = 1 at every size, reported as "add sizes"
+    ({"n_spins": np.array([np.nan, 0.0, 0.0])}, "n_spins"), ({"n_spins": np.array([100, -200, 400])}, "n_spins"),
+    ({"errors": np.array([0.01, -0.01, 0.01])}, "errors"),
+])
+def test_extrapolate_alpha_c_names_the_bad_argument(kw, name) -> None:
+    args = {"n_spins": np.array([100, 200, 400]), "alpha_c_n": np.array([0.15, 0.145, 0.142]),
+            "errors": np.array([0.01, 0.01, 0.01]), **kw}
+    with pytest.raises(ValueError, match=name):
+        extrapolate_alpha_c(**args)
+
+
+@pytest.mark.parametrize("bad", [None, 3, "r", np.zeros(3)])
+def test_capacity_figure_refuses_a_non_result(bad) -> None:
+    from spinlens.memory import capacity_figure
+
+    with pytest.raises(TypeError, match="result"):
+        capacity_figure(bad)

@@ -32,6 +32,7 @@ from spinlens._progress import ProgressCallback
 from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.memory.hopfield import Rule, check_rule, hopfield, retrieve
 from spinlens.results import Estimate, Result
+from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 from spinlens.sweeps import Unit, run_sweep_with
 
 __all__ = ["CapacityResult", "capacity_experiment", "capacity_point", "capacity_figure", "fit_alpha_c",
@@ -98,10 +99,15 @@ def fit_alpha_c(alphas: Any, p: Any, n: int) -> tuple[float, float]:
     ``alphas`` increasing. Raises ``ValueError`` when the retrieval probability does not fall through 1/2 inside
     the loads (then a_c lies outside them and a fitted number would be an extrapolation of the logistic form).
     """
-    a = np.asarray(alphas, dtype=np.float64)
-    y = np.asarray(p, dtype=np.float64)
-    if a.ndim != 1 or a.shape != y.shape or a.size < 3 or np.any(np.diff(a) <= 0):
-        raise ValueError("fit_alpha_c needs at least three increasing loads and one retrieval probability each.")
+    a = as_real_array(alphas, "alphas", ndim=1)
+    y = as_real_array(p, "p (retrieval probabilities)", ndim=1)
+    n = as_count(n, "n (patterns tested per load)", minimum=1)
+    if a.size < 3 or np.any(np.diff(a) <= 0):
+        raise ValueError(f"fit_alpha_c needs alphas: at least three increasing loads, got {a.tolist()[:10]}.")
+    if y.shape != a.shape:
+        raise ValueError(f"p needs one retrieval probability per load: shape {a.shape}, got {y.shape}.")
+    if np.any((y < 0) | (y > 1)):
+        raise ValueError("p must be retrieval probabilities in [0, 1] (fractions of the n tested patterns retrieved).")
     ac, err, _ = _fit_logistic(a, y, n)
     flag, note = _classify(a, y, ac)
     if flag != "ok":
@@ -177,14 +183,23 @@ def extrapolate_alpha_c(n_spins: Any, alpha_c_n: Any, errors: Any, exponent: flo
     and leave no residual to check the error bar against. The error of :math:`\alpha_c` is the weighted-fit error,
     inflated by :math:`\sqrt{\chi^2/\mathrm{dof}}` when the scatter exceeds the error bars.
     """
-    x = np.asarray(n_spins, dtype=np.float64) ** (-exponent)
-    y = np.asarray(alpha_c_n, dtype=np.float64)
-    e_in = np.asarray(errors, dtype=np.float64)
-    if not (x.shape == y.shape == e_in.shape and x.ndim == 1):
-        raise ValueError("n_spins, alpha_c_n and errors must be 1-D arrays of one length.")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(np.isfinite(e_in))):
-        raise ValueError("alpha_c_n and its errors must be finite: drop the sizes whose alpha_c(N) was not "
-                         "resolved (CapacityResult.resolved) before extrapolating.")
+    exponent = as_positive(exponent, "exponent")
+    sizes = as_real_array(n_spins, "n_spins (sizes N)", ndim=1)
+    if np.any(sizes <= 0):
+        raise ValueError(f"n_spins must be sizes N > 0, got {sizes.tolist()[:10]}.")
+    unresolved = ("; drop the sizes whose alpha_c(N) was not resolved (CapacityResult.resolved) before "
+                  "extrapolating")
+    try:
+        y = as_real_array(alpha_c_n, "alpha_c_n")
+        e_in = as_real_array(errors, "errors (of alpha_c_n)")
+    except ValueError as exc:
+        raise ValueError(str(exc).rstrip(".") + (unresolved if "NaN" in str(exc) else "") + ".") from None
+    if not (sizes.shape == y.shape == e_in.shape):
+        raise ValueError(f"n_spins, alpha_c_n and errors must be 1-D arrays of one length, got shapes "
+                         f"{sizes.shape}, {y.shape}, {e_in.shape}.")
+    if np.any(e_in < 0):
+        raise ValueError("errors must be standard errors >= 0 of alpha_c_n.")
+    x = sizes ** (-exponent)
     if np.unique(x).size < MIN_SIZES_EXTRAPOLATION:
         raise ValueError(f"the finite-size extrapolation needs alpha_c(N) at {MIN_SIZES_EXTRAPOLATION} or more "
                          f"distinct sizes N, got {np.unique(x).size}: a line through two points has no error bar "
@@ -254,10 +269,11 @@ def capacity_experiment(
     sizes and is NaN (with a note) when fewer than three are resolved.
     """
     Ns, A = check_capacity_grid(n_spins, alphas)
-    if int(n_tested) < 1 or int(per_set) < 1 or int(max_sweeps) < 1:
-        raise ValueError(f"n_tested, per_set and max_sweeps must be >= 1, got {n_tested}, {per_set}, {max_sweeps}.")
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ValueError(f"threshold is the final overlap that counts as retrieval, in (0, 1]; got {threshold}.")
+    n_tested = as_count(n_tested, "n_tested", minimum=1)
+    per_set = as_count(per_set, "per_set", minimum=1)
+    max_sweeps = as_count(max_sweeps, "max_sweeps", minimum=1)
+    threshold = as_real(threshold, "threshold (the final overlap that counts as retrieval)", low=0.0, high=1.0,
+                        low_open=True)
     check_rule(rule)  # refused before any unit runs
     config = {"n_tested": int(n_tested), "per_set": int(per_set), "rule": str(rule), "max_sweeps": int(max_sweeps)}
     key = lambda N, alpha: f"N={int(N)},alpha={float(alpha):.6g}"  # noqa: E731
@@ -306,14 +322,16 @@ def check_capacity_grid(n_spins: Any, alphas: Any = None) -> tuple[np.ndarray, n
     Raises ``ValueError`` (saying what to pass) for fewer than three distinct sizes N >= 10, fewer than three
     distinct positive finite loads, or repeated values.
     """
-    Ns = np.asarray([int(n) for n in n_spins])
-    if Ns.ndim != 1 or np.unique(Ns).size != Ns.size:
+    if isinstance(n_spins, (str, bytes)) or not np.iterable(n_spins):
+        raise ValueError(f"n_spins must be a list of sizes N (e.g. [200, 400, 800]), got {n_spins!r}.")
+    Ns = np.asarray([as_count(n, "n_spins (each size N)") for n in n_spins], dtype=np.int64)
+    if np.unique(Ns).size != Ns.size:
         raise ValueError(f"sizes N must be distinct, got {Ns.tolist()}.")
     if Ns.size < MIN_SIZES_EXTRAPOLATION or Ns.min() < 10:
         raise ValueError(f"pass at least {MIN_SIZES_EXTRAPOLATION} sizes N >= 10 for the finite-size extrapolation "
                          f"(a fit of alpha_c + a N^-1/2 with an error bar), got {Ns.tolist()}; e.g. 200,400,800.")
-    A = np.round(np.arange(0.10, 0.2201, 0.01), 4) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    if A.ndim != 1 or not np.all(np.isfinite(A)) or np.any(A <= 0):
+    A = np.round(np.arange(0.10, 0.2201, 0.01), 4) if alphas is None else as_real_array(alphas, "alphas", ndim=1)
+    if np.any(A <= 0):
         raise ValueError(f"alphas must be positive finite loads P/N, got {A.tolist()}.")
     if np.unique(A).size != A.size:
         raise ValueError(f"alphas must be distinct, got {A.tolist()}.")
@@ -331,6 +349,8 @@ def capacity_figure(result: CapacityResult) -> Any:
     """
     from spinlens.report import new_figure
 
+    if not isinstance(result, CapacityResult):
+        raise TypeError(f"result must be the CapacityResult of capacity_experiment(), got {type(result).__name__}.")
     fig, (ax1, ax2) = new_figure(1, 2, size=(10, 3.8))
     aa = np.linspace(result.alphas.min(), result.alphas.max(), 200)
     flags = result.alpha_c_n_flag or ("ok",) * len(result.n_spins)
