@@ -216,6 +216,34 @@ def _solver_config(n_params: int, k: int, which: str, max_steps: int, trace_matv
     }
 
 
+def _check_options(*, epochs: int | None, lr: float | None, n_train: int, k: int, lanczos_steps: int, seed: int,
+                   grid: int | None = None, n_planes: int | None = None) -> None:
+    """Refuse bad numbers before anything is read, trained or written (each message names its option)."""
+    from spinlens.spins.model import as_count, as_positive
+
+    if epochs is not None:
+        as_count(epochs, "--epochs", minimum=1)
+    if lr is not None:
+        as_positive(lr, "--lr (learning rate)")
+    try:
+        as_count(n_train, "--n-train", minimum=0)
+    except ValueError as exc:
+        raise UserError(f"{exc} (0 = all of the training split)") from None
+    as_count(k, "--k (eigenpairs per end)", minimum=1)
+    _lanczos_max_steps(1, 1, lanczos_steps)
+    as_count(seed, "--seed", minimum=0)
+    if grid is not None:
+        as_count(grid, "--grid (points per axis)", minimum=2)
+    if n_planes is not None:
+        as_count(n_planes, "--n-planes", minimum=1)
+
+
+def _check_k(k: int, n_params: int, ends: int) -> None:
+    if ends * k > n_params:
+        raise UserError(f"--k {k} asks for {ends * k} eigenpairs but the MLP has only {n_params} parameters; "
+                        f"lower --k to at most {n_params // ends}.")
+
+
 def _check_counts(trace_matvec: int, density_steps: int, density_vectors: int) -> None:
     if trace_matvec < 3:
         raise UserError(f"--trace-matvec must be at least 3 (Hutch++ uses a third for its sketch), got {trace_matvec}.")
@@ -295,10 +323,13 @@ def landscape(
     from spinlens.report import Section, write_report
 
     t0 = time.perf_counter()
+    _check_options(epochs=epochs, lr=lr, n_train=n_train, k=k, lanczos_steps=lanczos_steps, seed=seed, grid=grid,
+                   n_planes=n_planes)
     _check_counts(trace_matvec, density_steps, density_vectors)
     st = _setup(model, dataset, hidden, activation, n_train, seed)
     X, y, yt, widths, net_a = st.X, st.y, st.yt, st.widths, st.net
     n_params = sum(p.numel() for p in net_a.parameters())
+    _check_k(k, n_params, 2)
     max_steps = _lanczos_max_steps(n_params, k, lanczos_steps)
     n_interp = 21
     config = {
@@ -491,7 +522,12 @@ def hessian(
     from spinlens.report import Section, write_report
 
     t0 = time.perf_counter()
+    _check_options(epochs=epochs, lr=lr, n_train=n_train, k=k, lanczos_steps=lanczos_steps, seed=seed)
     _check_counts(trace_matvec, density_steps, density_vectors)
+    if which not in ("top", "bottom", "both"):
+        raise UserError(f"--which must be top, bottom or both, got {which!r}.")
+    if backend not in ("double_backward", "forward_over_reverse"):
+        raise UserError(f"--backend must be double_backward or forward_over_reverse, got {backend!r}.")
     if model is not None and (epochs is not None or lr is not None):
         given = ", ".join(f for f, v in (("--epochs", epochs), ("--lr", lr)) if v is not None)
         raise UserError(f"{given} set{'s' if ',' not in given else ''} the training of the MLP; with --model the "
@@ -501,6 +537,7 @@ def hessian(
     st = _setup(model, dataset, hidden, activation, n_train, seed)
     X, y, widths, net = st.X, st.y, st.widths, st.net
     n_params = sum(p.numel() for p in net.parameters())
+    _check_k(k, n_params, 2 if which == "both" else 1)
     max_steps = _lanczos_max_steps(n_params, k, lanczos_steps)
     training: dict[str, Any] = (
         {"trained": True, "optimizer": _OPTIMIZER, "batch_size": _BATCH, "epochs": epochs, "lr": lr, "n_train": len(y),

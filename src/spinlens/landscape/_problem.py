@@ -15,7 +15,9 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-__all__ = ["Problem", "default_device", "as_batches"]
+from spinlens.spins.model import _describe
+
+__all__ = ["Problem", "default_device", "as_batches", "check_module"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -33,33 +35,64 @@ def _to_tensor(a: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a))
 
 
+def check_module(model: Any, name: str = "model") -> nn.Module:
+    """``model`` if it is a ``torch.nn.Module``, else a ``TypeError`` naming the argument."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__} ({_describe(model)}).")
+    return model
+
+
+def _batch_tensor(a: Any, what: str) -> torch.Tensor:
+    try:
+        t = _to_tensor(a)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"data: the {what} of a batch are not a numeric array ({_describe(a)}): {exc}") from None
+    if t.ndim == 0:
+        raise ValueError(f"data: the {what} of a batch are a scalar ({_describe(a)}); pass one row per sample.")
+    return t
+
+
 def as_batches(data: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(inputs, targets)`` or an iterable of such pairs (a DataLoader) → a list of tensor pairs."""
+    """``(inputs, targets)`` or an iterable of such pairs (a DataLoader) → a list of tensor pairs.
+
+    Refuses anything else, an empty batch (0 samples) and inputs/targets of different lengths with a
+    ``ValueError`` naming ``data``.
+    """
+    usage = "pass (inputs, targets) or an iterable of (inputs, targets) batches (a DataLoader)"
     if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (tuple, list)):
         pairs: Iterable[Any] = [data]
-    elif isinstance(data, Iterable):
+    elif isinstance(data, Iterable) and not isinstance(data, (str, bytes, dict, np.ndarray, torch.Tensor)):
         pairs = data
     else:
-        raise ValueError("data must be (inputs, targets) or an iterable of (inputs, targets) batches (a DataLoader).")
+        raise ValueError(f"data must be (inputs, targets) or a DataLoader, got {_describe(data)}; {usage}.")
     out = []
-    for pair in pairs:
+    for i, pair in enumerate(pairs):
         if not isinstance(pair, (tuple, list)) or len(pair) < 2:
-            raise ValueError("each batch must be a pair (inputs, targets).")
-        x, y = _to_tensor(pair[0]), _to_tensor(pair[1])
+            raise ValueError(f"data: batch {i} is {_describe(pair)}, not a pair (inputs, targets); {usage}.")
+        x, y = _batch_tensor(pair[0], "inputs"), _batch_tensor(pair[1], "targets")
         if x.shape[0] != y.shape[0]:
             raise ValueError(
-                f"inputs and targets disagree in length: {x.shape[0]} inputs vs {y.shape[0]} targets."
+                f"data: inputs and targets disagree in length: {x.shape[0]} inputs vs {y.shape[0]} targets."
             )
+        if x.shape[0] == 0:
+            raise ValueError(f"data: batch {i} holds no samples (inputs of shape {tuple(x.shape)}); the mean loss "
+                             "needs at least one.")
         out.append((x, y))
     if not out:
-        raise ValueError("data holds no batches.")
+        raise ValueError(f"data holds no batches; {usage}.")
     return out
 
 
 def _select(names: Sequence[str], params: Sequence[str] | str | None) -> list[str]:
     if params is None:
         return list(names)
-    wanted = [params] if isinstance(params, str) else list(params)
+    if isinstance(params, str):
+        wanted = [params]
+    elif isinstance(params, (list, tuple)) and params and all(isinstance(w, str) for w in params):
+        wanted = list(params)
+    else:
+        raise TypeError(f"params must be a parameter name (or prefix) or a non-empty list of them, e.g. "
+                        f"{list(names)[:2]}; got {_describe(params)}.")
     chosen = [n for n in names if any(n == w or n.startswith(w.rstrip(".") + ".") for w in wanted)]
     if not chosen:
         raise ValueError(f"params={wanted!r} selects none of the trainable parameters {list(names)}.")
@@ -79,6 +112,7 @@ class Problem:
         ``None`` varies all trainable parameters (the per-layer restriction).
     dtype : ``torch.float64`` for accurate spectra; default the model's dtype.
     device : default CUDA when available.
+    name : how errors call ``model`` (``"model_a"`` in :func:`~spinlens.landscape.interpolate`).
     """
 
     def __init__(
@@ -89,9 +123,9 @@ class Problem:
         params: Sequence[str] | str | None = None,
         dtype: torch.dtype | None = None,
         device: str | torch.device | None = None,
+        name: str = "model",
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        check_module(model, name)
         if not callable(loss_fn):
             raise ValueError("loss_fn must be callable as loss_fn(output, target).")
         trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -25,6 +25,7 @@ from torch import nn
 from spinlens._rng import RNGLike, as_generator
 from spinlens.landscape.hessian import HessianOperator, _as_operator
 from spinlens.results import Result
+from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 
 __all__ = [
     "goe2_probabilities",
@@ -37,11 +38,17 @@ __all__ = [
 
 
 def goe2_probabilities(mu: float | np.ndarray) -> dict[str, Any]:
-    """GOE(2) prediction of the random-plane picture: probabilities of ``min``, ``max`` and ``saddle``."""
+    """GOE(2) prediction of the random-plane picture: probabilities of ``min``, ``max`` and ``saddle``.
+
+    ``mu = √N mean(λ)/std(λ)``: a finite number (floats out) or a numpy array of them (arrays out).
+    """
     from scipy.special import erf
     from scipy.stats import norm
 
-    mu = np.asarray(mu, dtype=float)
+    if isinstance(mu, (list, tuple)):
+        raise TypeError(f"mu must be a number or a numpy array of numbers, got a {type(mu).__name__}; "
+                        "pass np.asarray(mu) for several values.")
+    mu = as_real_array(mu, "mu")
 
     def pmin(m: np.ndarray) -> np.ndarray:
         return norm.cdf(m) - np.exp(-(m**2) / 4) * (1 + erf(m / 2)) / (2 * math.sqrt(2))
@@ -61,15 +68,22 @@ def projected_hessian(
     orthonormalize: bool = True,
     **kwargs: Any,
 ) -> np.ndarray:
-    """``DᵀHD`` (r, r) for directions ``D`` (r, N) (orthonormalised first unless told otherwise)."""
-    op = _as_operator(model, loss_fn, data, **kwargs)
+    """``DᵀHD`` (r, r) for directions ``D`` (r, N) (orthonormalised first unless told otherwise).
+
+    Zero, non-finite and (when orthonormalising) linearly dependent directions are refused.
+    """
+    from spinlens.landscape.directions import _direction_rows, _orthonormal_rows
+
     if directions is None:
         raise ValueError("directions (r, N) are required.")
-    D = np.asarray(directions, dtype=float)
-    if D.ndim != 2 or D.shape[1] != op.n_params:
-        raise ValueError(f"directions must have shape (r, {op.n_params}), got {D.shape}.")
+    D = _direction_rows(directions)
+    op = _as_operator(model, loss_fn, data, **kwargs)
+    if D.shape[1] != op.n_params:
+        raise ValueError(f"directions must have shape (r, {op.n_params}) (one entry per parameter), got {D.shape}.")
+    if not np.all(np.any(D != 0, axis=1)):
+        raise ValueError("directions holds a zero direction; every direction needs a non-zero length.")
     if orthonormalize:
-        Q, _ = np.linalg.qr(D.T)
+        Q, _ = _orthonormal_rows(D)
         D = Q.T
     Dt = torch.as_tensor(D, dtype=op.dtype, device=op.device)
     HD = op.matvec(Dt)
@@ -108,10 +122,24 @@ def projection_curvature(
 
     ``extremes = (λ_min, λ_max)`` may be passed when known; otherwise they come from Lanczos.
     """
+    from spinlens.landscape.directions import _direction_rows
     from spinlens.landscape.hessian import hessian_eigs
 
+    if directions is None:
+        raise ValueError("directions (2, N) are required: the two directions spanning the plane.")
+    D = _direction_rows(directions)
+    if D.shape[0] != 2:
+        raise ValueError(f"directions must hold the 2 directions of a plane, got {D.shape[0]}.")
+    if extremes is not None:
+        if isinstance(extremes, (str, bytes)) or not hasattr(extremes, "__len__") or len(extremes) != 2:
+            raise ValueError(f"extremes must be (lambda_min, lambda_max), got {extremes!r}.")
+        lo, hi = as_real(extremes[0], "extremes[0] (lambda_min)"), as_real(extremes[1], "extremes[1] (lambda_max)")
+        if lo > hi:
+            raise ValueError(f"extremes must be (lambda_min, lambda_max) with lambda_min <= lambda_max, "
+                             f"got {extremes}.")
+        extremes = (lo, hi)
     op = _as_operator(model, loss_fn, data, **kwargs)
-    P = projected_hessian(op, directions=directions)
+    P = projected_hessian(op, directions=D)
     ev = np.linalg.eigvalsh(P)
     if extremes is None:
         res = hessian_eigs(op, k=1, which="both", rng=0)
@@ -165,11 +193,15 @@ def random_plane_statistics(
     """
     from spinlens.landscape.hessian import hessian_trace
 
+    n_planes = as_count(n_planes, "n_planes", minimum=1)
+    batch_size = as_count(batch_size, "batch_size", minimum=1)
+    if mean_eig is not None:
+        mean_eig = as_real(mean_eig, "mean_eig")
+    if std_eig is not None:
+        std_eig = as_positive(std_eig, "std_eig")
     op = _as_operator(model, loss_fn, data, **kwargs)
     n = op.n_params
     g = as_generator(rng)
-    if n_planes < 1:
-        raise ValueError(f"n_planes must be positive, got {n_planes}.")
     if mean_eig is None or std_eig is None:
         tr = hessian_trace(op, n_matvec=99, rng=g)
         m = tr.trace.mean / n

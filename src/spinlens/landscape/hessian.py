@@ -29,6 +29,7 @@ from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator
 from spinlens.landscape._problem import LossFn, Problem
 from spinlens.results import Estimate, Result
+from spinlens.spins.model import _describe, as_count, as_positive, as_real_array
 
 __all__ = [
     "HessianOperator",
@@ -165,6 +166,9 @@ def _as_operator(
 ) -> HessianOperator:
     if isinstance(model, HessianOperator):
         return model
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or a HessianOperator, got {type(model).__name__} "
+                        f"({_describe(model)}).")
     if loss_fn is None or data is None:
         raise ValueError("loss_fn and data are required unless a HessianOperator is passed as the model.")
     return HessianOperator(model, loss_fn, data, **kw)
@@ -190,8 +194,22 @@ def lanczos(
     A breakdown (``beta ≈ 0``: an invariant subspace) restarts with a random orthogonal vector and a zero
     coupling, so the run continues to the full space.
     """
+    if not callable(matvec):
+        raise TypeError(f"matvec must be callable as matvec(v) -> H v, got {type(matvec).__name__}.")
+    if not isinstance(v0, torch.Tensor):
+        raise TypeError(f"v0 must be a torch.Tensor of shape (N,) or (b, N), got {type(v0).__name__} "
+                        f"({_describe(v0)}); wrap an array with torch.as_tensor.")
+    if v0.ndim not in (1, 2) or v0.numel() == 0 or not v0.is_floating_point():
+        raise ValueError(f"v0 must be a non-empty floating-point tensor of shape (N,) or (b, N), got shape "
+                         f"{tuple(v0.shape)} and dtype {v0.dtype}.")
+    if not bool(torch.isfinite(v0).all()):
+        raise ValueError("v0 contains NaN or inf; the start vectors must be finite.")
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    check_every = as_count(check_every, "check_every", minimum=1)
     single = v0.ndim == 1
     V = v0.reshape(1, -1) if single else v0
+    if bool((torch.linalg.vector_norm(V, dim=1) == 0).any()):
+        raise ValueError("v0 is (or holds) a zero vector; Lanczos needs non-zero start vectors.")
     b, n = V.shape
     m = int(min(n_steps, n))
     Q = torch.zeros(b, m, n, dtype=V.dtype, device=V.device)
@@ -355,6 +373,10 @@ def hessian_eigs(
     """
     if which not in ("top", "bottom", "both"):
         raise ValueError(f"which must be 'top', 'bottom' or 'both', got {which!r}.")
+    k = as_count(k, "k", minimum=1)
+    tol = as_positive(tol, "tol")
+    if max_iter is not None:
+        max_iter = as_count(max_iter, "max_iter", minimum=1)
     op = _as_operator(model, loss_fn, data, **_op_kw(params, backend, dtype, device))
     n = op.n_params
     if not 1 <= k <= n:
@@ -450,8 +472,17 @@ def hessian_trace(
     """
     if method not in ("hutchinson", "hutch++"):
         raise ValueError(f"method must be 'hutchinson' or 'hutch++', got {method!r}.")
-    if n_matvec < (3 if method == "hutch++" else 2):
-        raise ValueError(f"n_matvec too small for {method}: {n_matvec}.")
+    least = 3 if method == "hutch++" else 2
+    try:
+        n_matvec = as_count(n_matvec, "n_matvec", minimum=least)
+    except ValueError as exc:
+        raise ValueError(f"{exc} ({method} needs at least {least} products for a trace with an error bar)") from None
+    if rtol is not None:
+        rtol = as_positive(rtol, "rtol")
+    max_matvec = as_count(max_matvec, "max_matvec", minimum=least)
+    batch_size = as_count(batch_size, "batch_size", minimum=1)
+    if probe not in ("rademacher", "gaussian"):
+        raise ValueError(f"probe must be 'rademacher' or 'gaussian', got {probe!r}.")
     op = _as_operator(model, loss_fn, data, **_op_kw(params, backend, dtype, device))
     n = op.n_params
     g = as_generator(rng)
@@ -525,6 +556,16 @@ def spectral_density(
     ``n_vectors`` runs go in lock-step, so their Hessian-vector products are batched.
     ``sigma`` defaults to 1% of the spectral width.
     """
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    n_vectors = as_count(n_vectors, "n_vectors", minimum=1)
+    if sigma is not None:
+        sigma = as_positive(sigma, "sigma")
+    grid_points: np.ndarray | None = None
+    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+        n_grid = as_count(grid, "grid (number of points)", minimum=2)
+    else:
+        grid_points = as_real_array(grid, "grid", ndim=1)
+        n_grid = grid_points.size
     op = _as_operator(model, loss_fn, data, **_op_kw(params, backend, dtype, device))
     n = op.n_params
     g = as_generator(rng)
@@ -546,12 +587,7 @@ def spectral_density(
     lo, hi = float(nodes.min()), float(nodes.max())
     width = max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))
     sig = float(sigma) if sigma is not None else 0.01 * width
-    if sig <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}.")
-    if isinstance(grid, (int, np.integer)):
-        t = np.linspace(lo - 5 * sig, hi + 5 * sig, int(grid))
-    else:
-        t = np.asarray(grid, dtype=float)
+    t = np.linspace(lo - 5 * sig, hi + 5 * sig, n_grid) if grid_points is None else grid_points
     dens = np.zeros_like(t)
     for i in range(nodes.shape[0]):
         z = (t[:, None] - nodes[i][None, :]) / sig
@@ -585,10 +621,10 @@ def curvature_fd(
     """
     from spinlens.landscape.surface import evaluate_losses
 
-    if n_directions < 2:
-        raise ValueError(f"n_directions must be at least 2, got {n_directions}.")
-    if eps <= 0:
-        raise ValueError(f"eps must be positive, got {eps}.")
+    n_directions = as_count(n_directions, "n_directions", minimum=2)
+    eps = as_positive(eps, "eps")
+    if chunk_size is not None:
+        chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
     prob = Problem(model, loss_fn, data, params=params, dtype=dtype, device=device)
     n = prob.n_params
     g = as_generator(rng)

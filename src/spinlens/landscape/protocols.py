@@ -25,10 +25,11 @@ from torch import nn
 
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator
-from spinlens.landscape._problem import LossFn, Problem
+from spinlens.landscape._problem import LossFn, Problem, check_module
 from spinlens.landscape.directions import flat_parameters
 from spinlens.landscape.surface import evaluate_losses
 from spinlens.results import Result
+from spinlens.spins.model import _describe, as_count, as_positive, as_real_array
 
 __all__ = [
     "RandomWalk",
@@ -73,8 +74,9 @@ def random_walk(
     Each step adds ``step_size`` times a uniformly random unit vector; the distance from the start grows like
     ``s√t``. Losses at all positions are evaluated in vmapped batches.
     """
-    if n_steps < 1 or n_walkers < 1 or step_size <= 0:
-        raise ValueError("n_steps, n_walkers and step_size must be positive.")
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    n_walkers = as_count(n_walkers, "n_walkers", minimum=1)
+    step_size = as_positive(step_size, "step_size")
     prob = Problem(model, loss_fn, data, params=params, dtype=dtype, device=device)
     g = as_generator(rng)
     n = prob.n_params
@@ -130,10 +132,28 @@ def cluster_solutions(
     from scipy.cluster.hierarchy import cophenet, linkage
     from scipy.spatial.distance import pdist, squareform
 
-    X = np.stack([flat_parameters(s) if isinstance(s, nn.Module) else np.asarray(s, float).reshape(-1)
-                  for s in solutions])
+    methods = ("single", "complete", "average", "weighted", "centroid", "median", "ward")
+    if method not in methods:
+        raise ValueError(f"method must be one of {methods} (scipy linkage), got {method!r}.")
+    if isinstance(solutions, np.ndarray):
+        X = as_real_array(solutions, "solutions", ndim=2)
+    elif isinstance(solutions, (list, tuple)):
+        rows = []
+        for i, s in enumerate(solutions):
+            if isinstance(s, nn.Module):
+                rows.append(flat_parameters(s))
+            else:
+                if isinstance(s, torch.Tensor):
+                    s = s.detach().cpu().double().numpy()
+                rows.append(as_real_array(s, f"solutions[{i}]").reshape(-1))
+        if len({r.size for r in rows}) > 1:
+            raise ValueError(f"solutions have different numbers of parameters {sorted({r.size for r in rows})}.")
+        X = np.stack(rows) if rows else np.zeros((0, 0))
+    else:
+        raise TypeError(f"solutions must be a (K, N) array or a list of models / flat parameter vectors, got "
+                        f"{_describe(solutions)}.")
     if X.shape[0] < 3:
-        raise ValueError(f"need at least 3 solutions for triangles, got {X.shape[0]}.")
+        raise ValueError(f"solutions: need at least 3 solutions for triangles, got {X.shape[0]}.")
     d = pdist(X)
     D = squareform(d)
     Z = linkage(d, method=method)
@@ -169,18 +189,21 @@ def sharpness(
     ``δ = ρ g/||g||``); ``kind="random"``: the largest rise over ``n_directions`` random directions of
     length ρ. ``relative=True`` uses radius ``ρ ||θ||``.
     """
-    if rho <= 0:
-        raise ValueError(f"rho must be positive, got {rho}.")
+    rho = as_positive(rho, "rho")
+    if kind not in ("sam", "random"):
+        raise ValueError(f"kind must be 'sam' or 'random', got {kind!r}.")
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    n_directions = as_count(n_directions, "n_directions", minimum=1)
     prob = Problem(model, loss_fn, data, dtype=dtype, device=device)
     th0 = prob.theta0
     r = rho * float(torch.linalg.vector_norm(th0)) if relative else rho
     l0 = float(prob.loss(th0).detach())
     if kind == "sam":
         delta = torch.zeros_like(th0)
-        for _ in range(max(1, n_steps)):
+        for _ in range(n_steps):
             t = (th0 + delta).detach().requires_grad_(True)
             (gr,) = torch.autograd.grad(prob.loss(t), t)
-            step = r / max(1, n_steps) * gr / torch.linalg.vector_norm(gr).clamp_min(1e-300)
+            step = r / n_steps * gr / torch.linalg.vector_norm(gr).clamp_min(1e-300)
             delta = delta + step
             nrm = torch.linalg.vector_norm(delta)
             if nrm > r:
@@ -221,8 +244,20 @@ def sharpness_vs_error(
     """ε-sharpness on the training data against classification error on ``test_data`` for each model."""
     from scipy.stats import spearmanr
 
+    if isinstance(models, (str, bytes)) or not isinstance(models, Sequence) or len(models) == 0:
+        raise ValueError(f"models must be a non-empty list of torch models, got {_describe(models)}.")
+    for i, m in enumerate(models):
+        check_module(m, f"models[{i}]")
+    rho = as_positive(rho, "rho")
+    if kind not in ("sam", "random"):
+        raise ValueError(f"kind must be 'sam' or 'random', got {kind!r}.")
+    if not isinstance(test_data, (tuple, list)) or len(test_data) != 2:
+        raise ValueError(f"test_data must be a pair (inputs, labels), got {_describe(test_data)}.")
     g = as_generator(rng)
     xs, ys = (torch.as_tensor(np.asarray(a)) for a in test_data)
+    if xs.ndim == 0 or ys.ndim != 1 or xs.shape[0] != ys.shape[0] or xs.shape[0] == 0:
+        raise ValueError(f"test_data must be (inputs (n, ...), labels (n,)) with n >= 1, got shapes "
+                         f"{tuple(xs.shape)} and {tuple(ys.shape)}.")
     sh, err, tl = [], [], []
     for m in models:
         sh.append(sharpness(m, loss_fn, train_data, rho, kind=kind, rng=g, **kwargs))
@@ -278,8 +313,10 @@ def edge_of_stability(
     """
     from spinlens.landscape.hessian import HessianOperator, hessian_eigs
 
-    if lr <= 0 or n_steps < 1 or eig_every < 1:
-        raise ValueError("lr, n_steps and eig_every must be positive.")
+    lr = as_positive(lr, "lr")
+    n_steps = as_count(n_steps, "n_steps", minimum=1)
+    eig_every = as_count(eig_every, "eig_every", minimum=1)
+    check_module(model, "model")
     net = copy.deepcopy(model)
     if dtype is not None:
         net = net.to(dtype)

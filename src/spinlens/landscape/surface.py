@@ -29,9 +29,10 @@ from torch.func import functional_call, vmap
 
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator
-from spinlens.landscape._problem import LossFn, Problem
-from spinlens.landscape.directions import flat_parameters, random_direction, user_direction
+from spinlens.landscape._problem import LossFn, Problem, check_module
+from spinlens.landscape.directions import _trajectory_rows, flat_parameters, random_direction, user_direction
 from spinlens.results import Result
+from spinlens.spins.model import _describe, as_count, as_positive, as_real, as_real_array
 
 __all__ = [
     "Surface1D",
@@ -103,7 +104,15 @@ def evaluate_losses(
 
     Returns the losses (P,) as float64.
     """
-    origin = prob.theta0 if origin is None else origin
+    if not isinstance(prob, Problem):
+        raise TypeError(f"prob must be a prepared Problem (spinlens.landscape._problem.Problem), got "
+                        f"{type(prob).__name__} ({_describe(prob)}).")
+    if chunk_size is not None:
+        chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
+    memory_mb = as_positive(memory_mb, "memory_mb")
+    origin = prob.theta0 if origin is None else torch.as_tensor(origin, dtype=prob.dtype, device=prob.device)
+    if origin.shape != (prob.n_params,):
+        raise ValueError(f"origin must have shape ({prob.n_params},), got {tuple(origin.shape)}.")
     coords = torch.as_tensor(coords, dtype=prob.dtype, device=prob.device)
     directions = torch.as_tensor(directions, dtype=prob.dtype, device=prob.device)
     if coords.ndim != 2 or directions.ndim != 2 or coords.shape[1] != directions.shape[0]:
@@ -262,6 +271,27 @@ def _directions_for(
     return np.stack([user_direction(model, d, params=params) for d in items]), "user", np.zeros(0)
 
 
+def _span(span: Any, n: int) -> tuple[float, ...]:
+    """``span`` as ``n`` finite numbers, increasing within each ``(lo, hi)`` pair."""
+    if isinstance(span, (str, bytes)) or not isinstance(span, (Sequence, np.ndarray)) or len(span) not in (2, n):
+        want = "(lo, hi)" + (" or (alo, ahi, blo, bhi)" if n == 4 else "")
+        raise ValueError(f"span must be {want}, got {_describe(span)}.")
+    sp = tuple(as_real(v, f"span[{i}]") for i, v in enumerate(span))
+    if len(sp) == 2 and n == 4:
+        sp = (*sp, *sp)
+    for lo, hi in zip(sp[::2], sp[1::2], strict=True):
+        if not lo < hi:
+            raise ValueError(f"span must be increasing (lo < hi), got {tuple(span)}; e.g. span=(-1.0, 1.0).")
+    return sp
+
+
+def _axis(values: Any, name: str) -> np.ndarray:
+    a = as_real_array(values, name, ndim=1)
+    if a.size < 2:
+        raise ValueError(f"{name} needs at least 2 points, got {a.size}.")
+    return a
+
+
 def surface_1d(
     model: nn.Module,
     loss_fn: LossFn,
@@ -284,9 +314,15 @@ def surface_1d(
     ``direction``: ``"random"`` (filter-normalised Gaussian), ``"unit"``, ``"hessian"`` (top eigenvector)
     or a user vector / ``{name: tensor}``.
     """
+    if alphas is None:
+        lo, hi = _span(span, 2)
+        a = np.linspace(lo, hi, as_count(n_points, "n_points", minimum=2))
+    else:
+        a = _axis(alphas, "alphas")
+    if chunk_size is not None:
+        chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
     prob = Problem(model, loss_fn, data, params=params, dtype=dtype, device=device)
     D, kind, _ = _directions_for(model, loss_fn, data, direction, 1, bias, params, rng, dtype, device)
-    a = np.linspace(span[0], span[1], int(n_points)) if alphas is None else np.asarray(alphas, dtype=float)
     coords = torch.as_tensor(a[:, None])
     vals = evaluate_losses(prob, coords, torch.as_tensor(D), chunk_size=chunk_size, progress=progress)
     return Surface1D(alphas=a, loss=vals, loss0=float(prob.loss(prob.theta0)), direction=D[0], kind=kind)
@@ -324,22 +360,32 @@ def surface_2d(
     trajectory : flat parameter vectors (T, N) or models, projected on the plane (least squares).
     fast : the MLP first-layer factorisation (default: when the model qualifies).
     """
+    if alphas is None or betas is None:
+        sp = _span(span, 4)
+        if isinstance(n_points, (tuple, list)):
+            if len(n_points) != 2:
+                raise ValueError(f"n_points must be one count or a pair (na, nb), got {n_points!r}.")
+            na, nb = (as_count(v, f"n_points[{i}]", minimum=2) for i, v in enumerate(n_points))
+        else:
+            na = nb = as_count(n_points, "n_points", minimum=2)
+    a = np.linspace(sp[0], sp[1], na) if alphas is None else _axis(alphas, "alphas")
+    b = np.linspace(sp[2], sp[3], nb) if betas is None else _axis(betas, "betas")
+    if chunk_size is not None:
+        chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
     prob = Problem(model, loss_fn, data, params=params, dtype=dtype, device=device)
     D, kind, curv = _directions_for(model, loss_fn, data, directions, 2, bias, params, rng, dtype, device)
-    sp = tuple(span)
-    if len(sp) == 2:
-        sp = (sp[0], sp[1], sp[0], sp[1])
-    na, nb = (n_points, n_points) if isinstance(n_points, (int, np.integer)) else n_points
-    a = np.linspace(sp[0], sp[1], int(na)) if alphas is None else np.asarray(alphas, dtype=float)
-    b = np.linspace(sp[2], sp[3], int(nb)) if betas is None else np.asarray(betas, dtype=float)
     A, B = np.meshgrid(a, b, indexing="ij")
     coords = torch.as_tensor(np.stack([A.ravel(), B.ravel()], axis=1))
     vals = evaluate_losses(prob, coords, torch.as_tensor(D), chunk_size=chunk_size, fast=fast, progress=progress)
     traj = np.zeros((0, 2))
     if trajectory is not None:
-        rows = [flat_parameters(t, params) if isinstance(t, nn.Module) else np.asarray(t, float).reshape(-1)
-                for t in trajectory]
-        M = np.stack(rows) - prob.theta0.double().cpu().numpy()
+        if isinstance(trajectory, Sequence) and any(isinstance(t, nn.Module) for t in trajectory):
+            trajectory = [flat_parameters(t, params) if isinstance(t, nn.Module) else t for t in trajectory]
+        T = _trajectory_rows(trajectory)
+        if T.shape[1] != prob.n_params:
+            raise ValueError(f"trajectory points have {T.shape[1]} entries, the plane's model {prob.n_params} "
+                             "parameters.")
+        M = T - prob.theta0.double().cpu().numpy()
         traj = np.linalg.lstsq(D.T, M.T, rcond=None)[0].T
     return Surface2D(
         alphas=a,
@@ -354,17 +400,19 @@ def surface_2d(
 
 
 # ---------------------------------------------------------------------- weight matching
-def _linear_chain(model: nn.Module) -> list[str]:
+def _linear_chain(model: nn.Module, name: str = "model") -> list[str]:
+    check_module(model, name)
     if not isinstance(model, nn.Sequential):
-        raise ValueError("weight matching supports nn.Sequential MLPs (Linear layers with elementwise activations).")
+        raise ValueError(f"{name} is a {type(model).__name__}; weight matching supports nn.Sequential MLPs (Linear "
+                         "layers with elementwise activations).")
     keys = []
     for k, m in model._modules.items():
         if isinstance(m, nn.Linear):
             keys.append(k)
         elif any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
-            raise ValueError(f"weight matching cannot permute through layer {k} ({type(m).__name__}).")
+            raise ValueError(f"{name}: weight matching cannot permute through layer {k} ({type(m).__name__}).")
     if len(keys) < 2:
-        raise ValueError("weight matching needs at least two Linear layers (one hidden layer).")
+        raise ValueError(f"{name}: weight matching needs at least two Linear layers (one hidden layer).")
     return keys
 
 
@@ -381,9 +429,10 @@ def weight_matching(
     """
     from scipy.optimize import linear_sum_assignment
 
-    keys = _linear_chain(model_a)
-    if _linear_chain(model_b) != keys:
-        raise ValueError("the two models must have the same architecture.")
+    max_iter = as_count(max_iter, "max_iter", minimum=1)
+    keys = _linear_chain(model_a, "model_a")
+    if _linear_chain(model_b, "model_b") != keys:
+        raise ValueError("model_a and model_b must have the same architecture.")
     lin_a = [_lin(model_a, k) for k in keys]
     lin_b = [_lin(model_b, k) for k in keys]
     Wa = [m.weight.detach().double().cpu().numpy() for m in lin_a]
@@ -392,7 +441,7 @@ def weight_matching(
     bb = [_bias(m) for m in lin_b]
     for x, y in zip(Wa, Wb, strict=False):
         if x.shape != y.shape:
-            raise ValueError("the two models must have the same layer shapes.")
+            raise ValueError(f"model_a and model_b must have the same layer shapes, got {x.shape} and {y.shape}.")
     L = len(keys) - 1  # hidden layers
     perms = [np.arange(Wa[l].shape[0]) for l in range(L)]
     g = as_generator(rng)
@@ -482,15 +531,22 @@ def interpolate(
     With ``align=True`` the hidden units of B are first permuted to match A (:func:`weight_matching`);
     the unaligned curve is kept for comparison.
     """
-    if n_points < 2:
-        raise ValueError(f"n_points must be at least 2, got {n_points}.")
-    prob = Problem(model_a, loss_fn, data, dtype=dtype, device=device)
-    ts = np.linspace(0.0, 1.0, int(n_points))
+    n_points = as_count(n_points, "n_points", minimum=2)
+    if chunk_size is not None:
+        chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
+    check_module(model_b, "model_b")
+    prob = Problem(model_a, loss_fn, data, dtype=dtype, device=device, name="model_a")
+    ts = np.linspace(0.0, 1.0, n_points)
+    names_b = [n for n, p in model_b.named_parameters() if p.requires_grad]
+    if names_b != prob.names:
+        raise ValueError(f"model_b's trainable parameters {names_b[:4]} are not those of model_a {prob.names[:4]}; "
+                         "interpolation needs two networks of the same architecture.")
 
     def curve(mb: nn.Module) -> tuple[np.ndarray, float]:
         tb = torch.as_tensor(flat_parameters(mb), dtype=prob.dtype, device=prob.device)
         if tb.numel() != prob.n_params:
-            raise ValueError("the two models have different numbers of parameters.")
+            raise ValueError(f"model_b has {tb.numel()} parameters, model_a {prob.n_params}; interpolation needs "
+                             "two networks of the same architecture.")
         d = (tb - prob.theta0)[None]
         vals = evaluate_losses(prob, torch.as_tensor(ts[:, None]), d, chunk_size=chunk_size)
         return vals, float(torch.linalg.vector_norm(d))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from spinlens.results import atomic_write_text, to_jsonable
+from spinlens.spins.model import _describe
 
 __all__ = ["Section", "write_report", "render_report", "rerender"]
 
@@ -36,6 +37,50 @@ class Section:
     figures: Sequence[tuple[str | Path, str]] = ()  # (png path, caption)
     extra_html: str = ""
     anchors: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.title, str):
+            raise TypeError(f"title must be a string, got {type(self.title).__name__} ({_describe(self.title)}).")
+        if isinstance(self.text, str) or not isinstance(self.text, Sequence) or \
+                not all(isinstance(t, str) for t in self.text):
+            raise TypeError(f"text must be a list of paragraph strings, got {_describe(self.text)}.")
+        self.tables = [_checked_table(i, t) for i, t in enumerate(_seq(self.tables, "tables"))]
+        self.figures = [_checked_figure(i, f) for i, f in enumerate(_seq(self.figures, "figures"))]
+        if not isinstance(self.extra_html, str):
+            raise TypeError(f"extra_html must be a string, got {type(self.extra_html).__name__}.")
+
+
+def _seq(value: Any, name: str) -> Sequence[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list, got {_describe(value)}.")
+    return value
+
+
+def _checked_table(i: int, t: Any) -> tuple[str, list[Mapping[str, Any]]]:
+    if not isinstance(t, (tuple, list)) or len(t) != 2 or not isinstance(t[0], str):
+        raise TypeError(f"tables[{i}] must be a pair (caption, rows), got {_describe(t)}.")
+    rows = t[1]
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or \
+            not all(isinstance(r, Mapping) for r in rows):
+        raise TypeError(f"tables[{i}] ({t[0]!r}): rows must be a list of dicts {{column: value}}, got "
+                        f"{_describe(rows)}.")
+    return t[0], list(rows)
+
+
+def _checked_figure(i: int, f: Any) -> tuple[str | Path, str]:
+    if not isinstance(f, (tuple, list)) or len(f) != 2 or not isinstance(f[0], (str, Path)) \
+            or not isinstance(f[1], str):
+        raise TypeError(f"figures[{i}] must be a pair (png path, caption), got {_describe(f)}.")
+    return f[0], f[1]
+
+
+def _sections(sections: Any) -> list[Section]:
+    if isinstance(sections, (str, bytes)) or not isinstance(sections, Sequence):
+        raise TypeError(f"sections must be a list of Section objects, got {_describe(sections)}.")
+    for i, s in enumerate(sections):
+        if not isinstance(s, Section):
+            raise TypeError(f"sections[{i}] must be a Section, got {type(s).__name__} ({_describe(s)}).")
+    return list(sections)
 
 
 def _table(caption: str, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -106,6 +151,9 @@ def _img(path: str | Path, caption: str) -> str:
 
 def render_report(title: str, sections: Sequence[Section], manifest: Mapping[str, Any] | None = None) -> str:
     """The report page as one HTML string (no external resources)."""
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {type(title).__name__}.")
+    sections = _sections(sections)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
@@ -138,6 +186,9 @@ def write_report(
     The page's content is also saved as ``report.json`` beside it (figures by file name), so that
     :func:`rerender` (``spinlens report RUN_DIR``) can rebuild the page from the run directory alone.
     """
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a file or directory path, got {type(path).__name__} ({_describe(path)}).")
+    sections = _sections(sections)
     path = Path(path)
     if path.is_dir() or path.suffix != ".html":
         path = path / "report.html"
@@ -167,22 +218,49 @@ def _relative(p: str | Path, base: Path) -> str:
 
 
 def rerender(run_dir: str | Path) -> Path:
-    """Rebuild ``report.html`` of a run directory from its ``report.json``, figures and ``manifest.json``."""
+    """Rebuild ``report.html`` of a run directory from its ``report.json``, figures and ``manifest.json``.
+
+    Raises ``FileNotFoundError`` for a missing run directory or ``report.json``, ``ValueError`` for a path that is
+    a file or a ``report.json``/``manifest.json`` that is not the JSON :func:`write_report` writes.
+    """
+    if not isinstance(run_dir, (str, Path)):
+        raise TypeError(f"run_dir must be the path of a run directory, got {type(run_dir).__name__} "
+                        f"({_describe(run_dir)}).")
     run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist.")
+    if not run_dir.is_dir():
+        raise ValueError(f"run_dir {run_dir} is a file, not a run directory; pass the folder that holds "
+                         "report.json.")
     spec_path = run_dir / "report.json"
     if not spec_path.exists():
         raise FileNotFoundError(f"{run_dir} has no report.json: is it a spinlens run directory?")
-    spec = json.loads(spec_path.read_text())
+    spec = _read_json(spec_path)
     manifest_path = run_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    manifest = _read_json(manifest_path) if manifest_path.exists() else None
     sections = []
-    for s in spec["sections"]:
-        figs = []
-        for name, cap in s["figures"]:
-            fp = run_dir / name if not Path(name).is_absolute() else Path(name)
-            if not fp.exists():
-                raise FileNotFoundError(f"figure {fp} named in report.json is missing from the run directory.")
-            figs.append((fp, cap))
-        sections.append(Section(s["title"], s["text"], [(c, rows) for c, rows in s["tables"]], figs,
-                                s.get("extra_html", "")))
-    return atomic_write_text(run_dir / "report.html", render_report(spec["title"], sections, manifest))
+    try:
+        title = spec["title"]
+        for s in spec["sections"]:
+            figs = []
+            for name, cap in s["figures"]:
+                fp = run_dir / name if not Path(name).is_absolute() else Path(name)
+                if not fp.exists():
+                    raise FileNotFoundError(f"figure {fp} named in report.json is missing from the run directory.")
+                figs.append((fp, cap))
+            sections.append(Section(s["title"], s["text"], [(c, rows) for c, rows in s["tables"]], figs,
+                                    s.get("extra_html", "")))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{spec_path} is not a report written by spinlens ({type(exc).__name__}: {exc}); "
+                         "re-run the command to write it again.") from None
+    if not isinstance(manifest, (dict, type(None))):
+        raise ValueError(f"{manifest_path} does not hold a JSON object; re-run the command to write it again.")
+    return atomic_write_text(run_dir / "report.html", render_report(title, sections, manifest))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} of the run directory is not valid JSON ({exc}); re-run the command that wrote "
+                         "it.") from None
