@@ -287,3 +287,26 @@ def test_state_dict_checkpoints_say_what_was_assumed(tmp_path):
     assert any("does not record the forward pass" in n for n in notes)
     assert any("no dataset was given" in n for n in notes)
     assert "does not record the forward pass" in (out / "report.html").read_text()
+
+
+def test_an_edited_model_builder_is_analysed_again(tmp_path, monkeypatch):
+    """Review of issue 17: stored analyses were reused after the --model source changed (ReLU -> Tanh)."""
+    ck = _user_run(tmp_path, monkeypatch)
+    (ck / "ckpt_30.pt").unlink()
+    argv = ["phases", "--checkpoints", str(ck), "--model", "user_net_for_spinlens:Net", *FAST, "--out",
+            str(tmp_path / "run")]
+
+    def stamps():
+        return {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run" / "analysis" / "units").glob("step_*.json")}
+
+    assert CliRunner().invoke(_app(), argv).exit_code == 0
+    first = stamps()
+    assert CliRunner().invoke(_app(), argv).exit_code == 0
+    assert stamps() == first  # unchanged: reused
+    src = tmp_path / "user_net_for_spinlens.py"
+    src.write_text(src.read_text().replace("F.relu", "torch.tanh").replace("import torch.nn as nn",
+                                                                          "import torch\nimport torch.nn as nn"))
+    sys.modules.pop("user_net_for_spinlens", None)
+    assert CliRunner().invoke(_app(), argv).exit_code == 0
+    again = stamps()
+    assert set(again) == set(first) and all(again[k] != first[k] for k in first)

@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,9 @@ def fit_power_law(t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
+_IMPORT_LOCK = threading.Lock()
+
+
 def load_builder(spec: str) -> Any:
     """``"package.module:builder"`` or ``"path/to/file.py:builder"`` → the callable (the user's code: it is run).
 
@@ -166,28 +170,36 @@ def load_builder(spec: str) -> Any:
         path = Path(mod_name).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"--model {spec}: file {path} does not exist.")
-        spec_ = importlib.util.spec_from_file_location(f"_spinlens_user_{path.stem}", path)
-        mod = importlib.util.module_from_spec(spec_)  # type: ignore[arg-type]
-        try:
-            spec_.loader.exec_module(mod)  # type: ignore[union-attr]
-        except Exception as exc:
-            raise ValueError(f"--model {spec}: running {path.name} failed: {type(exc).__name__}: {exc}") from None
+        # run once per file version (not once per analysed checkpoint), registered so that its source is known
+        name = f"_spinlens_user_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{path.stat().st_mtime_ns}"
+        with _IMPORT_LOCK:
+            mod = sys.modules.get(name)
+            if mod is None:
+                spec_ = importlib.util.spec_from_file_location(name, path)
+                mod = importlib.util.module_from_spec(spec_)  # type: ignore[arg-type]
+                try:
+                    spec_.loader.exec_module(mod)  # type: ignore[union-attr]
+                except Exception as exc:
+                    raise ValueError(f"--model {spec}: running {path.name} failed: {type(exc).__name__}: {exc}") \
+                        from None
+                sys.modules[name] = mod
     else:
         cwd = os.getcwd()
-        added = cwd not in sys.path
-        if added:
-            sys.path.insert(0, cwd)
-        try:
-            mod = importlib.import_module(mod_name)
-        except ImportError as exc:
-            raise ValueError(
-                f"cannot import {mod_name!r} for --model ({exc}); spinlens looks in the current directory ({cwd}) "
-                f"and on PYTHONPATH: run from the folder that holds it, or give --model path/to/{mod_name}.py:"
-                f"{fn_name}."
-            ) from None
-        finally:
+        with _IMPORT_LOCK:  # sys.path is process-wide: one import at a time
+            added = cwd not in sys.path
             if added:
-                sys.path.remove(cwd)
+                sys.path.insert(0, cwd)
+            try:
+                mod = importlib.import_module(mod_name)
+            except ImportError as exc:
+                raise ValueError(
+                    f"cannot import {mod_name!r} for --model ({exc}); spinlens looks in the current directory "
+                    f"({cwd}) and on PYTHONPATH: run from the folder that holds it, or give --model "
+                    f"path/to/{mod_name}.py:{fn_name}."
+                ) from None
+            finally:
+                if added:
+                    sys.path.remove(cwd)
     fn = getattr(mod, fn_name, None)
     if not callable(fn):
         raise ValueError(f"module {mod_name!r} has no callable {fn_name!r} (--model {spec}).")
