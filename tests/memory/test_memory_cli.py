@@ -150,3 +150,25 @@ def test_hopfield_phase_diagram_cli_records_the_default_grid(tmp_path: Path) -> 
     config = json.loads((out / "manifest.json").read_text())["config"]
     assert config["alphas"] == A.tolist() and config["temperatures"] == [0.5]
     assert np.all(np.isnan(np.load(out / "results.npz")["m_error"]))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["rbm", "train", "--n-hidden", "0"], "n_hidden must be an integer >= 1, got 0 (option --n-hidden)."),
+    (["rbm", "train", "--momentum", "2"], "(option --momentum)."),
+    (["rbm", "train", "--n-chains", "0"], "--n-chains must be >= 1, got 0."),
+    (["hopfield", "capacity", "--per-set", "0"], "--per-set must be >= 1, got 0."),
+    (["hopfield", "phase-diagram", "--n-lines", "1"], "--n-lines must be >= 2, got 1."),
+])
+def test_bad_options_name_the_option_and_leave_no_run_directory(tmp_path: Path, capsys, args, message) -> None:
+    """Issue #17: one error line naming the option (was: one line for four options), exit 2, and for rbm train
+    the RBM settings are refused before the dataset is loaded and the run directory made (was: manifest.json
+    left in a half-made run directory)."""
+    from spinlens.cli.main import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as ex:
+        main([*args, "--out", str(out)])
+    assert ex.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err
+    assert not out.exists()

@@ -45,8 +45,11 @@ def capacity(
         check_rule(rule)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if n_tested < 1 or per_set < 1 or max_sweeps < 1 or not 0.0 < threshold <= 1.0:
-        raise UserError("--n-tested, --per-set and --max-sweeps must be >= 1 and --threshold in (0, 1].")
+    for opt, v in (("--n-tested", n_tested), ("--per-set", per_set), ("--max-sweeps", max_sweeps)):
+        if v < 1:
+            raise UserError(f"{opt} must be >= 1, got {v}.")
+    if not (np.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise UserError(f"--threshold in (0, 1] is the final overlap that counts as retrieval; got {threshold}.")
     sweep = sweep_kwargs(workers, scheduler)
     config = dict(sizes=Ns, alphas=As, n_tested=n_tested, per_set=per_set, threshold=threshold, max_sweeps=max_sweeps,
                   rule=rule, dynamics="T = 0 asynchronous, started at each tested pattern")
@@ -125,8 +128,10 @@ def phase_diagram_cmd(
                                    parse_list(temperatures, "--temperatures") if temperatures else None)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if n_trials < 1 or n_sweeps < 1 or n_spins < 2 or n_lines < 2:
-        raise UserError("--n-trials and --n-sweeps must be >= 1, --n-spins and --n-lines >= 2.")
+    for opt, v, low in (("--n-trials", n_trials, 1), ("--n-sweeps", n_sweeps, 1), ("--n-spins", n_spins, 2),
+                        ("--n-lines", n_lines, 2)):
+        if v < low:
+            raise UserError(f"{opt} must be >= {low}, got {v}.")
     cfg = dict(n_spins=n_spins, alphas=A, temperatures=Ts, n_trials=n_trials, n_sweeps=n_sweeps, n_lines=n_lines,
                rule="hebb", dynamics="heat bath (Glauber) started at pattern 1, overlap averaged over the second "
                                      "half of the sweeps")

@@ -41,12 +41,20 @@ def train(
 
     if dataset not in ("digits", "mnist5000"):
         raise UserError(f"unknown dataset {dataset!r}; choose digits or mnist5000.")
-    if eval_every < 1 or n_betas < 1 or n_chains < 1 or threads < 1:
-        raise UserError("--eval-every, --n-betas, --n-chains and --threads must be >= 1.")
-    d = load_dataset(dataset, binarize=True)
-    tr, te = d.split(TEST_FRACTION, rng=seed)
+    for opt, v in (("--eval-every", eval_every), ("--n-betas", n_betas), ("--n-chains", n_chains),
+                   ("--threads", threads)):
+        if v < 1:
+            raise UserError(f"{opt} must be >= 1, got {v}.")
     rbm = RBM(n_hidden=n_hidden, n_epochs=n_epochs, learning_rate=learning_rate, batch_size=batch_size, k=k,
               persistent=persistent, momentum=momentum, weight_decay=weight_decay, rng=seed, n_threads=threads)
+    try:  # refuse bad settings before the dataset is loaded and the run directory is made
+        rbm._check_params()
+    except ValueError as exc:  # the library names the parameter; say which option sets it
+        name = str(exc).split()[0]
+        opt = f" (option --{name.replace('_', '-')})" if name in rbm.get_params() else ""
+        raise UserError(f"{str(exc).rstrip('.')}{opt}.") from None
+    d = load_dataset(dataset, binarize=True)
+    tr, te = d.split(TEST_FRACTION, rng=seed)
     method = "exact" if min(n_hidden, tr.X.shape[1]) <= MAX_EXACT_UNITS else "AIS"
     params = {key: str(v) if key == "dtype" else v for key, v in rbm.get_params().items()
               if key not in ("rng", "n_threads")}
