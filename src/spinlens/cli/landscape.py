@@ -225,10 +225,7 @@ def _check_options(*, epochs: int | None, lr: float | None, n_train: int, k: int
         as_count(epochs, "--epochs", minimum=1)
     if lr is not None:
         as_positive(lr, "--lr (learning rate)")
-    try:
-        as_count(n_train, "--n-train", minimum=0)
-    except ValueError as exc:
-        raise UserError(f"{exc} (0 = all of the training split)") from None
+    as_count(n_train, "--n-train (training samples; 0 = all of the training split)", minimum=0)
     as_count(k, "--k (eigenpairs per end)", minimum=1)
     _lanczos_max_steps(1, 1, lanczos_steps)
     as_count(seed, "--seed", minimum=0)
