@@ -6,7 +6,7 @@ command runs in-process through :func:`spinlens.cli.main.main`; it must exit wit
 traceback, and say what is wrong in one ``error:`` line (plus at most one ``hint:`` line).
 :func:`test_every_command_is_covered` checks the table against the commands the app registers.
 
-Cases that still fail in code owned by someone else are strict xfails (see :data:`KNOWN_GAPS`).
+Cases that still fail are strict xfails (see :data:`KNOWN_GAPS`; empty: every case passes).
 """
 from __future__ import annotations
 
