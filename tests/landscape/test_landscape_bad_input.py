@@ -93,6 +93,7 @@ def test_interpolate_and_weight_matching_name_the_model() -> None:
     (lambda: ls.pca_directions(np.random.default_rng(0).normal(size=(5, 4)), n_components=0), "n_components"),
     (lambda: ls.pca_directions(np.zeros(())), "trajectory"),
     (lambda: ls.cluster_solutions(np.zeros(())), "solutions"),
+    (lambda: ls.cluster_solutions(np.full((5, 4), -6.1e-5)), "solutions are all the same point"),
     (lambda: ls.goe2_probabilities(float("nan")), "mu"),
     (lambda: ls.lanczos(lambda v: v, torch.ones(3, dtype=torch.float64), 0), "n_steps"),
     (lambda: ls.lanczos(lambda v: v, None, 3), "v0"),

@@ -154,7 +154,12 @@ def cluster_solutions(
                         f"{_describe(solutions)}.")
     if X.shape[0] < 3:
         raise ValueError(f"solutions: need at least 3 solutions for triangles, got {X.shape[0]}.")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("solutions contain NaN or inf (a diverged run?); pass finite parameter vectors.")
     d = pdist(X)
+    if not np.any(d > 0):
+        raise ValueError(f"solutions are all the same point ({X.shape[0]} copies): there are no distances to "
+                         "cluster and the ultrametricity ratios are undefined; pass distinct solutions.")
     D = squareform(d)
     Z = linkage(d, method=method)
     coph = float(cophenet(Z, d)[0]) if np.std(d) > 0 else 1.0
