@@ -237,10 +237,17 @@ def _np(t: Any) -> np.ndarray:
     return np.asarray(t, dtype=np.float64)
 
 
+def _is_identity(M: Any) -> bool:
+    """``M`` is a CSR identity matrix (the map of a neuron layer onto itself): O(n) check."""
+    n = M.shape[0]
+    return bool(M.format == "csr" and M.shape[1] == n and M.nnz == n and np.array_equal(M.indptr, np.arange(n + 1))
+                and np.array_equal(M.indices, np.arange(n)) and np.all(M.data == 1.0))
+
+
 def _linear(v: _Affine, A: Any, c: np.ndarray | None, shape: tuple[int, ...]) -> _Affine:
-    """``A @ v + c`` (A sparse, (n_out, v.n))."""
+    """``A @ v + c`` (A sparse, (n_out, v.n)); ``A @ I`` is ``A`` itself (no sparse product, no copy)."""
     A = sp.csr_matrix(A)
-    maps = {k: sp.csr_matrix(A @ M) for k, M in v.maps.items()}
+    maps = {k: A if _is_identity(M) else sp.csr_matrix(A @ M) for k, M in v.maps.items()}
     bias = np.asarray(A @ v.bias).ravel()
     if c is not None:
         bias = bias + c
@@ -313,9 +320,9 @@ def _conv_matrix(weight: np.ndarray, in_shape: tuple[int, ...], out_shape: tuple
     n_out_sp = int(np.prod(Y, dtype=np.int64))
     co = np.arange(c_out)
     ci = (co // (c_out // groups))[:, None] * cg + np.arange(cg)[None, :]  # (c_out, cg) input channel
-    rows_all, cols_all, vals_all = [], [], []
     x_strides = [int(np.prod(X[d + 1:], dtype=np.int64)) for d in range(D)]
     y_strides = [int(np.prod(Y[d + 1:], dtype=np.int64)) for d in range(D)]
+    offsets: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
     for kappa in np.ndindex(*ksize):
         r_sp = np.zeros(1, dtype=np.int64)
         c_sp = np.zeros(1, dtype=np.int64)
@@ -329,18 +336,25 @@ def _conv_matrix(weight: np.ndarray, in_shape: tuple[int, ...], out_shape: tuple
                 break
             r_sp = (r_sp[:, None] + o[keep][None, :] * y_strides[d]).ravel()
             c_sp = (c_sp[:, None] + i[keep][None, :] * x_strides[d]).ravel()
-        if empty:
-            continue
-        w = weight[(slice(None), slice(None)) + tuple(kappa)]  # (c_out, cg)
-        rows_all.append(np.broadcast_to(co[:, None, None] * n_out_sp + r_sp[None, None, :],
-                                       (c_out, cg, r_sp.size)).ravel())
-        cols_all.append((ci[:, :, None] * n_in_sp + c_sp[None, None, :]).ravel())
-        vals_all.append(np.broadcast_to(w[:, :, None], (c_out, cg, r_sp.size)).ravel())
+        if not empty:
+            offsets.append((tuple(kappa), r_sp, c_sp))
     n_out, n_in = c_out * n_out_sp, c_in * n_in_sp
-    if not rows_all:
+    if not offsets:
         return sp.csr_matrix((n_out, n_in))
-    A = sp.coo_matrix((np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
-                      shape=(n_out, n_in)).tocsr()
+    # one preallocated COO triple (int32 indices where they fit): 16 bytes per entry before the CSR conversion
+    total = sum(c_out * cg * r.size for _, r, _ in offsets)
+    idx = np.int32 if max(n_out, n_in) < 2**31 else np.int64
+    rows, cols, vals = np.empty(total, dtype=idx), np.empty(total, dtype=idx), np.empty(total, dtype=np.float64)
+    pos = 0
+    for kappa, r_sp, c_sp in offsets:
+        m = c_out * cg * r_sp.size
+        w = weight[(slice(None), slice(None)) + kappa]  # (c_out, cg)
+        rows[pos:pos + m].reshape(c_out, cg, -1)[...] = co[:, None, None] * n_out_sp + r_sp[None, None, :]
+        cols[pos:pos + m].reshape(c_out, cg, -1)[...] = ci[:, :, None] * n_in_sp + c_sp[None, None, :]
+        vals[pos:pos + m].reshape(c_out, cg, -1)[...] = w[:, :, None]
+        pos += m
+    A = sp.coo_matrix((vals, (rows, cols)), shape=(n_out, n_in)).tocsr()
+    del rows, cols, vals
     A.sum_duplicates()
     return A
 
@@ -385,16 +399,19 @@ def _tuple(x: Any, d: int) -> tuple[int, ...]:
     return (int(x),) * d
 
 
-def _block_csr(strips: Sequence[tuple[int, int, list[tuple[int, Any]]]], n: int) -> Any:
-    """CSR ``(n, n)`` from row strips ``(row offset, rows, [(column offset, canonical CSR block), ...])``.
+def _block_csr(strips: Sequence[tuple[int, int, list[tuple[int, Any, bool]]]], n: int) -> Any:
+    """CSR ``(n, n)`` from row strips ``(row offset, rows, [(column offset, canonical CSR block, transposed), ...])``.
 
-    Blocks of a strip are merged row by row in order of their column offsets, so the result is canonical without
-    any sort: time and memory linear in the number of non-zeros.
+    A part with ``transposed`` contributes ``B.T``: its row counts are the column counts of ``B`` and its CSR form
+    (``B.T.tocsr()``, a csr→csc transposition, sorted) is built only while it is copied in, then dropped, so at most
+    one transposed block exists at a time besides ``J``. Blocks of a strip are merged row by row in order of their
+    column offsets, so the result is canonical without any sort: time and memory linear in the number of non-zeros.
     """
     indptr = np.zeros(n + 1, dtype=np.int64)
     for r0, nr, parts in strips:
-        for _, B in parts:
-            indptr[r0 + 1: r0 + nr + 1] += np.diff(B.indptr)
+        for _, B, tr in parts:
+            counts = np.bincount(B.indices, minlength=B.shape[1]) if tr else np.diff(B.indptr)
+            indptr[r0 + 1: r0 + nr + 1] += counts
     np.cumsum(indptr, out=indptr)
     nnz = int(indptr[-1])
     idx_dtype = np.int32 if max(nnz, n) < 2**31 else np.int64
@@ -402,12 +419,15 @@ def _block_csr(strips: Sequence[tuple[int, int, list[tuple[int, Any]]]], n: int)
     data = np.empty(nnz, dtype=np.float64)
     for r0, nr, parts in strips:
         cursor = indptr[r0: r0 + nr].copy()  # next free slot in each row of the strip
-        for c0, B in sorted(parts, key=lambda p: p[0]):
+        for c0, B, tr in sorted(parts, key=lambda p: p[0]):
+            if tr:
+                B = B.T.tocsr()
             counts = np.diff(B.indptr)
             pos = np.repeat(cursor - B.indptr[:-1], counts) + np.arange(B.nnz)
             indices[pos] = B.indices + c0
             data[pos] = B.data
             cursor += counts
+            del B
     J = sp.csr_matrix((data, indices, indptr.astype(idx_dtype)), shape=(n, n))
     J.has_sorted_indices = True
     return J
@@ -694,7 +714,13 @@ class _Mapper:
         out_node = None
         n_inputs = 0
         needed = self.needed()
-        for node in self.graph.nodes:
+        nodes = list(self.graph.nodes)
+        last_use: dict[Any, int] = {}  # a value is dropped after its last reader: memory of live maps only
+        for i, node in enumerate(nodes):
+            if node in needed or node.op == "output":
+                for a in node.all_input_nodes:
+                    last_use[a] = i
+        for i, node in enumerate(nodes):
             if node not in needed and node.op not in ("placeholder", "output"):
                 continue  # dead code: it does not reach the output
             if node.op == "placeholder":
@@ -717,6 +743,9 @@ class _Mapper:
                 break
             else:
                 self.env[node] = self.visit(node)
+                for a in node.all_input_nodes:
+                    if last_use.get(a) == i:
+                        self.env.pop(a, None)
         assert out_node is not None
         val = self.env.get(out_node.args[0]) if not isinstance(out_node.args[0], (tuple, list, dict)) else None
         if not isinstance(val, _Affine):
@@ -1101,18 +1130,21 @@ class _Mapper:
             off += size
         n = off
         blocks = []
-        strips: dict[str, list[tuple[int, Any]]] = {name: [] for name in self.layer_order}  # row layer → blocks
+        strips: dict[str, list[tuple[int, Any, bool]]] = {name: [] for name in self.layer_order}  # row layer → blocks
         for (src, dst), M in self.blocks.items():
             M = sp.csr_matrix(M)
             M.sum_duplicates()  # canonical: sorted, unique column indices in every row
             M.data.setflags(write=False)
             blocks.append(CouplingBlock(src, dst, M))
-            strips[dst].append((offsets[src], M))
-            strips[src].append((offsets[dst], M.T.tocsr()))  # csr→csc transposition: sorted indices
+            strips[dst].append((offsets[src], M, False))
+            strips[src].append((offsets[dst], M, True))  # M.T, built inside _block_csr one block at a time
+        self.blocks.clear()
+        self.env.clear()  # intermediate maps: only the blocks are kept
         if not blocks:
             raise ValueError(f"{self.cls} maps to no couplings (no linear operation reaches a neuron layer).")
         J = _block_csr([(offsets[name], sizes, strips[name]) for name, sizes in
                         ((L.name, L.size) for L in layers)], n)
+        del strips
         h = np.zeros(n)
         if self.bias_as_field:
             for name, b in self.fields.items():
