@@ -113,6 +113,13 @@ def bad_array(shape: tuple[int, ...], scalar_ok: bool = False, extra: tuple[Any,
                      st.sampled_from([np.zeros((0,) * max(1, len(shape))), "abc", *extra]))
 
 
+def bad_data(shape: tuple[int, int]) -> st.SearchStrategy[Any]:
+    """Not a data matrix: NaN/inf, a bad dtype, not 2-D, empty, not an array (another (M, n) shape of valid values
+    is valid data, unlike a wrong shape of a model's parameter)."""
+    return st.one_of(_with_nonfinite(shape), _bad_dtype(shape),
+                     st.sampled_from([np.zeros(shape[1]), np.zeros((2, 2, 2)), np.zeros((0, shape[1])), "abc", None]))
+
+
 def bad_matrix(n: int) -> st.SearchStrategy[Any]:
     """Not a symmetric, zero-diagonal, finite real (n, n) coupling matrix."""
     nonsym = hnp.arrays(np.float64, (n, n), elements=st.floats(-2, 2)).filter(
@@ -430,8 +437,8 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
                                           np.ones(3), np.ones((2, 2, 2)), np.array(1.0), "abc", None])), "matrix"),
         M("k", bad_count(extra=(4, 10))), M("tol", bad_finite(extra=(-1.0,))))
     add("meanfield.as_spin_samples", mf.as_spin_samples, lambda: {"samples": _binary()},
-        M("samples", st.one_of(bad_array((40, 5)), st.sampled_from([np.full((4, 3), 0.5), np.full((4, 3), 2.0),
-                                                                      np.ones((1, 0))])), "samples", "spin"))
+        M("samples", st.one_of(bad_data((40, 5)), st.sampled_from([np.full((4, 3), 0.5), np.full((4, 3), 2.0),
+                                                                     np.ones((1, 0))])), "samples", "spin"))
 
     def inverse_call(samples: Any, **kw: Any) -> Any:
         return mf.InverseIsing(**kw).fit(samples)
@@ -589,7 +596,7 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
 
     add("boltzmann.RBM", rbm_call, lambda: {"X": _binary(20, 6), "n_hidden": 3, "n_epochs": 1, "batch_size": 10,
                                             "rng": 0},
-        M("X", st.one_of(bad_array((20, 6)), st.sampled_from([np.full((20, 6), 2.0), np.zeros((0, 6))])), "X", "data"),
+        M("X", st.one_of(bad_data((20, 6)), st.sampled_from([np.full((20, 6), 2.0), np.zeros((0, 6))])), "X", "data"),
         M("n_hidden", bad_count()), M("n_epochs", bad_count()), M("learning_rate", bad_positive()),
         M("batch_size", bad_count()), M("k", bad_count()), M("momentum", bad_fraction(extra=(1.0,))),
         M("weight_decay", bad_finite(extra=(-1.0,))), M("visible", bad_str), M("init_scale", bad_positive()))
@@ -658,7 +665,8 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
     add("landscape.hessian_trace", ls.hessian_trace, lambda: {**L3(), "n_matvec": 6}, *torch_muts,
         M("method", bad_str), M("n_matvec", bad_count()))
     add("landscape.spectral_density", ls.spectral_density, lambda: {**L3(), "n_steps": 4, "n_vectors": 1}, *torch_muts,
-        M("n_steps", bad_count()), M("n_vectors", bad_count()), M("sigma", bad_positive()))
+        M("n_steps", bad_count()), M("n_vectors", bad_count()),
+        M("sigma", bad_positive().filter(lambda v: v is not None)))  # None: the documented default
     add("landscape.curvature_fd", ls.curvature_fd, lambda: {**L3(), "n_directions": 2}, *torch_muts,
         M("n_directions", bad_count()), M("eps", bad_positive()))
     add("landscape.projected_hessian", ls.projected_hessian, lambda: {**L3(), "directions": np.eye(26)[:2]},
@@ -667,7 +675,7 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
         *torch_muts, M("directions", bad_array((2, 26)), "direction"))
     add("landscape.random_plane_statistics", ls.random_plane_statistics,
         lambda: {**L3(), "n_planes": 4, "mean_eig": 0.0, "std_eig": 1.0}, *torch_muts,
-        M("n_planes", bad_count()), M("std_eig", bad_positive()))
+        M("n_planes", bad_count()), M("std_eig", bad_positive().filter(lambda v: v is not None)))  # None: estimated
     add("landscape.hessian_directions", ls.hessian_directions, L3, *torch_muts)
     add("landscape.surface_1d", ls.surface_1d, lambda: {**L3(), "n_points": 3, "rng": 0}, *torch_muts,
         M("n_points", bad_count(minimum=2)), M("span", st.sampled_from([(1.0, -1.0), (0.0, 0.0), (NAN, 1.0), (1.0,),
@@ -695,7 +703,10 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
         *torch_muts, M("lr", bad_positive()), M("n_steps", bad_count()), M("eig_every", bad_count()))
     add("landscape.cluster_solutions", ls.cluster_solutions,
         lambda: {"solutions": np.random.default_rng(0).normal(size=(4, 3))},
-        M("solutions", st.one_of(bad_array((4, 3)), st.sampled_from([np.zeros((1, 3)), []])), "solution"),
+        # any (K >= 3, N) array of distinct finite points is valid: only those that are not are drawn
+        M("solutions", st.one_of(_with_nonfinite((4, 3)), _bad_dtype((4, 3)),
+                                 st.sampled_from([np.zeros((1, 3)), np.ones((4, 3)), np.zeros(3), [], "abc",
+                                                  np.zeros((0, 3))])), "solution"),
         M("method", bad_str))
     add("landscape.pca_directions", ls.pca_directions,
         lambda: {"trajectory": np.random.default_rng(0).normal(size=(5, 4))},

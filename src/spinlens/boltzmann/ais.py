@@ -50,9 +50,10 @@ def _rbm_params(W: Any, b: Any, c: Any, visible: str,
         raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {visible!r}.")
     Wa = as_real_array(W, "W (weights, (n_visible, n_hidden))", ndim=2)
     nv, nh = Wa.shape
-    ba = as_real_array(b, "b (visible biases)", shape=(nv,))
-    ca = as_real_array(c, "c (hidden biases)", shape=(nh,))
-    base = None if base_bias is None else as_real_array(base_bias, "base_bias", shape=(nv,))
+    ba = as_real_array(b, f"b (visible biases; W has {nv} visible units)", shape=(nv,))
+    ca = as_real_array(c, f"c (hidden biases; W has {nh} hidden units)", shape=(nh,))
+    base = None if base_bias is None else as_real_array(base_bias, f"base_bias (W has {nv} visible units)",
+                                                         shape=(nv,))
     return Wa, ba, ca, base
 
 
