@@ -12,7 +12,8 @@ rm -rf "$V"
   || { echo "unpinned: installing the newest versions failed"; [ "${1:-}" = --write-lock ] && exit 1; exit 0; }
 echo "== versions that differ from constraints.txt"
 "$V/bin/pip" freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$/torch==\1/' > /tmp/spinlens-unpinned-freeze.txt
-diff <(grep -v '^#' constraints.txt | sort) <(sort /tmp/spinlens-unpinned-freeze.txt) | grep '^[<>]' || echo "(none)"
+changed=$(diff <(grep -v '^#' constraints.txt | sort) <(sort /tmp/spinlens-unpinned-freeze.txt) | grep '^[<>]')
+echo "${changed:-(none)}"
 echo "== test suite against the newest versions"
 # the log stays in a file: CI's own result is the pinned run's, and this run's tally must not be read as it
 log=/tmp/spinlens-unpinned-pytest.log
