@@ -79,8 +79,8 @@ def _run_phases(
     """
     from spinlens.networks.experiment import (
         ExperimentConfig,
-        _load_network,
         analyze_checkpoints,
+        check_checkpoints,
         config_dict,
         experiment_checkpoints,
         experiment_figures,
@@ -90,7 +90,6 @@ def _run_phases(
         load_builder,
         summarize_run,
     )
-    from spinlens.networks.to_spins import to_spins
     from spinlens.report import write_report
 
     t0 = time.perf_counter()
@@ -133,17 +132,7 @@ def _run_phases(
     builder = load_builder(model) if model else None
     if checkpoints:  # read and check the checkpoints before the run directory is made
         ckdir, cks = experiment_checkpoints(cfg, out)
-        try:
-            found = to_spins(_load_network(cks[0][1], builder)).widths
-        except ValueError as exc:
-            raise UserError(f"{cks[0][1].name} (step {cks[0][0]}, the first checkpoint): {exc}") from None
-        if cfg.data is not None:  # the dataset must fit the network: checked before anything is written
-            from spinlens.data import load_dataset
-
-            n_features = load_dataset(cfg.data, n_samples=n_samples).X.shape[1]
-            if n_features != found[0]:
-                raise UserError(f"--dataset {cfg.data} has {n_features} features but the network has {found[0]} "
-                                "inputs: give the dataset the checkpoints were trained on.")
+        found = check_checkpoints(cfg, cks)  # the first checkpoint and the dataset, before anything is written
         if w is not None:
             if tuple(found) != w:
                 raise UserError(f"--widths {widths} contradicts the checkpoints, whose layers have widths "

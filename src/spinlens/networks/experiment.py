@@ -45,6 +45,7 @@ __all__ = [
     "summarize",
     "summarize_run",
     "experiment_checkpoints",
+    "check_checkpoints",
     "run_experiment",
     "experiment_figures",
     "experiment_sections",
@@ -415,6 +416,26 @@ def _read_reference_weights(path: str, builder_spec: str | None, mtime_ns: int, 
     return extract_weights(_load_network(Path(path), load_builder(builder_spec) if builder_spec else None))[0]
 
 
+def check_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
+                      with_data: bool = True) -> tuple[int, ...]:
+    """Layer widths of the first checkpoint (the reference for weight motion), read and mapped once per process;
+    refuses a first checkpoint that cannot be analysed, and (``with_data``) a dataset whose feature count is not
+    the network's input width. Cheap enough to run before a run directory is made."""
+    step, path = checkpoints[0]
+    try:
+        ref = _reference_weights(str(Path(path).resolve()), cfg.model_builder)
+    except ValueError as exc:
+        raise ValueError(f"the first checkpoint, {Path(path).name} (step {step}, the reference for weight motion), "
+                         f"cannot be analysed: {exc}") from None
+    widths = (int(ref[0].shape[1]),) + tuple(int(W.shape[0]) for W in ref)
+    if with_data and cfg.data is not None:
+        n_features = _make_data(cfg).X.shape[1]
+        if n_features != widths[0]:
+            raise ValueError(f"the dataset {cfg.data} has {n_features} features but the network has {widths[0]} "
+                             "inputs: give the dataset the checkpoints were trained on.")
+    return widths
+
+
 def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
                         out_dir: str | os.PathLike[str], progress: ProgressCallback | None = None,
                         class_alignment: bool = False, sweep: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -433,18 +454,9 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
         raise ValueError(f"checkpoints must share one folder, got {sorted(map(str, folders))}.")
     folder = folders.pop()
     init_file = Path(checkpoints[0][1]).name
-    # bad input (a builder that does not exist, layers the mapping does not support) is refused here, before
-    # any unit runs
-    try:
-        ref = _reference_weights(str(folder / init_file), cfg.model_builder)
-    except ValueError as exc:
-        raise ValueError(f"the first checkpoint, {init_file} (step {checkpoints[0][0]}, the reference for weight "
-                         f"motion), cannot be analysed: {exc}") from None
-    if class_alignment and cfg.data is not None:
-        n_features = _make_data(cfg).X.shape[1]
-        if n_features != ref[0].shape[1]:
-            raise ValueError(f"the dataset {cfg.data} has {n_features} features but the network has "
-                             f"{ref[0].shape[1]} inputs: give the dataset the checkpoints were trained on.")
+    # bad input (a builder that does not exist, layers the mapping does not support, a dataset of another size)
+    # is refused here, before any unit runs
+    check_checkpoints(cfg, checkpoints, with_data=class_alignment)
     tap_idx = _tap_indices(len(checkpoints), cfg.n_tap_checkpoints)
     fields = dataclasses.asdict(cfg)
     config = {"cfg": fields, "checkpoint_dir": str(folder), "init_file": init_file,
