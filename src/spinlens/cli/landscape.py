@@ -139,7 +139,7 @@ def _shape_advice(found: list[tuple[int, ...]], widths: list[int], dataset: str,
 
 def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int], activation: str,
                     dataset: str) -> str:
-    """Load the state dict ``sd`` into the MLP ``net``; return how the keys were matched.
+    """Load the state dict ``sd`` into the MLP ``net``; return how the keys were matched (for the manifest).
 
     Only the keys of the built ``nn.Sequential`` (``0.weight``, ``0.bias``, ``2.weight``, ...) are loaded, with
     their shapes checked (a mismatch is refused with the shapes expected and found and what to pass). Other names
@@ -152,18 +152,7 @@ def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int],
     want = [tuple(int(d) for d in net.get_submodule(n).weight.shape) for n in linears]
     own = net.state_dict()
 
-    def mismatch(found: list[tuple[int, ...]]) -> UserError:
-        return UserError(f"--model {path} does not fit the MLP {widths} ({activation}): its Linear weights have "
-                         f"shapes {found} (out, in), the MLP expects {want}; "
-                         + _shape_advice(found, widths, dataset, activation))
-
-    if set(sd) == set(own):
-        found = [tuple(sd[f"{n}.weight"].shape) for n in linears]
-        if found != want or any(sd[k].shape != own[k].shape for k in own):
-            raise mismatch(found)
-        mapping = {k: k for k in own}
-        how = "keys matched by name"
-    else:
+    if set(sd) != set(own):
         missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
         raise UserError(
             f"--model {path} does not hold the keys of the nn.Sequential MLP built here (missing {missing[:3]}, "
@@ -171,11 +160,13 @@ def _fit_checkpoint(net: Any, sd: dict[str, Any], path: Path, widths: list[int],
             "so other names are not matched by guessing: save the state_dict() of an nn.Sequential of Linear "
             "layers with element-wise activations."
         )
-    try:
-        net.load_state_dict({mapping[k]: v for k, v in sd.items()}, strict=True)
-    except RuntimeError as exc:  # pragma: no cover - the checks above leave nothing for load_state_dict to refuse
-        raise UserError(f"--model {path} does not fit the MLP {widths}: {str(exc).splitlines()[0]}") from exc
-    return how
+    found = [tuple(sd[f"{n}.weight"].shape) for n in linears]
+    if found != want or any(sd[k].shape != own[k].shape for k in own):
+        raise UserError(f"--model {path} does not fit the MLP {widths} ({activation}): its Linear weights have "
+                        f"shapes {found} (out, in), the MLP expects {want}; "
+                        + _shape_advice(found, widths, dataset, activation))
+    net.load_state_dict(sd, strict=True)  # names and shapes checked above
+    return "keys matched by name"
 
 
 def _model_info(path: Path, how: str) -> dict[str, Any]:
