@@ -658,9 +658,8 @@ def experiment_checkpoints(cfg: ExperimentConfig, out_dir: str | os.PathLike[str
 def summarize_run(cfg: ExperimentConfig, records: Sequence[dict[str, Any]], checkpoint_dir: Path,
                   checkpoints: Sequence[tuple[int, Path]]) -> ExperimentResult:
     """:func:`summarize` with the step-0 network of the run as the reference of the init prediction."""
-    builder = _builder(cfg)
-    res = summarize(records, checkpoint_dir, _load_network(checkpoints[0][1], builder),
-                    eval_dataset=cfg.data if cfg.checkpoint_dir else None)
+    first = _reference_weights(str(Path(checkpoints[0][1]).resolve()), cfg.model_builder)  # read once, cached
+    res = summarize(records, checkpoint_dir, first, eval_dataset=cfg.data if cfg.checkpoint_dir else None)
     if not cfg.checkpoint_dir or res.eval_accuracy is not None:
         return res
     if cfg.data is None:
