@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinlens.cli.main import app, main
+from spinlens.cli.main import app
+from tests.cli_helpers import run_main
 
 TMP = "{tmp}"  # replaced by a fresh directory per case
 
@@ -252,13 +253,7 @@ def test_bad_input_exits_2_with_one_error_line(command: str, bad: list[str], wha
     monkeypatch.delenv("SPINLENS_DEBUG", raising=False)
     monkeypatch.chdir(tmp_path)
     argv = _argv(command, bad, files, tmp_path / "run")
-    try:
-        main(argv)
-        code: object = 0
-    except SystemExit as exc:
-        code = exc.code
-    cap = capsys.readouterr()
-    text = cap.out + cap.err
+    code, text = run_main(argv, capsys)
     assert "Traceback" not in text, f"{argv}: traceback printed:\n{text}"
     assert code == 2, f"{argv} ({what}): exit code {code}, expected 2:\n{text[-2000:]}"
     # the run-directory announcement (wrapped by rich when the path is long) is not part of the message

@@ -16,7 +16,7 @@ from torch import nn
 
 from spinlens import landscape as ls
 from spinlens import report as rp
-from spinlens.cli.main import main
+from tests.cli_helpers import run_main
 
 CE = nn.functional.cross_entropy
 
@@ -172,14 +172,6 @@ def test_rerender_refuses_a_file_and_broken_json(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the CLI
-def _invoke(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code: Any = 0
-    try:
-        main(argv)
-    except SystemExit as ex:
-        code = ex.code
-    cap = capsys.readouterr()
-    return int(code or 0), cap.out + cap.err
 
 
 @pytest.mark.parametrize("argv,option", [
@@ -200,7 +192,7 @@ def _invoke(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def test_cli_refuses_bad_numbers_before_anything_runs(argv: list[str], option: str, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    code, text = _invoke([*argv, "--hidden", "4", "--n-train", "64", "--out", str(out)]
+    code, text = run_main([*argv, "--hidden", "4", "--n-train", "64", "--out", str(out)]
                          if "--n-train" not in argv else [*argv, "--hidden", "4", "--out", str(out)], capsys)
     assert code == 2, text
     assert "Traceback" not in text, text

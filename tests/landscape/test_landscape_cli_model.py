@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import spinlens.cli.landscape as cli_landscape
-from spinlens.cli.main import main
+from tests.cli_helpers import run_main
 
 # tiny solver settings: the run itself is not what these tests are about
 FAST = ["--n-train", "200", "--k", "1", "--trace-matvec", "6", "--density-steps", "6", "--density-vectors", "1"]
@@ -34,14 +34,6 @@ def _no_training(*_a: Any, **_k: Any) -> Any:
     raise AssertionError("a network was trained although --model was given or refused")
 
 
-def _invoke(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code: Any = 0
-    try:
-        main(argv)
-    except SystemExit as ex:
-        code = ex.code
-    cap = capsys.readouterr()
-    return int(code or 0), cap.out + cap.err
 
 
 def _assert_refused(code: int, text: str, tmp: Path, *words: str) -> None:
@@ -76,7 +68,7 @@ def test_code_running_pickle_is_refused_without_running(tmp_path: Path, capsys: 
     else:
         torch.save(_Evil(marker), evil)
     out = tmp_path / "run"
-    code, text = _invoke([command, "--model", str(evil), "--out", str(out), *FAST], capsys)
+    code, text = run_main([command, "--model", str(evil), "--out", str(out), *FAST], capsys)
     _assert_refused(code, text, tmp_path, f"<tmp>/{evil.name}")
     assert not marker.exists(), "unpickling ran code from the checkpoint"
     assert not out.exists(), "a run directory was created for a refused checkpoint"
@@ -86,13 +78,13 @@ def test_code_running_pickle_is_refused_without_running(tmp_path: Path, capsys: 
 def test_non_checkpoint_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes) -> None:
     bad = tmp_path / "weights.pt"
     bad.write_bytes(content)
-    code, text = _invoke(["hessian", "--model", str(bad), "--out", str(tmp_path / "run"), *FAST], capsys)
+    code, text = run_main(["hessian", "--model", str(bad), "--out", str(tmp_path / "run"), *FAST], capsys)
     _assert_refused(code, text, tmp_path, "<tmp>/weights.pt")
     assert "(101)" not in text
 
 
 def test_missing_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, text = _invoke(["landscape", "--model", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "r")], capsys)
+    code, text = run_main(["landscape", "--model", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "r")], capsys)
     _assert_refused(code, text, tmp_path, "<tmp>/nope.pt")
     assert not (tmp_path / "r").exists()
 
@@ -136,7 +128,7 @@ def test_names_that_do_not_prove_the_chain_are_refused(tmp_path: Path, name: str
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """The same rule as to_spins: a state dict with other names could be any network (a residual one too)."""
     path = _save(_layouts(_mlp_state([64, 8, 10]))[name], tmp_path / name)
-    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+    code, text = run_main(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
                          capsys)
     _assert_refused(code, text, tmp_path, "does not show the forward pass")
 
@@ -147,7 +139,7 @@ def test_a_residual_mlp_is_not_read_as_a_chain(tmp_path: Path, capsys: pytest.Ca
     sd = {"fc1.weight": vals[0], "fc1.bias": vals[1], "blocks.0.weight": vals[2], "blocks.0.bias": vals[3],
           "out.weight": vals[4], "out.bias": vals[5]}
     path = _save(sd, tmp_path / "res.pt")
-    code, text = _invoke(["hessian", "--hidden", "16,16", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+    code, text = run_main(["hessian", "--hidden", "16,16", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
                          capsys)
     _assert_refused(code, text, tmp_path, "does not show the forward pass")
 
@@ -161,7 +153,7 @@ def test_wrapped_checkpoint_runs_end_to_end(tmp_path: Path, capsys: pytest.Captu
         net.load_state_dict(sd)
         want = float(torch.nn.functional.cross_entropy(net(X), y))
     out = tmp_path / "run"
-    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--out", str(out), *FAST], capsys)
+    code, text = run_main(["hessian", "--hidden", "8", "--model", str(path), "--out", str(out), *FAST], capsys)
     assert code == 0, text
     s = json.loads((out / "summary.json").read_text())
     assert s["train_loss"] == pytest.approx(want, rel=1e-5)
@@ -173,7 +165,7 @@ def test_wrapped_checkpoint_runs_end_to_end(tmp_path: Path, capsys: pytest.Captu
 def test_wrong_hidden_width_names_the_shapes_and_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "net16.pt"
     torch.save(_mlp_state([64, 16, 10]), path)
-    code, text = _invoke(["hessian", "--hidden", "32", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+    code, text = run_main(["hessian", "--hidden", "32", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
                          capsys)
     _assert_refused(code, text, tmp_path, "(32, 64)", "(16, 64)", "--hidden 16")
     assert not (tmp_path / "r").exists()
@@ -182,7 +174,7 @@ def test_wrong_hidden_width_names_the_shapes_and_the_fix(tmp_path: Path, capsys:
 def test_wrong_dataset_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "net.pt"
     torch.save(_mlp_state([784, 8, 10]), path)
-    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+    code, text = run_main(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
                          capsys)
     _assert_refused(code, text, tmp_path, "784 inputs", "64")
 
@@ -205,7 +197,7 @@ def test_defective_state_dicts_are_refused(tmp_path: Path, capsys: pytest.Captur
         word = "0.weight"
     path = tmp_path / "bad.pt"
     torch.save(sd, path)
-    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
+    code, text = run_main(["hessian", "--hidden", "8", "--model", str(path), "--out", str(tmp_path / "r"), *FAST],
                          capsys)
     _assert_refused(code, text, tmp_path, word)
 
@@ -213,6 +205,6 @@ def test_defective_state_dicts_are_refused(tmp_path: Path, capsys: pytest.Captur
 def test_training_options_do_not_apply_to_a_read_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review of issue 17 (item 6 for hessian): --epochs/--lr were silently ignored with --model."""
     path = _save(_mlp_state([64, 8, 10]), tmp_path / "net.pt")
-    code, text = _invoke(["hessian", "--hidden", "8", "--model", str(path), "--epochs", "5", "--out",
+    code, text = run_main(["hessian", "--hidden", "8", "--model", str(path), "--epochs", "5", "--out",
                           str(tmp_path / "r"), *FAST], capsys)
     _assert_refused(code, text, tmp_path, "--epochs", "nothing is trained")
