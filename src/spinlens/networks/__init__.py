@@ -16,7 +16,7 @@ from spinlens.networks.checkpoints import CheckpointError, checkpoint_step, list
 from spinlens.networks.graph import GRAPH_SUPPORTED, CouplingBlock, NeuronLayer, SpinGraph, map_network
 from spinlens.networks.theory import FourierPrediction, fourier_prediction, variance_profile_tc
 from spinlens.networks.to_spins import SUPPORTED_LAYERS, MappedNetwork, extract_weights, to_spins
-from spinlens.networks.train import Sign, TrainResult, checkpoint_steps, mlp, read_checkpoint_index, train
+from spinlens.networks.train import Sign, TrainResult, checkpoint_steps, cnn, mlp, read_checkpoint_index, resnet, train
 
 __all__ = [
     "CheckpointError",
@@ -38,6 +38,8 @@ __all__ = [
     "extract_weights",
     "load_checkpoint",
     "mlp",
+    "cnn",
+    "resnet",
     "read_checkpoint_index",
     "to_spins",
     "train",

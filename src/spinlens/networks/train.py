@@ -1,9 +1,23 @@
-r"""MLPs (ReLU, tanh, binarized sign) and a trainer that saves log-spaced checkpoints.
+r"""Built-in networks (MLPs, a LeNet-style CNN, a small residual CNN) and a trainer that saves log-spaced checkpoints.
 
-Checkpoints are plain state dicts (``torch.save``, loaded back with ``weights_only=True``) or
-safetensors files, listed in ``checkpoints.json``. Training is resumable: finished checkpoints are
-kept and a re-run continues from the last one (batches are a deterministic function of the seed and
-the step, so a resumed run gives the same weights as an uninterrupted one).
+Builders, all on *flat* inputs ``(n_samples, d)`` (the convolutional ones start with ``nn.Unflatten``), all
+initialised with PyTorch's default law drawn reproducibly from ``rng``, all mapped exactly by
+:func:`~spinlens.networks.map_network` (``net.eval()`` first where there is BatchNorm):
+
+* :func:`mlp` — Linear layers with ReLU, tanh or binarized sign (straight-through estimator, :class:`Sign`);
+* :func:`cnn` — conv5, act, avgpool2, conv3, act, avgpool2, Linear(128), act, Linear: ``784 + 784 c_1 + 196 c_2 +
+  138`` spins on MNIST (average pooling only: max-pooling has no exact spin couplings);
+* :func:`resnet` — stem conv [+ BatchNorm], ``n_blocks`` basic blocks ``x -> a(x + BN(conv(a(BN(conv(x))))))``
+  with identity shortcuts, 7x7 adaptive average pooling, Linear: ``784 + 784 width (1 + 2 n_blocks) + 10`` spins.
+
+:func:`train` optimises in training mode (BatchNorm on batch statistics, updating its running ones) and
+evaluates, saves and reports every checkpoint in eval mode (BatchNorm on its running statistics: the network
+that :func:`~spinlens.networks.map_network` maps). Checkpoints are the full state dicts (parameters and buffers,
+BatchNorm's ``running_mean``/``running_var``/``num_batches_tracked`` included) as ``torch.save`` files (loaded
+back with ``weights_only=True`` by :func:`~spinlens.networks.checkpoints.load_checkpoint`) or safetensors
+files, listed in ``checkpoints.json``. Training is resumable: finished checkpoints are kept and a re-run
+continues from the last one with its weights, buffers and optimizer state (batches are a deterministic function
+of the seed and the step, so a resumed run gives the same weights as an uninterrupted one).
 
 Lazy-training control (Chizat, Oyallon & Bach 2019): with output scale :math:`\alpha` the trained
 function is :math:`f(x) = \alpha\,(f_w(x) - f_{w_0}(x))` and the learning rate is divided by
@@ -28,12 +42,14 @@ from spinlens._rng import RNGLike, as_generator, seed_int
 from spinlens.results import Result, atomic_write_bytes, atomic_write_text
 from spinlens.spins.model import as_count, as_positive, as_real, as_real_array
 
-__all__ = ["Sign", "mlp", "train", "TrainResult", "checkpoint_steps", "read_checkpoint_index", "INDEX_NAME"]
+__all__ = ["Sign", "mlp", "cnn", "resnet", "BasicBlock", "ResNet", "train", "TrainResult", "checkpoint_steps",
+           "read_checkpoint_index", "INDEX_NAME"]
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "checkpoints.json"
 _ACTIVATIONS = ("relu", "tanh", "sign")
+_EVAL_CHUNK = 1024  # samples per forward pass when a checkpoint is evaluated on the whole training set
 
 
 def _sign_ste():
@@ -121,6 +137,229 @@ def mlp(
         if l < len(widths) - 2:
             layers.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sign": Sign}[activation]())
     net = nn.Sequential(*layers)
+    if dtype is not None:
+        net = net.to(dtype=dtype)
+    return net
+
+
+def _act_module(activation: str) -> Any:
+    import torch.nn as nn
+
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "sign": Sign}[activation]()
+
+
+def _check_in_shape(in_shape: Any) -> tuple[int, int, int]:
+    if isinstance(in_shape, (str, bytes)) or not hasattr(in_shape, "__iter__"):
+        raise ValueError(f"in_shape must be (channels, height, width) such as (1, 28, 28), got {in_shape!r}.")
+    shape = tuple(as_count(v, "in_shape (channels, height, width)", minimum=1) for v in in_shape)
+    if len(shape) != 3:
+        raise ValueError(f"in_shape must be (channels, height, width) such as (1, 28, 28), got {in_shape!r}.")
+    return shape  # type: ignore[return-value]
+
+
+def _init_default(net: Any, seed: int) -> None:
+    """PyTorch's default law, drawn from ``seed``: weights and biases of every Linear/Conv ``U(-1/sqrt(fan_in),
+    1/sqrt(fan_in))`` with ``fan_in = C_in/groups * prod(kernel)``; BatchNorm ``gamma = 1, beta = 0`` and fresh
+    running statistics (mean 0, variance 1). Modules are drawn in ``net.modules()`` order."""
+    import torch
+    import torch.nn as nn
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                fan_in = int(np.prod(m.weight.shape[1:]))
+                bound = 1.0 / np.sqrt(fan_in)
+                m.weight.uniform_(-bound, bound, generator=g)
+                if m.bias is not None:
+                    m.bias.uniform_(-bound, bound, generator=g)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_parameters()
+
+
+def cnn(
+    in_shape: Sequence[int] = (1, 28, 28),
+    channels: Sequence[int] = (16, 32),
+    n_classes: int = 10,
+    activation: str = "relu",
+    bias: bool = True,
+    *,
+    rng: RNGLike = None,
+    dtype: Any = None,
+) -> Any:
+    r"""A LeNet-style convolutional ``nn.Sequential`` on *flat* inputs ``(n, C_0 H W)``.
+
+    ``Unflatten(1, in_shape)``, ``Conv2d(C_0 -> c_1, 5, padding=2)``, act, ``AvgPool2d(2)``,
+    ``Conv2d(c_1 -> c_2, 3, padding=1)``, act, ``AvgPool2d(2)``, ``Flatten``, ``Linear(c_2 (H/4)(W/4) -> 128)``, act,
+    ``Linear(128 -> n_classes)``. The flat input keeps :func:`train` and the datasets as they are for MLPs.
+    Pooling is by averages on purpose: average pooling is linear and has exact spin couplings
+    (:func:`~spinlens.networks.map_network` composes it into the next block), max-pooling has none.
+
+    Spins (neuron layers of :func:`~spinlens.networks.map_network`: input, each activation, output):
+    :math:`C_0HW + c_1 HW + c_2 HW/4 + 128 + n_{classes}`; on ``1x28x28``:
+    :math:`784 + 784 c_1 + 196 c_2 + 138` (19\,738 for ``channels=(16, 32)``, 32\,282 for ``(32, 32)``).
+
+    Parameters
+    ----------
+    in_shape : (C_0, H, W)
+        Shape of one sample; ``H`` and ``W`` divisible by 4.
+    channels : (c_1, c_2)
+        Channels of the two convolutions.
+    n_classes : int
+        Outputs (logits).
+    activation : {"relu", "tanh", "sign"}
+        As in :func:`mlp` (``"sign"``: binarized with a straight-through estimator).
+    bias : bool
+        Convolutions and Linear layers with biases.
+    rng : seed for the initialisation, PyTorch's default law drawn reproducibly: every weight and bias
+        ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, ``fan_in = C_in k^2`` for a ``k x k`` convolution.
+    dtype : torch dtype of the parameters (default: torch's default, float32).
+    """
+    import torch.nn as nn
+
+    C0, H, W = _check_in_shape(in_shape)
+    if isinstance(channels, (str, bytes)) or not hasattr(channels, "__iter__"):
+        raise ValueError(f"channels must be two channel counts such as (16, 32), got {channels!r}.")
+    ch = [as_count(c, "channels (of the two convolutions)", minimum=1) for c in channels]
+    if len(ch) != 2:
+        raise ValueError(f"channels must be two channel counts such as (16, 32), got {channels!r}.")
+    n_classes = as_count(n_classes, "n_classes", minimum=1)
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}.")
+    if H % 4 or W % 4:
+        raise ValueError(f"in_shape height and width must be divisible by 4 (two 2x2 average poolings), got {H}x{W}.")
+    c1, c2 = ch
+    net = nn.Sequential(
+        nn.Unflatten(1, (C0, H, W)),
+        nn.Conv2d(C0, c1, 5, padding=2, bias=bias), _act_module(activation), nn.AvgPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1, bias=bias), _act_module(activation), nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * (H // 4) * (W // 4), 128, bias=bias), _act_module(activation),
+        nn.Linear(128, n_classes, bias=bias),
+    )
+    _init_default(net, seed_int(rng))
+    if dtype is not None:
+        net = net.to(dtype=dtype)
+    return net
+
+
+def _make_resnet_classes() -> tuple[Any, Any]:
+    import torch.nn as nn
+
+    class BasicBlock(nn.Module):
+        r"""Residual basic block with an identity shortcut: :math:`x \mapsto a(x + N_2 K_2\, a(N_1 K_1 x))`.
+
+        :math:`K_1, K_2`: ``3x3`` convolutions (padding 1, stride 1, ``width -> width``); :math:`N_1, N_2`:
+        BatchNorm2d (or identities); :math:`a`: the activation. Two neuron layers (``act1``, ``act2``) of
+        ``width H W`` spins each; the shortcut is a unit coupling block between the block's input and ``act2``.
+        """
+
+        def __init__(self, width: int, activation: str, bias: bool, batchnorm: bool) -> None:
+            super().__init__()
+            conv_bias = bias and not batchnorm  # BatchNorm's shift replaces the (redundant) conv bias
+            self.conv1 = nn.Conv2d(width, width, 3, padding=1, bias=conv_bias)
+            self.bn1 = nn.BatchNorm2d(width) if batchnorm else nn.Identity()
+            self.act1 = _act_module(activation)
+            self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=conv_bias)
+            self.bn2 = nn.BatchNorm2d(width) if batchnorm else nn.Identity()
+            self.act2 = _act_module(activation)
+
+        def forward(self, x: Any) -> Any:
+            return self.act2(x + self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x))))))
+
+    class ResNet(nn.Module):
+        """Small residual CNN on flat inputs (built by :func:`resnet`; see there)."""
+
+        def __init__(self, in_shape: tuple[int, int, int], width: int, n_blocks: int, n_classes: int,
+                     activation: str, bias: bool, batchnorm: bool) -> None:
+            super().__init__()
+            C0 = in_shape[0]
+            self.unflatten = nn.Unflatten(1, in_shape)
+            self.stem = nn.Conv2d(C0, width, 3, padding=1, bias=bias and not batchnorm)
+            self.stem_bn = nn.BatchNorm2d(width) if batchnorm else nn.Identity()
+            self.stem_act = _act_module(activation)
+            self.blocks = nn.Sequential(*(BasicBlock(width, activation, bias, batchnorm) for _ in range(n_blocks)))
+            self.pool = nn.AdaptiveAvgPool2d(7)
+            self.flatten = nn.Flatten()
+            self.fc = nn.Linear(width * 49, n_classes, bias=bias)
+
+        def forward(self, x: Any) -> Any:
+            x = self.stem_act(self.stem_bn(self.stem(self.unflatten(x))))
+            x = self.blocks(x)
+            return self.fc(self.flatten(self.pool(x)))
+
+    for cls in (BasicBlock, ResNet):  # module-level names (repr, pickling of whole modules)
+        cls.__qualname__ = cls.__name__
+    return BasicBlock, ResNet
+
+
+try:
+    BasicBlock, ResNet = _make_resnet_classes()
+except ImportError:  # pragma: no cover
+    BasicBlock = ResNet = None
+
+
+def resnet(
+    in_shape: Sequence[int] = (1, 28, 28),
+    width: int = 16,
+    n_blocks: int = 2,
+    n_classes: int = 10,
+    activation: str = "relu",
+    bias: bool = True,
+    batchnorm: bool = True,
+    *,
+    rng: RNGLike = None,
+    dtype: Any = None,
+) -> Any:
+    r"""A small residual CNN (an ``nn.Module`` with a ``forward()``, residual additions) on *flat* inputs.
+
+    ``Unflatten(1, in_shape)``; stem ``Conv2d(C_0 -> width, 3, padding=1)`` [+ ``BatchNorm2d``], act; ``n_blocks``
+    :class:`BasicBlock` s :math:`x \mapsto a(x + N_2 K_2\, a(N_1 K_1 x))` (``3x3`` convolutions, padding 1,
+    stride 1, identity shortcuts); ``AdaptiveAvgPool2d(7)``, ``Flatten``, ``Linear(49 width -> n_classes)``.
+    Mapped exactly by :func:`~spinlens.networks.map_network` in eval mode (BatchNorm folded into the preceding
+    convolution, each shortcut a unit coupling block between non-adjacent neuron layers).
+
+    Spins (input, every activation, output): :math:`C_0 HW + (1 + 2\,n_{blocks})\,\mathrm{width}\,HW +
+    n_{classes}`; on ``1x28x28``: :math:`784 + 784\,\mathrm{width}\,(1 + 2 n_{blocks}) + 10` (63\,514 for width 16
+    and 2 blocks). The pooling adds no spins whichever is used (it is linear, and composed with the final Linear
+    into one dense block of ``n_classes x width HW`` couplings); ``AdaptiveAvgPool2d(7)`` rather than
+    ``AvgPool2d(4)`` (identical on 28x28) so that the classifier has ``49 width`` inputs for any ``in_shape``,
+    and rather than global average pooling so that it keeps the digit's coarse layout (accuracy of a small
+    network).
+
+    Parameters
+    ----------
+    in_shape : (C_0, H, W)
+        Shape of one sample (``H, W >= 7``).
+    width : int
+        Channels of the stem and of every block.
+    n_blocks : int
+        Residual blocks (0 allowed: stem and classifier only).
+    n_classes : int
+        Outputs (logits).
+    activation : {"relu", "tanh", "sign"}
+        As in :func:`mlp`.
+    bias : bool
+        Bias of the final Linear, and of the convolutions when ``batchnorm=False`` (a convolution followed by
+        BatchNorm has none: BatchNorm's shift :math:`\beta` plays its role).
+    batchnorm : bool
+        BatchNorm2d after every convolution. Train it with :func:`train` (which evaluates and checkpoints in
+        eval mode); map it with ``map_network(net.eval(), (1, C_0 H W))``.
+    rng : seed for the initialisation: PyTorch's default law drawn reproducibly (convolution and Linear weights
+        and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, ``fan_in = C_in k^2``; BatchNorm ``gamma = 1``,
+        ``beta = 0``, running mean 0 and variance 1).
+    dtype : torch dtype of the parameters and buffers (default: torch's default, float32).
+    """
+    shape = _check_in_shape(in_shape)
+    width = as_count(width, "width (channels)", minimum=1)
+    n_blocks = as_count(n_blocks, "n_blocks (residual blocks)", minimum=0)
+    n_classes = as_count(n_classes, "n_classes", minimum=1)
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}.")
+    if shape[1] < 7 or shape[2] < 7:
+        raise ValueError(f"in_shape height and width must be at least 7 (7x7 average pooling), got {shape[1:]}.")
+    net = ResNet(shape, width, n_blocks, n_classes, activation, bool(bias), bool(batchnorm))
+    _init_default(net, seed_int(rng))
     if dtype is not None:
         net = net.to(dtype=dtype)
     return net
@@ -261,9 +500,11 @@ def train(
     Parameters
     ----------
     model : torch.nn.Module
-        Trained in place (e.g. from :func:`mlp`).
+        Trained in place (e.g. from :func:`mlp`, :func:`cnn`, :func:`resnet`), in training mode during the
+        optimisation steps and in eval mode for every checkpoint's loss, accuracy and saved state (BatchNorm
+        buffers included); left in eval mode.
     data : Dataset or (X, y)
-        Inputs ``(n_samples, ...)`` (flattened) and integer class labels.
+        Inputs ``(n_samples, ...)`` (flattened: the model gets ``(batch, d)``) and integer class labels.
     steps : int
         Number of optimisation steps (minibatches).
     optimizer : {"sgd", "adam"}
@@ -275,7 +516,8 @@ def train(
         keeps the state dicts in memory (``result.state_dicts``).
     lazy_scale : float, optional
         Output scale :math:`\alpha` of the lazy-training control:
-        :math:`f = \alpha (f_w - f_{w_0})`, learning rate :math:`\eta/\alpha^2` (Chizat & Bach).
+        :math:`f = \alpha (f_w - f_{w_0})`, learning rate :math:`\eta/\alpha^2` (Chizat & Bach). Refused for
+        networks with BatchNorm (their :math:`f_{w_0}` is not defined consistently across modes).
     rng : seed for the minibatch order.
     num_threads : int, optional
         Torch intra-op threads while training (restored afterwards); 1 is fastest for small MLPs on
@@ -284,6 +526,13 @@ def train(
     Returns
     -------
     TrainResult
+        ``train_loss``/``train_accuracy``: mean cross-entropy and accuracy of the eval-mode network on the whole
+        training set at each checkpoint.
+
+    Notes
+    -----
+    Cost per step: one forward and backward pass on ``batch_size`` samples; per checkpoint, one eval-mode
+    forward pass over the training set (in chunks of 1024 samples) and one file write.
     """
     import torch
 
@@ -317,6 +566,14 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
     batch_size = as_count(batch_size, "batch_size", minimum=1)
     if lazy_scale is not None:
         lazy_scale = as_positive(lazy_scale, "lazy_scale")
+        bn = [name for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if bn:
+            raise ValueError(
+                f"lazy_scale does not support BatchNorm (module {bn[0]!r}): the reference f_w0 would normalise with "
+                "other statistics than the trained network (batch statistics in training, running ones in eval), "
+                "so f_w - f_w0 is not zero at initialisation. Build the network without BatchNorm (e.g. "
+                "resnet(batchnorm=False)) or train without lazy_scale."
+            )
     if file_format not in ("pt", "safetensors"):
         raise ValueError(f"file_format must be 'pt' or 'safetensors', got {file_format!r}.")
     ck_steps = (
@@ -388,7 +645,13 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
             last = max(done)
             from spinlens.networks.to_spins import load_checkpoint
 
-            model.load_state_dict(load_checkpoint(out_path / names[last]))
+            try:
+                model.load_state_dict(load_checkpoint(out_path / names[last]))
+            except RuntimeError as exc:  # missing/unexpected keys or shapes: another architecture
+                raise ValueError(
+                    f"{out_path} holds checkpoints of a different network ({out_path / names[last]} does not load "
+                    f"into this model: {str(exc).splitlines()[0]}); use another out_dir or delete it."
+                ) from None
             if ref is not None and 0 in done:
                 ref.load_state_dict(load_checkpoint(out_path / names[0]))
             opt_file = out_path / f"optim_{last:08d}.pt"
@@ -401,10 +664,18 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
 
     @torch.no_grad()
     def evaluate() -> tuple[float, float]:
+        # the eval-mode network (BatchNorm on its running statistics: the one that is saved and mapped), in chunks
+        # of _EVAL_CHUNK samples so that wide feature maps of the whole set are never held at once
         model.eval()
-        out = forward(X)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = 0
+        for i in range(0, n, _EVAL_CHUNK):
+            out = forward(X[i : i + _EVAL_CHUNK])
+            yb = y[i : i + _EVAL_CHUNK]
+            loss_sum += F.cross_entropy(out, yb, reduction="sum").double()
+            correct += int((out.argmax(1) == yb).sum())
         model.train()
-        return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
+        return float(loss_sum) / n, correct / n
 
     losses: dict[int, float] = {}
     accs: dict[int, float] = {}
