@@ -1,8 +1,12 @@
 r"""The phases-over-training pipeline: train (or load) checkpoints, analyse each, fit :math:`T_c(t)`, report.
 
-For every checkpoint the network is mapped to spins (:func:`to_spins`), its stability curve and phase are
-computed (:func:`spinlens.networks.phases.analyze`), TAP evidence is gathered on a few checkpoints, and the
-bond-matrix spectrum is summarised (:func:`spinlens.networks.spectrum.spectrum`). Each checkpoint's record is
+For every checkpoint the network is mapped to spins (:func:`spinlens.networks.reader.spin_graph`: graph capture of
+any supported ``nn.Module`` — MLPs, CNNs, residual nets — or the chain rule for a bare state dict), its stability
+curve and phase are computed (:func:`spinlens.networks.phases.analyze`), TAP evidence is gathered on a few
+checkpoints, and the spectrum of every coupling block and of :math:`J` is summarised
+(:func:`spinlens.networks.spectrum.spectrum`); every per-layer quantity is kept per neuron layer or block, by name.
+The network trained by spinlens is an MLP (``arch="mlp"``), a LeNet-style CNN (``"cnn"``) or a residual network
+(``"resnet"``) of :mod:`spinlens.networks.train`. Each checkpoint's record is
 one unit of the sweep runner (:mod:`spinlens.sweeps`), written atomically to ``analysis/units/step_XXXXXXXX.json``;
 a re-run reuses finished units, and the units can run on a local process pool or a Dask cluster.
 
@@ -18,6 +22,7 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import threading
@@ -60,7 +65,10 @@ log = logging.getLogger(__name__)
 class ExperimentConfig:
     """Everything that defines a phases-over-training run (defaults: the ``spinlens phases`` demo)."""
 
-    widths: tuple[int, ...] = (784, 256, 256, 10)
+    widths: tuple[int, ...] = (784, 256, 256, 10)  # arch "mlp" only
+    arch: str = "mlp"  # what spinlens trains: "mlp", "cnn" (LeNet-style) or "resnet"
+    channels: tuple[int, ...] | None = None  # cnn: (c1, c2), default (16, 32); resnet: (width,), default (16,)
+    n_blocks: int | None = None  # resnet: residual blocks (default 2)
     activation: str = "relu"
     bias: bool = True
     dataset: str | None = None  # None: MNIST-5000 when training; no data for checkpoint_dir (see ``data``)
@@ -83,6 +91,7 @@ class ExperimentConfig:
     checkpoint_dir: str | None = None
     model_builder: str | None = None
     steps_from: str | None = None  # CSV/JSON file -> step table for checkpoint_dir (see checkpoints.list_checkpoints)
+    input_shape: tuple[int, ...] | None = None  # per-sample input of the user's module, e.g. (1, 28, 28)
 
     @property
     def data(self) -> str | None:
@@ -90,8 +99,25 @@ class ExperimentConfig:
         return self.dataset if self.dataset is not None else (None if self.checkpoint_dir else "mnist5000")
 
     #: Fields that describe training; they do not apply to (and are not recorded for) a user's checkpoints.
-    TRAINING_FIELDS = ("widths", "activation", "bias", "steps", "optimizer", "lr", "momentum", "batch_size",
-                       "n_checkpoints", "lazy_scale")
+    TRAINING_FIELDS = ("widths", "arch", "channels", "n_blocks", "activation", "bias", "steps", "optimizer", "lr",
+                       "momentum", "batch_size", "n_checkpoints", "lazy_scale")
+    ARCHS = ("mlp", "cnn", "resnet")
+
+    def __post_init__(self) -> None:
+        if self.arch not in self.ARCHS:
+            raise ValueError(f"arch must be one of {self.ARCHS}, got {self.arch!r}.")
+        if self.arch == "mlp" and (self.channels is not None or self.n_blocks is not None):
+            raise ValueError("channels and n_blocks describe the cnn and resnet architectures, not an MLP (arch "
+                             "'mlp', whose layers are set by widths).")
+        if self.arch == "cnn" and self.n_blocks is not None:
+            raise ValueError("n_blocks sets the residual blocks of arch 'resnet'; the cnn has none.")
+        want = {"cnn": 2, "resnet": 1}.get(self.arch)
+        if want and self.channels is not None and len(self.channels) != want:
+            raise ValueError(f"channels of arch {self.arch!r} must be {want} number(s) "
+                             f"({'c1, c2' if want == 2 else 'the width'}), got {tuple(self.channels)}.")
+        if self.input_shape is not None and not self.checkpoint_dir:
+            raise ValueError("input_shape is the input of the user's module (checkpoint_dir with model_builder); "
+                             "the networks spinlens trains take the dataset's samples flat.")
 
 
 # ---------------------------------------------------------------------------------------------- fit
@@ -208,15 +234,56 @@ def load_builder(spec: str) -> Any:
 
 
 def _builder(cfg: ExperimentConfig) -> Any:
-    """The module of the run's checkpoints: the user's ``--model``, the MLP spinlens trained, or None (a state
-    dict of the user's, read by the mapping's state-dict rule)."""
+    """The module of the run's checkpoints: the user's ``--model``, the network spinlens trained (``cfg.arch``), or
+    None (a state dict of the user's, read by the mapping's state-dict rule)."""
     if cfg.model_builder:
         return load_builder(cfg.model_builder)
     if cfg.checkpoint_dir:
         return None
-    from spinlens.networks.train import mlp
+    return _arch_builder(cfg)
 
-    return functools.partial(mlp, cfg.widths, cfg.activation, cfg.bias)
+
+def _arch_builder(cfg: ExperimentConfig) -> Any:
+    """``builder(rng=None) -> nn.Module``: the network of ``cfg.arch`` for the configured dataset (flat inputs)."""
+    nets = importlib.import_module("spinlens.networks.train")  # the module (spinlens.networks.train is a function)
+    if cfg.arch == "mlp":
+        return functools.partial(nets.mlp, cfg.widths, cfg.activation, cfg.bias)
+    data = _make_data(cfg)
+    shape = (1, *data.image_shape)
+    if cfg.arch == "cnn":
+        return functools.partial(nets.cnn, shape, tuple(cfg.channels or (16, 32)), data.n_classes, cfg.activation,
+                                 cfg.bias)
+    return functools.partial(nets.resnet, shape, int((cfg.channels or (16,))[0]), int(cfg.n_blocks or 2),
+                             data.n_classes, cfg.activation, cfg.bias)
+
+
+def _example_input(cfg: ExperimentConfig) -> tuple[int, ...] | None:
+    """Input shape (batch first) the run's modules are mapped on: the user's ``input_shape``; the dataset's samples
+    flat (the networks spinlens trains, and a user's module given a dataset); else None (read from the module's
+    first Linear layer by :func:`~spinlens.networks.reader.input_shape_of`)."""
+    if cfg.input_shape is not None:
+        return (1, *(int(x) for x in cfg.input_shape))
+    if cfg.data is not None and (cfg.model_builder or not cfg.checkpoint_dir):
+        return (1, int(_make_data(cfg).X.shape[1]))
+    return None
+
+
+def _map(cfg: ExperimentConfig, net: Any) -> Any:
+    """The checkpoint's SpinGraph (a module mapped on :func:`_example_input`; a bare state dict by the chain rule)."""
+    import torch.nn as nn
+
+    from spinlens.networks.reader import spin_graph
+
+    if not isinstance(net, nn.Module):
+        return spin_graph(net)
+    shape = _example_input(cfg)
+    try:
+        return spin_graph(net, shape)
+    except ValueError as exc:
+        if cfg.input_shape is not None or shape is None or "fails on example_input" not in str(exc):
+            raise
+        raise ValueError(f"{exc} The module was given the dataset's samples flat ({shape[1]} values): give its "
+                         "input shape (input_shape, or --input-shape, e.g. 1,28,28).") from None
 
 
 def _load_network(path: Path, builder: Any) -> Any:
@@ -259,16 +326,16 @@ def _make_data(cfg: ExperimentConfig) -> Any:
 
 def train_checkpoints(cfg: ExperimentConfig, directory: str | os.PathLike[str],
                       progress: ProgressCallback | None = None) -> list[tuple[int, Path]]:
-    """Train the configured MLP and save its checkpoints in ``directory`` (resumes finished ones)."""
-    from spinlens.networks.train import mlp, train
+    """Train the configured network (``cfg.arch``) and save its checkpoints in ``directory`` (resumes finished ones)."""
+    from spinlens.networks.train import train
 
     data = _make_data(cfg)
-    if data.X.shape[1] != cfg.widths[0]:
+    if cfg.arch == "mlp" and data.X.shape[1] != cfg.widths[0]:
         raise ValueError(f"the data have {data.X.shape[1]} features but widths[0] = {cfg.widths[0]}.")
-    if data.n_classes > cfg.widths[-1]:
+    if cfg.arch == "mlp" and data.n_classes > cfg.widths[-1]:
         raise ValueError(f"the data have {data.n_classes} classes but widths[-1] = {cfg.widths[-1]}.")
     s_init, s_train = spawn(cfg.seed, 2)
-    net = mlp(cfg.widths, cfg.activation, cfg.bias, rng=s_init)
+    net = _arch_builder(cfg)(rng=s_init)
     train(net, data, cfg.steps, optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum,
           batch_size=cfg.batch_size, checkpoints=cfg.n_checkpoints, out_dir=directory, lazy_scale=cfg.lazy_scale,
           rng=s_train, progress=progress, num_threads=cfg.threads)
@@ -290,8 +357,9 @@ def _invalid_record(step: int, path: Path, error: str) -> dict[str, Any]:
             "top_ratio": None, "rel_change": None, "edges": None, "notes": [], "evidence_agrees": None, "tap": None}
 
 
-def _evaluate(net: Any, data: Any) -> tuple[float, float]:
-    r"""Cross-entropy loss and accuracy of a module on a dataset (its own forward pass, no grad).
+def _evaluate(net: Any, data: Any, input_shape: Sequence[int] | None = None) -> tuple[float, float]:
+    r"""Cross-entropy loss and accuracy of a module on a dataset (its own forward pass, no grad); the samples are
+    given flat, or reshaped to ``input_shape``.
 
     The loss is :math:`-\overline{\log p_y}`: outputs are read as logits, or as probabilities when every row is
     non-negative and sums to 1 (a final Softmax).
@@ -301,6 +369,8 @@ def _evaluate(net: Any, data: Any) -> tuple[float, float]:
 
     with torch.no_grad():
         X = torch.as_tensor(data.X, dtype=next(net.parameters()).dtype)
+        if input_shape is not None:
+            X = X.reshape(len(X), *input_shape)
         y = torch.as_tensor(data.y, dtype=torch.long)
         out = net(X)
         acc = float((out.argmax(1) == y).double().mean())
@@ -312,23 +382,35 @@ def _evaluate(net: Any, data: Any) -> tuple[float, float]:
         return float(F.cross_entropy(out, y)), acc
 
 
-def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndarray], cfg: ExperimentConfig,
+def _layout(graph: Any) -> dict[str, Any]:
+    """What a record keeps of a SpinGraph's layout: neuron layers (name, shape) and blocks (src, dst, shape)."""
+    return {"layers": [[layer.name, list(layer.shape)] for layer in graph.layers],
+            "blocks": [[b.src, b.dst, list(b.matrix.shape)] for b in graph.blocks]}
+
+
+def _mode_share(graph: Any, v: np.ndarray) -> list[float]:
+    r"""Share :math:`\sum_{i \in l} v_i^2 / \sum_i v_i^2` of each neuron layer in the critical mode ``v``."""
+    w = np.asarray(v, dtype=np.float64) ** 2
+    tot = float(w.sum()) or 1.0
+    return [float(w[layer.slice].sum()) / tot for layer in graph.layers]
+
+
+def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentConfig,
                  with_tap: bool, rng: Any, data: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from spinlens.networks.phases import analyze, class_alignment
     from spinlens.networks.spectrum import spectrum
-    from spinlens.networks.to_spins import to_spins
 
     try:
         net = _load_network(path, builder)
-        mapped = to_spins(net)
+        graph = _map(cfg, net)
     except (ValueError, FileNotFoundError) as exc:  # one bad checkpoint must not sink the others
         return _invalid_record(step, path, str(exc)), {}
-    if tuple(mapped.widths) != tuple(w.shape[1] for w in init_weights[:1]) + tuple(w.shape[0] for w in init_weights):
-        return _invalid_record(step, path, f"its layer widths {list(mapped.widths)} differ from those of the first "
+    if _layout(graph) != _layout(ref):
+        return _invalid_record(step, path, "its neuron layers or coupling blocks differ from those of the first "
                                            "checkpoint: not the same network"), {}
-    res = analyze(mapped, n_grid=cfg.n_grid, n_starts=cfg.n_starts if with_tap else 0,
+    res = analyze(graph, n_grid=cfg.n_grid, n_starts=cfg.n_starts if with_tap else 0,
                   tap_max_iter=cfg.tap_max_iter, rng=rng)
-    spec = spectrum(list(mapped.weights), init_weights)
+    spec = spectrum(graph, ref)
     rec: dict[str, Any] = {
         "step": step,
         "file": path.name,
@@ -339,17 +421,20 @@ def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndar
         "f_min_rel": res.f_min_rel,
         "tolerance": res.tolerance,
         "lambda_max": res.lambda_max,
-        "widths": list(mapped.widths),
+        "widths": [layer.size for layer in graph.layers],
+        **_layout(graph),
+        "edge_kinds": list(spec.edge_kinds),
+        "mode_share": _mode_share(graph, res.critical_mode),
         "outliers": spec.outliers.tolist(),
         "top_ratio": spec.top_ratio.tolist(),
         "rel_change": spec.rel_change.tolist(),
         "edges": spec.edges.tolist(),
-        "notes": list(mapped.notes) + list(res.notes),
+        "notes": list(graph.notes) + list(res.notes),
         "evidence_agrees": res.evidence_agrees,
         "tap": None,
     }
     if data is not None and builder is not None and cfg.checkpoint_dir:
-        rec["eval_loss"], rec["eval_accuracy"] = _evaluate(net, data)
+        rec["eval_loss"], rec["eval_accuracy"] = _evaluate(net, data, cfg.input_shape)
     arrays = {
         "temperatures": res.temperatures,
         "stability": res.stability,
@@ -372,9 +457,17 @@ def _analyze_one(step: int, path: Path, builder: Any, init_weights: list[np.ndar
             "critical_alignment": ev.critical_alignment,
         }
         if data is not None and ev.n_nontrivial:
-            rec["tap"]["class_alignment"] = class_alignment(ev.m_best[: mapped.widths[0]], data.X, data.y).tolist()
+            rec["tap"]["class_alignment"] = class_alignment(ev.m_best[: graph.layers[0].size], data.X,
+                                                            data.y).tolist()
         arrays["m_best"] = ev.m_best
     return rec, arrays
+
+
+def _config_from(fields: Mapping[str, Any]) -> ExperimentConfig:
+    """An ExperimentConfig from its ``dataclasses.asdict`` (as stored in JSON: tuples became lists)."""
+    tuples = {k: tuple(v) for k, v in fields.items()
+              if k in ("widths", "channels", "input_shape") and v is not None}
+    return ExperimentConfig(**{**fields, **tuples})
 
 
 def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -386,48 +479,49 @@ def analysis_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any]
     be read or mapped (NaN weights, a file that does not load) gets a record with ``phase = "invalid"`` and the
     reason in ``invalid``.
     """
-    fields: dict[str, Any] = dict(config["cfg"])
-    cfg = ExperimentConfig(**{**fields, "widths": tuple(fields["widths"])})
+    cfg = _config_from(config["cfg"])
     if cfg.threads:
         import torch
 
         torch.set_num_threads(int(cfg.threads))
     builder = _builder(cfg)
     folder = Path(config["checkpoint_dir"])
-    init_weights = _reference_weights(str(folder / config["init_file"]), cfg.model_builder)
+    ref = reference_graph(cfg, folder / config["init_file"])
     with_tap = bool(params["with_tap"])
     use_data = bool(config["class_alignment"]) and cfg.data is not None and (with_tap or bool(cfg.model_builder))
     data = _make_data(cfg) if use_data else None  # its size was checked against the network by analyze_checkpoints
-    rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, init_weights, cfg, with_tap,
+    rec, arrays = _analyze_one(int(params["step"]), folder / params["file"], builder, ref, cfg, with_tap,
                                seed, data)
     return {"record": to_jsonable(rec), "arrays": arrays}
 
 
-def _reference_weights(path: str, builder_spec: str | None) -> list[np.ndarray]:
-    """Step-0 weight matrices (the reference of weight motion), read once per process and file version."""
+def reference_graph(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> Any:
+    """The SpinGraph of a checkpoint of the run (typically step 0: the reference of weight motion and of the
+    initialisation theory), mapped once per process, configuration and file version."""
+    path = str(Path(path).resolve())
     st = os.stat(path)
-    return _read_reference_weights(path, builder_spec, st.st_mtime_ns, st.st_size)
+    key = json.dumps(to_jsonable(dataclasses.asdict(cfg)), sort_keys=True)
+    return _read_reference(key, _builder_digest(cfg.model_builder), path, st.st_mtime_ns, st.st_size)
 
 
 @functools.lru_cache(maxsize=2)
-def _read_reference_weights(path: str, builder_spec: str | None, mtime_ns: int, size: int) -> list[np.ndarray]:
-    from spinlens.networks.to_spins import extract_weights
-
-    return extract_weights(_load_network(Path(path), load_builder(builder_spec) if builder_spec else None))[0]
+def _read_reference(cfg_json: str, builder_digest: str | None, path: str, mtime_ns: int, size: int) -> Any:
+    cfg = _config_from(json.loads(cfg_json))
+    return _map(cfg, _load_network(Path(path), _builder(cfg)))
 
 
 def check_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
                       with_data: bool = True) -> tuple[int, ...]:
-    """Layer widths of the first checkpoint (the reference for weight motion), read and mapped once per process;
-    refuses a first checkpoint that cannot be analysed, and (``with_data``) a dataset whose feature count is not
-    the network's input width. Cheap enough to run before a run directory is made."""
+    """Neuron-layer sizes of the first checkpoint (the reference for weight motion), read and mapped once per
+    process; refuses a first checkpoint that cannot be analysed, and (``with_data``) a dataset whose feature count
+    is not the network's input size. Cheap enough to run before a run directory is made."""
     step, path = checkpoints[0]
     try:
-        ref = _reference_weights(str(Path(path).resolve()), cfg.model_builder)
+        ref = reference_graph(cfg, path)
     except ValueError as exc:
         raise ValueError(f"the first checkpoint, {Path(path).name} (step {step}, the reference for weight motion), "
                          f"cannot be analysed: {exc}") from None
-    widths = (int(ref[0].shape[1]),) + tuple(int(W.shape[0]) for W in ref)
+    widths = tuple(layer.size for layer in ref.layers)
     if with_data and cfg.data is not None:
         n_features = _make_data(cfg).X.shape[1]
         if n_features != widths[0]:
@@ -519,11 +613,14 @@ class ExperimentResult(Result):
     steps : (k,) checkpoint steps; ``t_c``, ``t_star``, ``f_min_rel``, ``lambda_max`` per checkpoint (NaN for
         an invalid checkpoint).
     phases : phase per checkpoint (``"invalid"`` where a checkpoint could not be analysed).
-    outliers, top_ratio, rel_change : (k, L) per layer.
+    outliers, top_ratio, rel_change : (k, B) per coupling block (``block_names``; one per weight matrix of an MLP).
+    mode_share : (k, L) share of each neuron layer (``layer_names``) in the critical mode at :math:`T_c`.
     train_loss, train_accuracy : from the training run's ``checkpoints.json`` (NaN where not recorded).
     eval_loss, eval_accuracy : of each checkpoint's own forward pass on ``eval_dataset`` (user checkpoints with
         a module and a dataset; NaN otherwise).
-    init_prediction : layered-SK :math:`T_c` from the step-0 widths and weight variances.
+    init_prediction : the initialisation theory's :math:`T_c` from the step-0 couplings
+        (:func:`~spinlens.networks.theory.init_theory`: layered SK for an MLP); ``init_formula`` which formula,
+        ``init_phase`` the phase it predicts, ``init_description`` the line for reports.
     init_measured : measured :math:`T_c` at step 0.
     fit : the power-law fit (None when fewer than 3 hidden-order checkpoints).
     invalid : ``{"step", "file", "error"}`` of each checkpoint that could not be analysed.
@@ -550,6 +647,13 @@ class ExperimentResult(Result):
     eval_accuracy: np.ndarray | None = None
     eval_dataset: str | None = None
     invalid: list = field(default_factory=list)
+    layer_names: tuple = ()
+    layer_shapes: tuple = ()
+    block_names: tuple = ()
+    mode_share: np.ndarray | None = None
+    init_formula: str = "layered SK"
+    init_phase: str = "spin glass"
+    init_description: str = ""
 
     def scalars(self) -> dict[str, Any]:
         d = super().scalars()
@@ -570,10 +674,14 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
               init_network: Any, eval_dataset: str | None = None) -> ExperimentResult:
     """Collect the per-checkpoint records, the init prediction and the power-law fit of :math:`T_c(t)`.
 
+    ``init_network``: the step-0 network (a SpinGraph, module, state dict or weight list) for the initialisation
+    theory (:func:`~spinlens.networks.theory.init_theory`).
+
     Invalid checkpoints (``record["invalid"]``) keep their place with NaN values and are listed in ``invalid``;
     the notes of the mapping (e.g. "read from a state dict: assumed to be a chain") are collected once each.
     """
-    from spinlens.networks.phases import init_prediction
+    from spinlens.networks.reader import spin_graph
+    from spinlens.networks.theory import init_theory
     from spinlens.networks.train import read_checkpoint_index
 
     steps = np.array([r["step"] for r in records], dtype=np.int64)
@@ -583,7 +691,14 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
     if not valid:
         raise ValueError("no checkpoint could be analysed: " + "; ".join(f"{r['file']}: {r['invalid']}"
                                                                           for r in records[:3]))
-    n_layers = len(valid[0]["top_ratio"])
+    n_blocks = len(valid[0]["top_ratio"])
+    first = valid[0]
+    layer_names = tuple(str(name) for name, _ in first.get("layers", [])) or tuple(
+        ["input"] + [f"layer {l}" for l in range(1, len(first["widths"]) - 1)] + ["output"])
+    layer_shapes = tuple(tuple(shape) for _, shape in first.get("layers", [])) or tuple(
+        (int(w),) for w in first["widths"])
+    block_names = tuple(f"{a} → {b}" for a, b, _ in first.get("blocks", [])) or tuple(
+        f"W{l}" for l in range(n_blocks))
     notes: list[str] = []
     for r in valid:
         for note in r.get("notes", []):
@@ -616,6 +731,7 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         fit = fit_power_law(v_steps, v_tc, (float(v_steps[start]), float(v_steps[-1])))
     else:
         notes.append("fewer than 3 trailing hidden-order checkpoints: no power-law fit of T_c(t).")
+    theory = init_theory(spin_graph(init_network))
     if invalid:
         notes.append(f"{len(invalid)} of {len(records)} checkpoints could not be analysed and are left out of every "
                      "figure and fit: " + "; ".join(f"{r['file']} ({r['error']})" for r in invalid))
@@ -626,12 +742,12 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         f_min_rel=_floats(records, "f_min_rel"),
         lambda_max=_floats(records, "lambda_max"),
         phases=phases,
-        outliers=_per_layer(records, "outliers", n_layers, -1).astype(np.int64),
-        top_ratio=_per_layer(records, "top_ratio", n_layers, np.nan),
-        rel_change=_per_layer(records, "rel_change", n_layers, np.nan),
+        outliers=_per_layer(records, "outliers", n_blocks, -1).astype(np.int64),
+        top_ratio=_per_layer(records, "top_ratio", n_blocks, np.nan),
+        rel_change=_per_layer(records, "rel_change", n_blocks, np.nan),
         train_loss=loss,
         train_accuracy=acc,
-        init_prediction=init_prediction(init_network),
+        init_prediction=theory.t_c,
         init_measured=float(t_c[0]) if steps[0] == 0 else float("nan"),
         fit=fit,
         widths=tuple(valid[0]["widths"]),
@@ -640,6 +756,13 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         eval_accuracy=eval_acc if has_eval else None,
         eval_dataset=eval_dataset if has_eval else None,
         invalid=invalid,
+        layer_names=layer_names,
+        layer_shapes=layer_shapes,
+        block_names=block_names,
+        mode_share=_per_layer(records, "mode_share", len(layer_names), np.nan),
+        init_formula=theory.formula,
+        init_phase=theory.phase,
+        init_description=theory.text,
     )
 
 
@@ -658,7 +781,7 @@ def experiment_checkpoints(cfg: ExperimentConfig, out_dir: str | os.PathLike[str
 def summarize_run(cfg: ExperimentConfig, records: Sequence[dict[str, Any]], checkpoint_dir: Path,
                   checkpoints: Sequence[tuple[int, Path]]) -> ExperimentResult:
     """:func:`summarize` with the step-0 network of the run as the reference of the init prediction."""
-    first = _reference_weights(str(Path(checkpoints[0][1]).resolve()), cfg.model_builder)  # read once, cached
+    first = reference_graph(cfg, checkpoints[0][1])  # mapped once per process, cached
     res = summarize(records, checkpoint_dir, first, eval_dataset=cfg.data if cfg.checkpoint_dir else None)
     if not cfg.checkpoint_dir or res.eval_accuracy is not None:
         return res
@@ -710,7 +833,9 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
         ax.plot(tt, result.fit.predict(tt), "k-", lw=1,
                 label=f"fit: T_c ∝ t^{result.fit.exponent:.2f} [{lo:.2f}, {hi:.2f}]")
         ax.axvspan(result.fit.t_start, result.fit.t_end, color="k", alpha=0.05)
-    ax.axhline(result.init_prediction, color="tab:blue", ls=":", lw=1, label="layered-SK prediction (init)")
+    if np.isfinite(result.init_prediction):
+        ax.axhline(result.init_prediction, color="tab:blue", ls=":", lw=1,
+                   label=f"{result.init_formula} prediction (init)")
     ax.set(xscale="log", yscale="log", xlabel="training step (step 0 drawn at the left edge)",
            ylabel="T_c", title="melting temperature over training")
     ax.legend(frameon=False, fontsize=8)
@@ -732,14 +857,15 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     figs["stability_curves"] = fig
 
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
+    names = _block_labels(result)
     for l in range(result.top_ratio.shape[1]):
-        _curve(axes[0], xs, result.top_ratio[:, l], "o-", ms=3, label=f"W{l}")
-        _curve(axes[1], xs, result.rel_change[:, l], "o-", ms=3, label=f"W{l}")
+        _curve(axes[0], xs, result.top_ratio[:, l], "o-", ms=3, label=names[l])
+        _curve(axes[1], xs, result.rel_change[:, l], "o-", ms=3, label=names[l])
     axes[0].axhline(1.0, color="k", lw=0.8, ls="--")
-    axes[0].set(xscale="log", yscale="log", xlabel="training step", ylabel="σ_max / random-matrix edge",
+    axes[0].set(xscale="log", yscale="log", xlabel="training step", ylabel="σ_max / bulk edge",
                 title="largest singular value vs bulk edge")
-    axes[1].set(xscale="log", yscale="log", xlabel="training step", ylabel="‖W(t) − W(0)‖ / ‖W(0)‖",
-                title="weight motion")
+    axes[1].set(xscale="log", yscale="log", xlabel="training step", ylabel="‖A(t) − A(0)‖ / ‖A(0)‖",
+                title="weight motion per coupling block")
     for a in axes:
         a.legend(frameon=False, fontsize=8)
         a.grid(alpha=0.3)
@@ -752,18 +878,30 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     for l in range(result.top_ratio.shape[1]):
         sv0, sv1 = first[f"sv_{l}"], last[f"sv_{l}"]
         col = f"C{l % 10}"  # one colour per layer: solid at step 0, dashed at the last step
-        axes[0].plot(np.arange(1, len(sv0) + 1), sv0, "-", lw=1, color=col, label=f"W{l} step {steps[good[0]]}")
-        axes[0].plot(np.arange(1, len(sv1) + 1), sv1, "--", lw=1, color=col, label=f"W{l} step {steps[good[-1]]}")
+        axes[0].plot(np.arange(1, len(sv0) + 1), sv0, "-", lw=1, color=col,
+                     label=f"{names[l]} step {steps[good[0]]}")
+        axes[0].plot(np.arange(1, len(sv1) + 1), sv1, "--", lw=1, color=col,
+                     label=f"{names[l]} step {steps[good[-1]]}")
         if rec_edges:
             axes[0].axhline(rec_edges[l], lw=0.6, ls=":", color=col)
     axes[0].set(xscale="log", yscale="log", xlabel="rank", ylabel="singular value",
-                title="singular values (dotted: random-matrix edges)")
+                title="singular values per block (dotted: bulk edges)")
     axes[0].legend(frameon=False, fontsize=7)
     _curve(axes[1], xs, result.lambda_max, "o-", ms=3)
     axes[1].set(xscale="log", yscale="log", xlabel="training step", ylabel="λ_max(J)", title="top eigenvalue of J")
     for a in axes:
         a.grid(alpha=0.3)
     figs["singular_values"] = fig
+
+    if result.mode_share is not None and np.isfinite(result.mode_share).any():
+        fig, ax = new_figure()
+        for l, name in enumerate(result.layer_names):
+            _curve(ax, xs, result.mode_share[:, l], "o-", ms=3, label=name)
+        ax.set(xscale="log", xlabel="training step", ylabel="Σ_{i∈layer} v_i²", ylim=(0, 1),
+               title="share of each neuron layer in the critical mode at T_c")
+        ax.legend(frameon=False, fontsize=7)
+        ax.grid(alpha=0.3)
+        figs["mode_share"] = fig
 
     curves = [(result.train_loss, "o-", "train loss"), (result.train_accuracy, "s-", "train accuracy")]
     if result.eval_accuracy is not None and result.eval_loss is not None:
@@ -781,6 +919,29 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     return figs
 
 
+def _block_labels(result: ExperimentResult) -> list[str]:
+    """Figure labels of the coupling blocks: W0, W1, ... for a chain of dense layers, else "src → dst"."""
+    chain = len(result.block_names) == len(result.layer_names) - 1 and all(
+        name == f"{a} → {b}" for name, a, b in zip(result.block_names, result.layer_names[:-1],
+                                                     result.layer_names[1:], strict=False))
+    if chain and all(len(shape) == 1 for shape in result.layer_shapes):
+        return [f"W{l}" for l in range(len(result.block_names))]
+    return list(result.block_names) or [f"W{l}" for l in range(result.top_ratio.shape[1])]
+
+
+def layout_text(result: ExperimentResult) -> str:
+    """One line on what the spins are: the layer widths of an MLP, else each neuron layer's shape and the blocks."""
+    shapes = result.layer_shapes or tuple((int(w),) for w in result.widths)
+    if all(len(s) == 1 for s in shapes) and _block_labels(result)[0] == "W0":
+        return (f"Network widths {list(result.widths)}: every neuron is an Ising spin and every weight a coupling "
+                "(block (l, l+1) of J is W_l^T)")
+    layers = ", ".join(f"{name} ({'×'.join(map(str, s))})" for name, s in zip(result.layer_names, shapes,
+                                                                               strict=True))
+    return (f"{sum(result.widths)} spins in {len(shapes)} neuron layers (input, the outputs of the activations, "
+            f"the output; one spin per unit, e.g. per channel and pixel): {layers}; {len(result.block_names)} "
+            f"coupling blocks: {', '.join(result.block_names)}")
+
+
 def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, Any]],
                         figure_paths: dict[str, Path], elapsed_s: float | None = None) -> list[Any]:
     """Report sections for :func:`spinlens.report.write_report`."""
@@ -788,9 +949,8 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
 
     fit = result.fit
     head = [
-        f"Network widths {list(result.widths)}; {len(result.steps)} checkpoints from step {result.steps[0]} "
-        f"to {result.steps[-1]}. Every neuron is an Ising spin and every weight a coupling (block (l, l+1) of J "
-        "is W_l^T); the phase comes from the stability of the TAP paramagnet, f(T) = λ_min(T I + D/T − J).",
+        f"{layout_text(result)}. {len(result.steps)} checkpoints from step {result.steps[0]} to {result.steps[-1]}; "
+        "the phase comes from the stability of the TAP paramagnet, f(T) = λ_min(T I + D/T − J).",
         init_text(result) + ".",
     ]
     if fit is not None:
@@ -816,10 +976,11 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
             "T_c": float(r["t_c"]) if r["t_c"] not in (None, "nan") else float("nan"),
             "f_min/T*": float(r["f_min_rel"]),
             "λ_max(J)": float(r["lambda_max"]),
-            "outliers/layer": " ".join(str(o) for o in r["outliers"]),
+            "outliers/block": " ".join(str(o) for o in r["outliers"]),
             "‖ΔW‖/‖W0‖": " ".join(f"{x:.3g}" if isinstance(x, float) else str(x) for x in r["rel_change"]),
             "TAP distinct (±)": f"{tap['n_distinct']} ({'yes' if tap['pm_pairs'] else 'no'})" if tap else "",
             "q_l (TAP)": " ".join(f"{x:.2g}" for x in tap.get("q_layers", [])) if tap else "",
+            "mode share/layer": " ".join(f"{x:.2f}" for x in r.get("mode_share", [])),
             "|m*·v1|": f"{tap['alignment'][0]:.2f}" if tap and tap.get("alignment") else "",
             "best class cos": _best_class(tap.get("class_alignment")) if tap else "",
         })
@@ -839,18 +1000,22 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
                                                             "what is wrong": r["error"]} for r in result.invalid])]
                 if result.invalid else [])),
         Section("Bond-matrix spectrum", text=[
-            "Singular values of each weight matrix against the random-matrix bulk edge s(√n + √m) of the initial "
-            "weights; singular values above it (BBP outliers) are learned structure. Lazy training keeps "
-            "‖W(t) − W(0)‖ small and no outliers appear."],
+            "Singular values of each coupling block against its bulk edge: for a dense block (a weight matrix) the "
+            "random-matrix edge s(√n + √m) of the initial weights, above which singular values (BBP outliers) are "
+            "learned structure; for a sparse, weight-shared block (a convolution, pooling, a shortcut), which has "
+            "no random-matrix edge, its own largest singular value at the first checkpoint. Lazy training keeps "
+            "‖A(t) − A(0)‖ small and no outliers appear. The last figure shows where the critical mode lives: the "
+            "share of each neuron layer in it at T_c."],
             figures=[(figure_paths[k], k.replace("_", " ")) for k in
-                     ("spectra_over_training", "singular_values", "training") if k in figure_paths]),
+                     ("spectra_over_training", "singular_values", "mode_share", "training") if k in figure_paths]),
     ]
     return secs
 
 
 def init_text(result: ExperimentResult) -> str:
-    """The initialisation line: the layered-SK prediction beside the measurement at step 0 (or says there is none)."""
-    pred = f"layered-SK prediction T_c = {result.init_prediction:.4g} (T_c² = λ_max(M), M_ab = n_b σ_ab²)"
+    """The initialisation line: the theory's prediction beside the measurement at step 0 (or says there is none)."""
+    pred = result.init_description or (f"layered-SK prediction T_c = {result.init_prediction:.4g} "
+                                       "(T_c² = λ_max(M), M_ab = n_b σ_ab²)")
     if result.steps[0] == 0:
         return f"Initialisation: {pred}; measured at step 0: T_c = {result.init_measured:.4g} ({result.phases[0]})"
     return (f"No step-0 checkpoint: the first is step {result.steps[0]} ({result.phases[0]}), so the initialisation "
@@ -892,7 +1057,15 @@ def config_dict(cfg: ExperimentConfig) -> dict[str, Any]:
             d.pop("steps_from")
         if cfg.model_builder is None:
             d.pop("model_builder")
+        if cfg.input_shape is None:
+            d.pop("input_shape")
     else:
-        for k in ("checkpoint_dir", "model_builder", "steps_from"):
+        for k in ("checkpoint_dir", "model_builder", "steps_from", "input_shape"):
             d.pop(k)
+        for k in {"mlp": ("channels", "n_blocks"), "cnn": ("widths", "n_blocks"), "resnet": ("widths",)}[cfg.arch]:
+            d.pop(k)
+        if cfg.arch == "cnn":
+            d["channels"] = list(cfg.channels or (16, 32))
+        elif cfg.arch == "resnet":
+            d["channels"], d["n_blocks"] = list(cfg.channels or (16,)), int(cfg.n_blocks or 2)
     return d

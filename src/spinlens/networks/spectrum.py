@@ -1,26 +1,45 @@
-r"""The bond-matrix spectrum of a network mapped to spins, over training.
+r"""The bond-matrix spectrum of a network mapped to spins, over training: per coupling block and of the whole J.
 
-* Extreme eigenvalues of :math:`J` (``eigsh``). The layered bond matrix is bipartite (even vs odd
-  layers), so its spectrum is symmetric: :math:`\lambda_{\min} = -\lambda_{\max}`.
-* The eigenvalues of one bipartite block are :math:`\pm` the singular values of :math:`W_l`.
-* Random-matrix bulk edge: an :math:`n \times m` matrix with i.i.d. entries of variance :math:`s^2` has
-  its largest singular value at :math:`s(\sqrt n + \sqrt m)` (Marchenko–Pastur / Geman 1980).
-* BBP (Baik, Ben Arous & Péché 2005; Benaych-Georges & Nadakuditi 2012): a rank-one signal of strength
-  :math:`\theta` pops out of the bulk iff :math:`\theta > s\,(nm)^{1/4}`; the outlier count is the number of
-  singular values above the edge (times ``1 + margin`` for finite-size fluctuations).
-* Weight motion :math:`\|W_l(t) - W_l(0)\|_F / \|W_l(0)\|_F` (lazy training keeps it small).
+* Extreme eigenvalues of :math:`J` (``eigsh``). A layered bond matrix is bipartite (even vs odd layers), so its
+  spectrum is symmetric: :math:`\lambda_{\min} = -\lambda_{\max}`.
+* The eigenvalues of one bipartite block are :math:`\pm` the singular values of its matrix :math:`A` (a weight
+  matrix :math:`W_l`; for a convolution the sparse weight-shared map between two feature maps).
+* **Dense blocks** (a Linear layer: more than half of the entries non-zero). Random-matrix bulk edge: an
+  :math:`n \times m` matrix with i.i.d. entries of variance :math:`s^2` has its largest singular value at
+  :math:`s(\sqrt n + \sqrt m)` (Marchenko–Pastur; Geman 1980), with :math:`s` the entry standard deviation of the
+  reference (step-0) block. BBP (Baik, Ben Arous & Péché 2005; Benaych-Georges & Nadakuditi 2012): a rank-one
+  signal of strength :math:`\theta` pops out of the bulk iff :math:`\theta > s\,(nm)^{1/4}`.
+* **Sparse blocks** (convolutions, pooling, identity shortcuts). Their entries are shared, not independent, so no
+  random-matrix edge applies (:mod:`spinlens.networks.theory`: the top of a conv block's spectrum is the maximum of
+  its Fourier symbol). The edge is the block's own largest singular value at the reference (step 0): an outlier is
+  a singular value that training pushed beyond everything present at initialisation (spinlens's own convention).
+* The outlier count is the number of singular values above the edge times ``1 + margin`` (finite-size
+  fluctuations); the top ratio is :math:`\sigma_{\max}/\text{edge}`.
+* Weight motion :math:`\|A(t) - A(0)\|_F / \|A(0)\|_F` per block (lazy training keeps it small).
+
+Cost: a dense block of at most ``_FULL_SVD_MAX`` rows or columns gets its full SVD (:math:`O(nm\min(n,m))`);
+larger or sparse blocks their ``n_singular`` largest singular values by ARPACK (``svds``, sparse products only);
+the extreme eigenvalues of :math:`J` are two ``eigsh`` solves. No dense :math:`n\times n` array is formed.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
 from spinlens.results import Result
 
-__all__ = ["SpectrumResult", "spectrum", "bulk_edge", "bbp_threshold", "extreme_eigenvalues", "relative_change"]
+__all__ = ["SpectrumResult", "spectrum", "bulk_edge", "bbp_threshold", "extreme_eigenvalues", "relative_change",
+           "DENSE_FRACTION"]
+
+#: A block with more than this fraction of non-zero entries is dense (a Linear layer); fewer: sparse (shared).
+DENSE_FRACTION = 0.5
+_FULL_SVD_MAX = 4096  # dense blocks up to this many rows or columns (the smaller side) get their full SVD
+_TOP_SV: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # reference CouplingBlock -> sigma_max
 
 
 def bulk_edge(n: int, m: int, s: float) -> float:
@@ -49,32 +68,72 @@ def extreme_eigenvalues(model: Any, k: int = 6) -> tuple[np.ndarray, np.ndarray]
     return top, bot
 
 
-def relative_change(weights: Any, init_weights: Any) -> np.ndarray:
-    r""":math:`\|W_l - W_l^{(0)}\|_F / \|W_l^{(0)}\|_F` per layer, shape ``(L,)``."""
-    from spinlens.networks.to_spins import extract_weights
+def _graphs(network: Any, init: Any) -> tuple[Any, Any]:
+    """The network and its reference as SpinGraphs with the same blocks (``init`` None: the network itself)."""
+    from spinlens.networks.reader import spin_graph
 
-    Ws, _, _ = extract_weights(weights)
-    W0s, _, _ = extract_weights(init_weights)
-    if [W.shape for W in Ws] != [W.shape for W in W0s]:
-        raise ValueError("weights and init_weights have different layer shapes.")
-    return np.array([float(np.linalg.norm(W - W0)) / max(float(np.linalg.norm(W0)), 1e-300)
-                     for W, W0 in zip(Ws, W0s, strict=True)])
+    g = spin_graph(network)
+    g0 = spin_graph(init) if init is not None else g
+    if [b.matrix.shape for b in g.blocks] != [b.matrix.shape for b in g0.blocks]:
+        raise ValueError("weights and init_weights have different layer shapes: not the same network.")
+    return g, g0
+
+
+def relative_change(weights: Any, init_weights: Any) -> np.ndarray:
+    r""":math:`\|A - A^{(0)}\|_F / \|A^{(0)}\|_F` per coupling block (per weight matrix of an MLP), shape ``(B,)``."""
+    g, g0 = _graphs(weights, init_weights)
+    return np.array([float(sp.linalg.norm(b.matrix - b0.matrix)) / max(float(sp.linalg.norm(b0.matrix)), 1e-300)
+                     for b, b0 in zip(g.blocks, g0.blocks, strict=True)])
+
+
+def _is_dense(M: Any) -> bool:
+    rows, cols = M.shape
+    return M.nnz > DENSE_FRACTION * rows * cols
+
+
+def _singular_values(M: Any, n_singular: int) -> np.ndarray:
+    """All singular values of a small dense block, else the ``n_singular`` largest (descending)."""
+    rows, cols = M.shape
+    if _is_dense(M) and min(rows, cols) <= _FULL_SVD_MAX:
+        return np.linalg.svd(M.toarray(), compute_uv=False)
+    k = min(int(n_singular), min(rows, cols) - 1)
+    if k < 1:
+        return np.linalg.svd(M.toarray(), compute_uv=False)
+    sv = sla.svds(M, k=k, return_singular_vectors=False, tol=1e-8, random_state=0)
+    return np.sort(sv)[::-1]
+
+
+def _top_singular(block: Any) -> float:
+    """:math:`\\sigma_{\\max}` of a reference block (a CouplingBlock), computed once per block object."""
+    if block in _TOP_SV:
+        return _TOP_SV[block]
+    M = block.matrix
+    if min(M.shape) <= 1 or M.nnz == 0:
+        s = float(np.linalg.norm(M.toarray(), 2)) if M.nnz else 0.0
+    else:
+        s = float(sla.svds(M, k=1, return_singular_vectors=False, tol=1e-10, random_state=0)[0])
+    _TOP_SV[block] = s
+    return s
 
 
 @dataclass(frozen=True)
 class SpectrumResult(Result):
-    r"""Spectral summary of one network.
+    r"""Spectral summary of one network, per coupling block (one per weight matrix of an MLP).
 
     Attributes
     ----------
     top_eigenvalues : (k,) largest eigenvalues of J; ``bottom_eigenvalues`` the smallest.
-    singular_values : list of (min(n_l, n_{l+1}),) arrays, singular values of each W_l (descending).
-    edges : (L,) random-matrix bulk edges :math:`s_l(\sqrt{n_l} + \sqrt{n_{l+1}})` with ``s_l`` from the
-        reference (initial) weights when given, else from the weights themselves.
-    bbp : (L,) BBP thresholds :math:`s_l (n_l n_{l+1})^{1/4}`.
-    outliers : (L,) singular values above ``edge * (1 + margin)``.
-    top_ratio : (L,) largest singular value over the edge.
-    rel_change : (L,) :math:`\|W - W_0\|_F/\|W_0\|_F` (NaN without reference weights).
+    singular_values : list of arrays, the singular values of each block (descending): all of them for dense blocks
+        up to 4096 on a side, else the ``n_singular`` largest.
+    edges : (B,) the edge of each block's bulk: :math:`s(\sqrt{n} + \sqrt{m})` for dense blocks (``s`` from the
+        reference weights when given, else from the weights themselves), the reference's own
+        :math:`\sigma_{\max}` for sparse blocks (see ``edge_kinds``).
+    bbp : (B,) BBP thresholds :math:`s (nm)^{1/4}` of dense blocks (NaN for sparse ones).
+    outliers : (B,) singular values above ``edge * (1 + margin)`` (at most the number computed).
+    top_ratio : (B,) largest singular value over the edge.
+    rel_change : (B,) :math:`\|A - A_0\|_F/\|A_0\|_F` (NaN without reference weights).
+    blocks : (B,) ``"src → dst"`` names of the blocks (neuron layers by module path).
+    edge_kinds : (B,) ``"random-matrix"`` or ``"step-0 sigma_max"``.
     """
 
     top_eigenvalues: np.ndarray
@@ -86,39 +145,54 @@ class SpectrumResult(Result):
     top_ratio: np.ndarray
     rel_change: np.ndarray
     margin: float
+    blocks: tuple = ()
+    edge_kinds: tuple = ()
 
 
-def spectrum(weights: Any, init_weights: Any = None, *, k: int = 6, margin: float = 0.05) -> SpectrumResult:
-    """Bond-matrix and per-block spectra of a network (anything :func:`to_spins` accepts).
+def spectrum(weights: Any, init_weights: Any = None, *, k: int = 6, margin: float = 0.05,
+             n_singular: int = 32) -> SpectrumResult:
+    """Bond-matrix and per-block spectra of a network (a module, SpinGraph, state dict or weight list).
 
-    ``init_weights`` (the step-0 network) sets the random-matrix scale ``s_l`` = std of ``W_l(0)`` and
-    gives the weight motion; without it ``s_l`` is the std of ``W_l`` itself.
+    ``init_weights`` (the step-0 network) sets each block's edge (see the module docstring) and gives the weight
+    motion; without it the edges come from the weights themselves. ``n_singular``: singular values computed for
+    large or sparse blocks.
     """
-    from spinlens.networks.to_spins import extract_weights, to_spins
-
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0, got {margin}.")
-    Ws, _, _ = extract_weights(weights)
-    ref = extract_weights(init_weights)[0] if init_weights is not None else Ws
-    if [W.shape for W in Ws] != [W.shape for W in ref]:
-        raise ValueError("weights and init_weights have different layer shapes.")
-    svs = [np.linalg.svd(W, compute_uv=False) for W in Ws]
-    s = np.array([float(np.std(W)) for W in ref])
-    shapes = [W.shape for W in Ws]
-    edges = np.array([bulk_edge(a, b, sl) for (a, b), sl in zip(shapes, s, strict=True)])
-    bbp = np.array([bbp_threshold(a, b, sl) for (a, b), sl in zip(shapes, s, strict=True)])
-    outl = np.array([int(np.sum(sv > e * (1 + margin))) for sv, e in zip(svs, edges, strict=True)])
-    ratio = np.array([float(sv[0] / e) if e > 0 else np.inf for sv, e in zip(svs, edges, strict=True)])
-    rel = relative_change(Ws, ref) if init_weights is not None else np.full(len(Ws), np.nan)
-    top, bot = extreme_eigenvalues(to_spins(Ws).model, k)
+    from spinlens.spins.model import as_count
+
+    n_singular = as_count(n_singular, "n_singular", minimum=1)
+    g, g0 = _graphs(weights, init_weights)
+    svs, edges, bbp, kinds = [], [], [], []
+    for b, b0 in zip(g.blocks, g0.blocks, strict=True):
+        rows, cols = b.matrix.shape
+        svs.append(_singular_values(b.matrix, n_singular))
+        if _is_dense(b0.matrix):
+            d = b0.matrix.data
+            mean = d.sum() / (rows * cols)
+            s = float(np.sqrt(max((d @ d) / (rows * cols) - mean**2, 0.0)))  # std over all entries, zeros included
+            edges.append(bulk_edge(rows, cols, s))
+            bbp.append(bbp_threshold(rows, cols, s))
+            kinds.append("random-matrix")
+        else:
+            edges.append(_top_singular(b0))
+            bbp.append(float("nan"))
+            kinds.append("step-0 sigma_max")
+    edge_arr = np.array(edges)
+    outl = np.array([int(np.sum(sv > e * (1 + margin))) for sv, e in zip(svs, edge_arr, strict=True)])
+    ratio = np.array([float(sv[0] / e) if e > 0 else np.inf for sv, e in zip(svs, edge_arr, strict=True)])
+    rel = relative_change(g, g0) if init_weights is not None else np.full(len(svs), np.nan)
+    top, bot = extreme_eigenvalues(g.model, k)
     return SpectrumResult(
         top_eigenvalues=top,
         bottom_eigenvalues=bot,
         singular_values=svs,
-        edges=edges,
-        bbp=bbp,
+        edges=edge_arr,
+        bbp=np.array(bbp),
         outliers=outl,
         top_ratio=ratio,
         rel_change=rel,
         margin=float(margin),
+        blocks=tuple(f"{b.src} → {b.dst}" for b in g.blocks),
+        edge_kinds=tuple(kinds),
     )

@@ -80,7 +80,7 @@ from scipy.optimize import brentq
 
 from spinlens.results import Result
 
-__all__ = ["FourierPrediction", "fourier_prediction", "variance_profile_tc"]
+__all__ = ["FourierPrediction", "InitTheory", "fourier_prediction", "init_theory", "variance_profile_tc"]
 
 _VARIANCES = ("block", "entry")
 
@@ -458,3 +458,67 @@ def fourier_prediction(graph: Any, *, tol: float | None = None, n_grid: int = 32
         temperatures=Ts,
         stability=f_grid,
     )
+
+
+# ---------------------------------------------------------------------------------------------- which one applies
+@dataclass(frozen=True)
+class InitTheory(Result):
+    r"""The initialisation prediction that applies to a network (:func:`init_theory`).
+
+    Attributes
+    ----------
+    t_c : predicted :math:`T_c` (NaN for a predicted paramagnet).
+    phase : predicted phase (``"spin glass"`` for the independent-couplings formulas, which predict a glass).
+    formula : ``"layered SK"`` (a chain of dense blocks), ``"variance profile"`` (dense blocks beyond a chain),
+        ``"Fourier symbol"`` (convolutions, all feature maps of one spatial shape) or ``"variance profile
+        (as if independent)"`` (sparse blocks where the Fourier symbol does not apply: an approximation).
+    exact : the formula is the model's own answer in the large-width limit (dense, independent couplings) or
+        exactly (circular padding) rather than an approximation.
+    text : one line for reports, saying which formula and what it assumes.
+    """
+
+    t_c: float
+    phase: str
+    formula: str
+    exact: bool
+    text: str
+
+
+def init_theory(graph: Any) -> InitTheory:
+    r"""The prediction of the step-0 phase and :math:`T_c` that holds for ``graph``'s kind of couplings.
+
+    * only dense blocks (Linear layers, dense projection shortcuts): :math:`T_c = \sqrt{\rho(V)}`
+      (:func:`variance_profile_tc`; for a chain the layered-SK formula :math:`T_c^2 = \lambda_{\max}(M)`, Barney,
+      Winer & Galitski, arXiv:2408.06421), a spin glass;
+    * sparse (weight-shared or deterministic) blocks with every neuron layer a feature map of one spatial shape:
+      :func:`fourier_prediction` (exact for circular padding, a boundary approximation otherwise);
+    * other sparse graphs (pooling, a dense head): the variance profile *as if* the couplings were independent,
+      flagged as an approximation (conv weights are shared and identity shortcuts deterministic, so it can be
+      far off: see the docs' measurements).
+
+    A block counts as dense with more than :data:`spinlens.networks.spectrum.DENSE_FRACTION` of its entries stored.
+    """
+    from spinlens.networks.spectrum import DENSE_FRACTION
+
+    layers, blocks = _layers_and_blocks(graph)
+    dense = all(b.matrix.nnz > DENSE_FRACTION * b.matrix.shape[0] * b.matrix.shape[1] for b in blocks)
+    if dense:
+        order = list(layers)
+        chain = all(order.index(b.dst) == order.index(b.src) + 1 for b in blocks)
+        t_c = variance_profile_tc(blocks)
+        formula = "layered SK" if chain else "variance profile"
+        what = ("T_c² = λ_max(M), M_ab = n_b σ_ab²" if chain else "T_c² = ρ(V), V the coupling-variance profile")
+        return InitTheory(t_c, "spin glass", formula, True,
+                          f"{formula.replace(' ', '-')} prediction (independent couplings) T_c = {t_c:.4g} ({what})")
+    try:
+        fp = fourier_prediction(graph)
+    except ValueError:
+        t_c = variance_profile_tc(blocks)
+        return InitTheory(t_c, "spin glass", "variance profile (as if independent)", False,
+                          f"variance-profile T_c = {t_c:.4g}, computed as if the couplings were independent: an "
+                          "approximation here, since convolution weights are shared and shortcuts are deterministic "
+                          "(the Fourier-symbol theory needs every neuron layer on one spatial grid)")
+    how = "exact (circular padding)" if fp.exact else "zero padding treated as a boundary perturbation"
+    val = f"T_c = {fp.t_c:.4g}" if np.isfinite(fp.t_c) else "no transition"
+    return InitTheory(float(fp.t_c), fp.phase, "Fourier symbol", fp.exact,
+                      f"Fourier-symbol prediction ({how}): {fp.phase}, {val}")
