@@ -38,7 +38,20 @@ def _command_defaults() -> dict[str, Any]:
 #: Options that describe training: refused with --checkpoints (nothing is trained there).
 _TRAINING_OPTIONS = {"steps": "--steps", "n_checkpoints": "--n-checkpoints", "lr": "--lr", "optimizer": "--optimizer",
                      "batch_size": "--batch-size", "lazy_scale": "--lazy-scale", "binarized": "--binarized",
-                     "lazy": "--lazy"}
+                     "lazy": "--lazy", "arch": "--arch", "channels": "--channels", "blocks": "--blocks"}
+
+
+def _ints(text: str | None, flag: str, example: str) -> tuple[int, ...] | None:
+    """``"1,28,28"`` (or ``1x28x28``) as a tuple of positive ints; None stays None."""
+    if text is None:
+        return None
+    try:
+        out = tuple(int(x) for x in text.replace("x", ",").replace("×", ",").split(","))
+    except ValueError:
+        out = ()
+    if not out or any(v < 1 for v in out):
+        raise UserError(f"{flag} must be comma-separated positive integers such as {example}, got {text!r}.")
+    return out
 
 
 def _run_phases(
@@ -52,6 +65,10 @@ def _run_phases(
     model: str | None,
     steps_from: Path | None,
     widths: str | None,
+    arch: str | None,
+    channels: str | None,
+    blocks: int | None,
+    input_shape: str | None,
     dataset: str | None,
     n_samples: int | None,
     steps: int | None,
@@ -80,6 +97,7 @@ def _run_phases(
     from spinlens.networks.experiment import (
         ExperimentConfig,
         analyze_checkpoints,
+        build_network,
         check_checkpoints,
         config_dict,
         experiment_checkpoints,
@@ -88,17 +106,19 @@ def _run_phases(
         fit_text,
         init_text,
         load_builder,
+        network_graph,
+        reference_graph,
         summarize_run,
     )
     from spinlens.report import write_report
 
     t0 = time.perf_counter()
-    try:
-        w = tuple(int(x) for x in widths.split(",")) if widths is not None else None
-    except ValueError:
-        raise UserError(f"--widths must be comma-separated integers, got {widths!r}.") from None
+    w = _ints(widths, "--widths", "784,256,10")
+    chans = _ints(channels, "--channels", "16,32")
+    shape = _ints(input_shape, "--input-shape", "1,28,28")
     given = dict(steps=steps, n_checkpoints=n_checkpoints, lr=lr, optimizer=optimizer, batch_size=batch_size,
-                 lazy_scale=lazy_scale, binarized=binarized or None, lazy=lazy or None)
+                 lazy_scale=lazy_scale, binarized=binarized or None, lazy=lazy or None, arch=arch, channels=chans,
+                 blocks=blocks)
     given = {k: v for k, v in given.items() if v is not None}
     if checkpoints:
         if given:
@@ -107,7 +127,32 @@ def _run_phases(
                             f"analyses your checkpoints and trains nothing: drop {flags}.")
         if n_samples is not None and dataset is None:
             raise UserError("--n-samples selects samples of --dataset: give --dataset too, or drop --n-samples.")
+        if shape is not None and not model:
+            raise UserError("--input-shape is the input of the module of --model: a state dict alone is read as a "
+                            "chain of Linear layers, which has no input shape to give. Add --model, or drop "
+                            "--input-shape.")
     else:
+        if shape is not None:
+            raise UserError("--input-shape is the input of your module (--checkpoints with --model); the networks "
+                            "spinlens trains take the dataset's samples flat: drop --input-shape.")
+        a = arch or "mlp"
+        if a not in ExperimentConfig.ARCHS:
+            raise UserError(f"--arch must be one of {', '.join(ExperimentConfig.ARCHS)}, got {arch!r}.")
+        if a != "mlp" and w is not None:
+            raise UserError(f"--widths sets the layers of an MLP; --arch {a} is set by --channels"
+                            f"{' and --blocks' if a == 'resnet' else ''}: drop --widths.")
+        if a == "mlp" and (chans is not None or blocks is not None):
+            flag = "--channels" if chans is not None else "--blocks"
+            raise UserError(f"{flag} describes --arch cnn or resnet, not the MLP (whose layers --widths sets): add "
+                            f"--arch cnn or --arch resnet, or drop {flag}.")
+        if a == "cnn" and blocks is not None:
+            raise UserError("--blocks sets the residual blocks of --arch resnet; the cnn has none: drop --blocks.")
+        want = {"cnn": 2, "resnet": 1}.get(a)
+        if want and chans is not None and len(chans) != want:
+            what = "two numbers, c1,c2" if want == 2 else "one number, the width"
+            raise UserError(f"--channels for --arch {a} is {what}; got {channels!r}.")
+        if blocks is not None and blocks < 1:
+            raise UserError(f"--blocks must be a positive integer, got {blocks}.")
         if model:
             raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
         if steps_from:
@@ -117,19 +162,24 @@ def _run_phases(
     if lazy and lazy_scale is not None and not lazy_scale > 0:
         raise UserError(f"--lazy-scale must be positive, got {lazy_scale}.")
     base = ExperimentConfig()
-    training: dict[str, Any] = {k: v for k, v in given.items() if k not in ("binarized", "lazy", "lazy_scale")}
+    training: dict[str, Any] = {k: v for k, v in given.items()
+                                if k not in ("binarized", "lazy", "lazy_scale", "blocks")}
     cfg = ExperimentConfig(
-        **training, widths=w or base.widths, activation="sign" if binarized else "relu",
+        **training, widths=w or base.widths, n_blocks=blocks, input_shape=shape,
+        activation="sign" if binarized else "relu",
         dataset=dataset, n_samples=n_samples,
         lazy_scale=(lazy_scale or 100.0) if lazy else None, seed=seed, n_starts=n_starts,
         n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints.resolve()) if checkpoints else None,
         model_builder=model, steps_from=str(steps_from) if steps_from else None,
     )
     sweep = sweep_kwargs(workers, scheduler)
-    if mc_check and not checkpoints and sum(cfg.widths) > _MC_MAX_SPINS:
-        raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); "
-                        f"{','.join(map(str, cfg.widths))} has {sum(cfg.widths)}.")
-    builder = load_builder(model) if model else None
+    if mc_check and not checkpoints:
+        n_spins = network_graph(cfg, build_network(cfg)).n_spins
+        if n_spins > _MC_MAX_SPINS:
+            raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); this "
+                            f"{cfg.arch} has {n_spins}.")
+    if model:
+        load_builder(model)  # the user's code is imported (and refused) before anything is written
     if checkpoints:  # read and check the checkpoints before the run directory is made
         ckdir, cks = experiment_checkpoints(cfg, out)
         found = check_checkpoints(cfg, cks)  # the first checkpoint and the dataset, before anything is written
@@ -149,11 +199,12 @@ def _run_phases(
     run.save_json(records, "checkpoints_analysis")
     paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, run.path).items()}
     last_ok = max(k for k, p in enumerate(result.phases) if p != "invalid")
-    mc_sections = [_mc_section(run, result, last_ok, cks[last_ok][1], builder, mc_sweeps, seed)] if mc_check else []
+    mc_sections = [_mc_section(run, result, reference_graph(cfg, cks[last_ok][1]).model, last_ok, mc_sweeps, seed)
+                   ] if mc_check else []
     elapsed = time.perf_counter() - t0
     sections = experiment_sections(result, records, paths, elapsed) + mc_sections
-    title = (title_prefix + "Phases over training" + (" (binarized)" if binarized else "")
-             + (" (lazy control)" if lazy else ""))
+    title = (title_prefix + "Phases over training" + (f" ({cfg.arch})" if cfg.arch != "mlp" else "")
+             + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else ""))
     report = write_report(run.path, title, sections, run.manifest)
     console.print(f"{init_text(result)}; final: {result.phases[last_ok]}, T_c = {result.t_c[last_ok]:.4g} (step "
                   f"{result.steps[last_ok]})", highlight=False)
@@ -173,17 +224,15 @@ def _run_phases(
 _MC_MAX_SPINS = 600
 
 
-def _mc_section(run: Any, result: Any, ck: int, path: Path, builder: Any, n_sweeps: int, seed: int) -> Any:
-    """Parallel tempering on the last checkpoint over T / T_c in [0.6, 1.7]: Binder parameter, chi_SG, P(q)."""
+def _mc_section(run: Any, result: Any, model: Any, ck: int, n_sweeps: int, seed: int) -> Any:
+    """Parallel tempering on checkpoint ``ck`` (its spin ``model``) over T / T_c in [0.6, 1.7]: Binder parameter,
+    chi_SG, P(q)."""
     import numpy as np
 
-    from spinlens.networks.experiment import _load_network
     from spinlens.networks.phases import mc_crosscheck
-    from spinlens.networks.to_spins import to_spins
     from spinlens.report import Section, new_figure
 
-    mapped = to_spins(_load_network(path, builder))
-    n = mapped.model.n_spins
+    n = model.n_spins
     if n > _MC_MAX_SPINS:
         raise UserError(f"--mc-check is for small networks (at most {_MC_MAX_SPINS} spins); this one has {n}.")
     t_c = float(result.t_c[ck])
@@ -191,7 +240,7 @@ def _mc_section(run: Any, result: Any, ck: int, path: Path, builder: Any, n_swee
         t_c = float(result.t_star[ck])
     ratios = np.geomspace(0.6, 1.7, 12)
     with progress_bar("Monte Carlo cross-check", n_sweeps) as cb:
-        mc = mc_crosscheck(mapped.model, ratios * t_c, n_sweeps=n_sweeps, rng=seed + 7, progress=cb)
+        mc = mc_crosscheck(model, ratios * t_c, n_sweeps=n_sweeps, rng=seed + 7, progress=cb)
     run.save_arrays("mc_crosscheck", temperatures=mc.temperatures, binder=mc.binder, chi_sg=mc.chi_sg,
                     q_edges=mc.q_edges, p_q=mc.p_q)
     fig, axes = new_figure(1, 2, size=(9.6, 3.6))
@@ -238,8 +287,17 @@ def phases(
                                      "nn.Sequential's: 0.weight, 2.weight, ...)."),
     steps_from: Path | None = typer.Option(None, "--steps-from", help="CSV (file,step per line) or JSON "
                                            "{file: step}: the training step of each file of --checkpoints."),
-    widths: str | None = typer.Option(None, "--widths", help="Layer widths, input first (default 784,256,256,10); "
-                                      "with --checkpoints only checked against them."),
+    widths: str | None = typer.Option(None, "--widths", help="MLP layer widths, input first (default "
+                                      "784,256,256,10); with --checkpoints only checked against the neuron layers."),
+    arch: str | None = typer.Option(None, "--arch", help="What to train: mlp (default), cnn (LeNet-style: conv5, "
+                                    "avgpool, conv3, avgpool, dense) or resnet (conv stem, residual blocks with "
+                                    "BatchNorm, avgpool, dense)."),
+    channels: str | None = typer.Option(None, "--channels", help="--arch cnn: c1,c2 (default 16,32); --arch "
+                                        "resnet: the width (default 16)."),
+    blocks: int | None = typer.Option(None, "--blocks", help="--arch resnet: residual blocks (default 2)."),
+    input_shape: str | None = typer.Option(None, "--input-shape", help="Per-sample input of the --model module, "
+                                           "e.g. 1,28,28 (default: the dataset's samples flat, else the in_features "
+                                           "of its first Linear layer)."),
     dataset: str | None = typer.Option(None, "--dataset", help="digits, mnist5000 (default for training) or an "
                                        ".npz file; with --checkpoints: accuracy (needs --model) and class alignment."),
     n_samples: int | None = typer.Option(None, "--n-samples", help="Use only the first N samples of the dataset."),
@@ -258,8 +316,8 @@ def phases(
     workers: int = WORKERS,
     scheduler: str | None = SCHEDULER,
 ) -> None:
-    """Train an MLP (default 784-256-256-10 ReLU on MNIST-5000), or read your checkpoints, and follow its
-    spin-model phase over training."""
+    """Train a network (default: a 784-256-256-10 ReLU MLP on MNIST-5000; --arch cnn or resnet), or read your
+    checkpoints (any supported nn.Module: --model), and follow its spin-model phase over training."""
     options = {k: v for k, v in locals().items() if k != "out"}  # exactly the parameters above
     _run_phases(out, "", **options)
 

@@ -56,6 +56,9 @@ __all__ = [
     "experiment_sections",
     "init_text",
     "load_builder",
+    "build_network",
+    "network_graph",
+    "reference_graph",
 ]
 
 log = logging.getLogger(__name__)
@@ -268,8 +271,17 @@ def _example_input(cfg: ExperimentConfig) -> tuple[int, ...] | None:
     return None
 
 
-def _map(cfg: ExperimentConfig, net: Any) -> Any:
-    """The checkpoint's SpinGraph (a module mapped on :func:`_example_input`; a bare state dict by the chain rule)."""
+def build_network(cfg: ExperimentConfig, rng: Any = None) -> Any:
+    """A fresh network of the run (``cfg.arch``, initialised from ``rng``): what spinlens trains."""
+    if cfg.checkpoint_dir:
+        raise ValueError("build_network builds the network spinlens trains; a run of the user's checkpoints "
+                         "(checkpoint_dir) has the user's own --model.")
+    return _arch_builder(cfg)(rng=rng)
+
+
+def network_graph(cfg: ExperimentConfig, net: Any) -> Any:
+    """A checkpoint's SpinGraph: a module mapped on the run's input shape (:func:`_example_input`), a bare state
+    dict by the chain rule of :func:`~spinlens.networks.to_spins.to_spins`."""
     import torch.nn as nn
 
     from spinlens.networks.reader import spin_graph
@@ -335,7 +347,7 @@ def train_checkpoints(cfg: ExperimentConfig, directory: str | os.PathLike[str],
     if cfg.arch == "mlp" and data.n_classes > cfg.widths[-1]:
         raise ValueError(f"the data have {data.n_classes} classes but widths[-1] = {cfg.widths[-1]}.")
     s_init, s_train = spawn(cfg.seed, 2)
-    net = _arch_builder(cfg)(rng=s_init)
+    net = build_network(cfg, rng=s_init)
     train(net, data, cfg.steps, optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum,
           batch_size=cfg.batch_size, checkpoints=cfg.n_checkpoints, out_dir=directory, lazy_scale=cfg.lazy_scale,
           rng=s_train, progress=progress, num_threads=cfg.threads)
@@ -402,7 +414,7 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
 
     try:
         net = _load_network(path, builder)
-        graph = _map(cfg, net)
+        graph = network_graph(cfg, net)
     except (ValueError, FileNotFoundError) as exc:  # one bad checkpoint must not sink the others
         return _invalid_record(step, path, str(exc)), {}
     if _layout(graph) != _layout(ref):
@@ -507,7 +519,7 @@ def reference_graph(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> Any:
 @functools.lru_cache(maxsize=2)
 def _read_reference(cfg_json: str, builder_digest: str | None, path: str, mtime_ns: int, size: int) -> Any:
     cfg = _config_from(json.loads(cfg_json))
-    return _map(cfg, _load_network(Path(path), _builder(cfg)))
+    return network_graph(cfg, _load_network(Path(path), _builder(cfg)))
 
 
 def check_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, Path]],
@@ -898,7 +910,7 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
         for l, name in enumerate(result.layer_names):
             _curve(ax, xs, result.mode_share[:, l], "o-", ms=3, label=name)
         ax.set(xscale="log", xlabel="training step", ylabel="Σ_{i∈layer} v_i²", ylim=(0, 1),
-               title="share of each neuron layer in the critical mode at T_c")
+               title="critical mode at T_c: share per layer")
         ax.legend(frameon=False, fontsize=7)
         ax.grid(alpha=0.3)
         figs["mode_share"] = fig

@@ -4,13 +4,15 @@ r"""The bond-matrix spectrum of a network mapped to spins, over training: per co
   spectrum is symmetric: :math:`\lambda_{\min} = -\lambda_{\max}`.
 * The eigenvalues of one bipartite block are :math:`\pm` the singular values of its matrix :math:`A` (a weight
   matrix :math:`W_l`; for a convolution the sparse weight-shared map between two feature maps).
-* **Dense blocks** (a Linear layer: more than half of the entries non-zero). Random-matrix bulk edge: an
+* **Dense blocks** (a Linear layer: more than half of the entries non-zero) whose reference has no singular value
+  beyond the random-matrix edge (times ``1 + margin``). Random-matrix bulk edge: an
   :math:`n \times m` matrix with i.i.d. entries of variance :math:`s^2` has its largest singular value at
   :math:`s(\sqrt n + \sqrt m)` (Marchenko–Pastur; Geman 1980), with :math:`s` the entry standard deviation of the
   reference (step-0) block. BBP (Baik, Ben Arous & Péché 2005; Benaych-Georges & Nadakuditi 2012): a rank-one
   signal of strength :math:`\theta` pops out of the bulk iff :math:`\theta > s\,(nm)^{1/4}`.
-* **Sparse blocks** (convolutions, pooling, identity shortcuts). Their entries are shared, not independent, so no
-  random-matrix edge applies (:mod:`spinlens.networks.theory`: the top of a conv block's spectrum is the maximum of
+* **Sparse blocks** (convolutions, pooling, identity shortcuts), and dense blocks that are not i.i.d. at the
+  reference (a Linear layer composed with the average pooling before it; a first checkpoint that is already
+  trained). Their entries are shared or correlated, so no random-matrix edge applies (:mod:`spinlens.networks.theory`: the top of a conv block's spectrum is the maximum of
   its Fourier symbol). The edge is the block's own largest singular value at the reference (step 0): an outlier is
   a singular value that training pushed beyond everything present at initialisation (spinlens's own convention).
 * The outlier count is the number of singular values above the edge times ``1 + margin`` (finite-size
@@ -23,6 +25,7 @@ the extreme eigenvalues of :math:`J` are two ``eigsh`` solves. No dense :math:`n
 """
 from __future__ import annotations
 
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +94,28 @@ def _is_dense(M: Any) -> bool:
     return M.nnz > DENSE_FRACTION * rows * cols
 
 
+def _entry_std(M: Any) -> float:
+    """Standard deviation over all entries of a sparse block, the zeros included."""
+    size = M.shape[0] * M.shape[1]
+    mean = float(M.data.sum()) / size
+    return float(np.sqrt(max(float(M.data @ M.data) / size - mean**2, 0.0)))
+
+
+def _svds(M: Any, k: int) -> np.ndarray:
+    """The ``k`` largest singular values (descending) by ARPACK; LOBPCG where ARPACK breaks down on a degenerate
+    top (an identity shortcut has every singular value equal to 1)."""
+    if min(M.shape) <= 64:
+        return np.linalg.svd(M.toarray(), compute_uv=False)[:k]
+    try:
+        sv = sla.svds(M, k=k, return_singular_vectors=False, tol=1e-10, random_state=0)
+    except (sla.ArpackError, sla.ArpackNoConvergence):
+        with warnings.catch_warnings():  # LOBPCG reports a tolerance below rounding as unreached; the values are
+            warnings.simplefilter("ignore", UserWarning)  # accurate to ~1e-14 relative
+            sv = sla.svds(M, k=k, return_singular_vectors=False, tol=1e-7, random_state=0, solver="lobpcg",
+                          maxiter=2000)
+    return np.sort(sv)[::-1]
+
+
 def _singular_values(M: Any, n_singular: int) -> np.ndarray:
     """All singular values of a small dense block, else the ``n_singular`` largest (descending)."""
     rows, cols = M.shape
@@ -99,8 +124,7 @@ def _singular_values(M: Any, n_singular: int) -> np.ndarray:
     k = min(int(n_singular), min(rows, cols) - 1)
     if k < 1:
         return np.linalg.svd(M.toarray(), compute_uv=False)
-    sv = sla.svds(M, k=k, return_singular_vectors=False, tol=1e-8, random_state=0)
-    return np.sort(sv)[::-1]
+    return _svds(M, k)
 
 
 def _top_singular(block: Any) -> float:
@@ -111,7 +135,7 @@ def _top_singular(block: Any) -> float:
     if min(M.shape) <= 1 or M.nnz == 0:
         s = float(np.linalg.norm(M.toarray(), 2)) if M.nnz else 0.0
     else:
-        s = float(sla.svds(M, k=1, return_singular_vectors=False, tol=1e-10, random_state=0)[0])
+        s = float(_svds(M, 1)[0])
     _TOP_SV[block] = s
     return s
 
@@ -167,10 +191,8 @@ def spectrum(weights: Any, init_weights: Any = None, *, k: int = 6, margin: floa
     for b, b0 in zip(g.blocks, g0.blocks, strict=True):
         rows, cols = b.matrix.shape
         svs.append(_singular_values(b.matrix, n_singular))
-        if _is_dense(b0.matrix):
-            d = b0.matrix.data
-            mean = d.sum() / (rows * cols)
-            s = float(np.sqrt(max((d @ d) / (rows * cols) - mean**2, 0.0)))  # std over all entries, zeros included
+        s = _entry_std(b0.matrix)
+        if _is_dense(b0.matrix) and _top_singular(b0) <= (1 + margin) * bulk_edge(rows, cols, s):
             edges.append(bulk_edge(rows, cols, s))
             bbp.append(bbp_threshold(rows, cols, s))
             kinds.append("random-matrix")
