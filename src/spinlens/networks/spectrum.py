@@ -13,7 +13,8 @@ r"""The bond-matrix spectrum of a network mapped to spins, over training: per co
 * **Sparse blocks** (convolutions, pooling, identity shortcuts), and dense blocks that are not i.i.d. at the
   reference (a Linear layer composed with the average pooling before it; a first checkpoint that is already
   trained). Their entries are shared or correlated, so no random-matrix edge applies
-  (:mod:`spinlens.networks.theory`: the top of a conv block's spectrum is the maximum of its Fourier symbol). The edge is the block's own largest singular value at the reference (step 0): an outlier is
+  (:mod:`spinlens.networks.theory`: the top of a conv block's spectrum is the maximum of its Fourier symbol).
+  The edge is the block's own largest singular value at the reference (step 0): an outlier is
   a singular value that training pushed beyond everything present at initialisation (spinlens's own convention).
 * The outlier count is the number of singular values above the edge times ``1 + margin`` (finite-size
   fluctuations); the top ratio is :math:`\sigma_{\max}/\text{edge}`.
