@@ -203,3 +203,19 @@ def test_resume_into_another_network_and_lazy_batchnorm_refused(tmp_path):
         train(_tiny_resnet(), (X, y), 4, batch_size=32, lazy_scale=10.0, rng=0)
     r = train(_tiny_resnet(batchnorm=False), (X, y), 4, batch_size=32, lazy_scale=10.0, checkpoints=2, rng=0)
     assert np.isfinite(r.train_loss).all()
+
+
+def test_resume_refuses_another_network_with_the_same_shapes(tmp_path):
+    """The index records the network (repr digest): sign activations do not resume a ReLU run of equal shapes."""
+    from spinlens.networks import mlp
+
+    X, y = _data()
+    X = X.reshape(len(X), -1)
+    train(mlp((X.shape[1], 6, 10), "relu", rng=0), (X, y), 4, batch_size=32, checkpoints=[0, 2, 4], out_dir=tmp_path,
+          rng=0)
+    with pytest.raises(ValueError, match="a different network"):
+        train(mlp((X.shape[1], 6, 10), "sign", rng=0), (X, y), 4, batch_size=32, checkpoints=[0, 2, 4],
+              out_dir=tmp_path, rng=0)
+    again = train(mlp((X.shape[1], 6, 10), "relu", rng=0), (X, y), 4, batch_size=32, checkpoints=[0, 2, 4],
+                  out_dir=tmp_path, rng=0)
+    assert len(again.steps) == 3

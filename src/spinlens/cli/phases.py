@@ -293,7 +293,7 @@ def phases(
                                     "avgpool, conv3, avgpool, dense) or resnet (conv stem, residual blocks with "
                                     "BatchNorm, avgpool, dense)."),
     channels: str | None = typer.Option(None, "--channels", help="--arch cnn: c1,c2 (default 16,32); --arch "
-                                        "resnet: the width (default 16)."),
+                                        "resnet: the width (default 8)."),
     blocks: int | None = typer.Option(None, "--blocks", help="--arch resnet: residual blocks (default 2)."),
     input_shape: str | None = typer.Option(None, "--input-shape", help="Per-sample input of the --model module, "
                                            "e.g. 1,28,28 (default: the dataset's samples flat, else the in_features "

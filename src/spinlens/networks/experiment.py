@@ -70,7 +70,7 @@ class ExperimentConfig:
 
     widths: tuple[int, ...] = (784, 256, 256, 10)  # arch "mlp" only
     arch: str = "mlp"  # what spinlens trains: "mlp", "cnn" (LeNet-style) or "resnet"
-    channels: tuple[int, ...] | None = None  # cnn: (c1, c2), default (16, 32); resnet: (width,), default (16,)
+    channels: tuple[int, ...] | None = None  # cnn: (c1, c2), default (16, 32); resnet: (width,), default (8,)
     n_blocks: int | None = None  # resnet: residual blocks (default 2)
     activation: str = "relu"
     bias: bool = True
@@ -256,7 +256,7 @@ def _arch_builder(cfg: ExperimentConfig) -> Any:
     if cfg.arch == "cnn":
         return functools.partial(nets.cnn, shape, tuple(cfg.channels or (16, 32)), data.n_classes, cfg.activation,
                                  cfg.bias)
-    return functools.partial(nets.resnet, shape, int((cfg.channels or (16,))[0]), int(cfg.n_blocks or 2),
+    return functools.partial(nets.resnet, shape, int((cfg.channels or (8,))[0]), int(cfg.n_blocks or 2),
                              data.n_classes, cfg.activation, cfg.bias)
 
 
@@ -1079,5 +1079,5 @@ def config_dict(cfg: ExperimentConfig) -> dict[str, Any]:
         if cfg.arch == "cnn":
             d["channels"] = list(cfg.channels or (16, 32))
         elif cfg.arch == "resnet":
-            d["channels"], d["n_blocks"] = list(cfg.channels or (16,)), int(cfg.n_blocks or 2)
+            d["channels"], d["n_blocks"] = list(cfg.channels or (8,)), int(cfg.n_blocks or 2)
     return d

@@ -27,6 +27,7 @@ while the function still fits (kernel regime).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import os
@@ -609,6 +610,9 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
         "seed": seed,
         "n_samples": int(n),
         "file_format": file_format,
+        # which network: its layers, shapes and activations (repr), so that a run is never resumed into another
+        # network whose parameters merely have the same shapes (e.g. sign instead of ReLU)
+        "model": f"{type(model).__name__} {hashlib.sha256(repr(model).encode()).hexdigest()[:16]}",
     }
 
     def make_opt(params: Any) -> torch.optim.Optimizer:
@@ -636,10 +640,11 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
         out_path.mkdir(parents=True, exist_ok=True)
         index = read_checkpoint_index(out_path)
         if index is not None and index.get("config") != config:
-            raise ValueError(
-                f"{out_path} already holds checkpoints of a different training configuration; "
-                "use another out_dir or delete it."
-            )
+            old = index.get("config") or {}
+            differ = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            what = "a different network" if differ == ["model"] else \
+                f"a different training configuration ({', '.join(differ)} differ)"
+            raise ValueError(f"{out_path} already holds checkpoints of {what}; use another out_dir or delete it.")
         done = [s for s in ck_steps if (out_path / names[s]).is_file()]
         if done:
             last = max(done)
