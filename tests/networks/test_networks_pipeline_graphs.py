@@ -110,8 +110,11 @@ def test_user_cnn_module_checkpoints_through_the_cli(tmp_path, monkeypatch, caps
     assert manifest["input_shape"] == [1, 8, 8] and "arch" not in manifest and "channels" not in manifest
 
 
-def test_module_mlp_and_its_state_dict_give_the_same_analysis(tmp_path):
-    """One pipeline: an MLP read as a module (graph capture) and as a bare state dict (chain rule) agree."""
+SUB_MLP = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+
     class Sub(nn.Module):
         def __init__(self):
             super().__init__()
@@ -119,28 +122,29 @@ def test_module_mlp_and_its_state_dict_give_the_same_analysis(tmp_path):
 
         def forward(self, x):
             return self.b(torch.tanh(self.a(x)))
+''')
 
+
+def test_module_mlp_and_its_state_dict_give_the_same_analysis(tmp_path):
+    """One pipeline: an MLP read as a module (graph capture) and as a bare state dict (chain rule) agree."""
+    (tmp_path / "m.py").write_text(SUB_MLP)
+    ns: dict = {}
+    exec(compile(SUB_MLP, "m.py", "exec"), ns)
     torch.manual_seed(1)
-    net = Sub()
-    seq = nn.Sequential(net.a, nn.Tanh(), net.b)
+    net = ns["Sub"]()
+    seq = nn.Sequential(net.a, nn.Tanh(), net.b)  # shares the Linear layers
     g_mod, g_sd = spin_graph(net), spin_graph(seq.state_dict())
     assert abs(g_mod.model.csr() - g_sd.model.csr()).max() == 0
     assert input_shape_of(net) == (12,)
     s1, s2 = spectrum(g_mod), spectrum(g_sd)
     np.testing.assert_allclose(s1.top_ratio, s2.top_ratio, rtol=1e-12)
-    for path, obj in (("a", net.state_dict()), ("b", seq.state_dict())):
+    for path in ("a", "b"):
         (tmp_path / path).mkdir()
-        torch.save(obj, tmp_path / path / "step_0.pt")
-        torch.save(obj, tmp_path / path / "step_10.pt")
-    (tmp_path / "m.py").write_text(textwrap.dedent('''
-        import torch, torch.nn as nn
-        class Sub(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.a, self.b = nn.Linear(12, 9), nn.Linear(9, 4)
-            def forward(self, x):
-                return self.b(torch.tanh(self.a(x)))
-    '''))
+    for step in (0, 10):
+        torch.save(net.state_dict(), tmp_path / "a" / f"step_{step}.pt")
+        torch.save(seq.state_dict(), tmp_path / "b" / f"step_{step}.pt")
+        with torch.no_grad():  # a rank-one spike: hidden order at step 10
+            net.a.weight.add_(torch.outer(torch.ones(9), torch.ones(12)) * 0.4)
     out = {}
     for path, builder in (("a", f"{tmp_path / 'm.py'}:Sub"), ("b", None)):
         cfg = ExperimentConfig(checkpoint_dir=str(tmp_path / path), model_builder=builder, n_starts=0)
@@ -152,6 +156,7 @@ def test_module_mlp_and_its_state_dict_give_the_same_analysis(tmp_path):
         assert ra["t_c"] == pytest.approx(rb["t_c"], rel=1e-9) and ra["phase"] == rb["phase"]
         np.testing.assert_allclose(ra["top_ratio"], rb["top_ratio"], rtol=1e-10)
         np.testing.assert_allclose(ra["mode_share"], rb["mode_share"], atol=1e-6)
+    assert out["a"][1]["phase"] == "hidden order" and out["a"][1]["outliers"][0] >= 1
 
 
 def test_block_spectrum_edges_and_motion():
