@@ -310,3 +310,24 @@ def test_an_edited_model_builder_is_analysed_again(tmp_path, monkeypatch):
     assert CliRunner().invoke(_app(), argv).exit_code == 0
     again = stamps()
     assert set(again) == set(first) and all(again[k] != first[k] for k in first)
+
+
+def test_held_out_accuracy_is_recorded_at_every_checkpoint(tmp_path):
+    """Issue 15 item 1: test accuracy on samples held out of training, beside the training accuracy."""
+    from spinlens._rng import spawn
+    from spinlens.data import load_dataset
+    from spinlens.networks import load_checkpoint
+    from spinlens.networks.experiment import ExperimentConfig, run_experiment
+
+    cfg = ExperimentConfig(widths=(64, 16, 10), dataset="digits", n_samples=400, steps=30, n_checkpoints=3,
+                           lr=0.1, n_starts=0, test_fraction=0.25)
+    res = run_experiment(cfg, tmp_path / "run")
+    assert res.test_accuracy is not None and np.all(np.isfinite(res.test_accuracy))
+    idx = json.loads((tmp_path / "run" / "checkpoints" / "checkpoints.json").read_text())
+    assert idx["config"]["n_samples"] == 300 and idx["config"]["n_test"] == 100  # trained on 75% only
+    _, held = load_dataset("digits", n_samples=400).split(0.25, rng=spawn(cfg.seed, 3)[2])
+    net = mlp((64, 16, 10))
+    net.load_state_dict(load_checkpoint(tmp_path / "run" / "checkpoints" / "step_00000030.pt"))
+    with torch.no_grad():
+        acc = float((net(torch.tensor(held.X, dtype=torch.float32)).argmax(1).numpy() == held.y).mean())
+    assert res.test_accuracy[-1] == pytest.approx(acc, abs=1e-12)

@@ -38,7 +38,8 @@ def _command_defaults() -> dict[str, Any]:
 #: Options that describe training: refused with --checkpoints (nothing is trained there).
 _TRAINING_OPTIONS = {"steps": "--steps", "n_checkpoints": "--n-checkpoints", "lr": "--lr", "optimizer": "--optimizer",
                      "batch_size": "--batch-size", "lazy_scale": "--lazy-scale", "binarized": "--binarized",
-                     "lazy": "--lazy", "arch": "--arch", "channels": "--channels", "blocks": "--blocks"}
+                     "lazy": "--lazy", "arch": "--arch", "channels": "--channels", "blocks": "--blocks",
+                     "test_fraction": "--test-fraction"}
 
 
 def _ints(text: str | None, flag: str, example: str) -> tuple[int, ...] | None:
@@ -69,6 +70,7 @@ def _run_phases(
     channels: str | None,
     blocks: int | None,
     input_shape: str | None,
+    test_fraction: float | None,
     dataset: str | None,
     n_samples: int | None,
     steps: int | None,
@@ -118,7 +120,7 @@ def _run_phases(
     shape = _ints(input_shape, "--input-shape", "1,28,28")
     given = dict(steps=steps, n_checkpoints=n_checkpoints, lr=lr, optimizer=optimizer, batch_size=batch_size,
                  lazy_scale=lazy_scale, binarized=binarized or None, lazy=lazy or None, arch=arch, channels=chans,
-                 blocks=blocks)
+                 blocks=blocks, test_fraction=test_fraction)
     given = {k: v for k, v in given.items() if v is not None}
     if checkpoints:
         if given:
@@ -153,6 +155,8 @@ def _run_phases(
             raise UserError(f"--channels for --arch {a} is {what}; got {channels!r}.")
         if blocks is not None and blocks < 1:
             raise UserError(f"--blocks must be a positive integer, got {blocks}.")
+        if test_fraction is not None and not 0 <= test_fraction < 1:
+            raise UserError(f"--test-fraction must lie in [0, 1) (0: train on every sample), got {test_fraction}.")
         if model:
             raise UserError("--model needs --checkpoints DIR (the folder with your state dicts).")
         if steps_from:
@@ -163,7 +167,9 @@ def _run_phases(
         raise UserError(f"--lazy-scale must be positive, got {lazy_scale}.")
     base = ExperimentConfig()
     training: dict[str, Any] = {k: v for k, v in given.items()
-                                if k not in ("binarized", "lazy", "lazy_scale", "blocks")}
+                                if k not in ("binarized", "lazy", "lazy_scale", "blocks", "test_fraction")}
+    if test_fraction is not None:
+        training["test_fraction"] = test_fraction or None  # 0: no held-out samples
     cfg = ExperimentConfig(
         **training, widths=w or base.widths, n_blocks=blocks, input_shape=shape,
         activation="sign" if binarized else "relu",
@@ -295,6 +301,8 @@ def phases(
     channels: str | None = typer.Option(None, "--channels", help="--arch cnn: c1,c2 (default 16,32); --arch "
                                         "resnet: the width (default 8)."),
     blocks: int | None = typer.Option(None, "--blocks", help="--arch resnet: residual blocks (default 2)."),
+    test_fraction: float | None = typer.Option(None, "--test-fraction", help="Share of the dataset held out of "
+                                               "training and evaluated at every checkpoint (default 0.2; 0: none)."),
     input_shape: str | None = typer.Option(None, "--input-shape", help="Per-sample input of the --model module, "
                                            "e.g. 1,28,28 (default: the dataset's samples flat, else the in_features "
                                            "of its first Linear layer)."),

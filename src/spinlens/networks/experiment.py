@@ -83,6 +83,7 @@ class ExperimentConfig:
     batch_size: int = 128
     n_checkpoints: int = 20
     lazy_scale: float | None = None
+    test_fraction: float | None = 0.2  # held out of training, evaluated at every checkpoint (None: train on all)
     seed: int = 0
     # analysis
     n_grid: int = 16
@@ -103,7 +104,7 @@ class ExperimentConfig:
 
     #: Fields that describe training; they do not apply to (and are not recorded for) a user's checkpoints.
     TRAINING_FIELDS = ("widths", "arch", "channels", "n_blocks", "activation", "bias", "steps", "optimizer", "lr",
-                       "momentum", "batch_size", "n_checkpoints", "lazy_scale")
+                       "momentum", "batch_size", "n_checkpoints", "lazy_scale", "test_fraction")
     ARCHS = ("mlp", "cnn", "resnet")
 
     def __post_init__(self) -> None:
@@ -346,11 +347,14 @@ def train_checkpoints(cfg: ExperimentConfig, directory: str | os.PathLike[str],
         raise ValueError(f"the data have {data.X.shape[1]} features but widths[0] = {cfg.widths[0]}.")
     if cfg.arch == "mlp" and data.n_classes > cfg.widths[-1]:
         raise ValueError(f"the data have {data.n_classes} classes but widths[-1] = {cfg.widths[-1]}.")
-    s_init, s_train = spawn(cfg.seed, 2)
+    s_init, s_train, s_split = spawn(cfg.seed, 3)
     net = build_network(cfg, rng=s_init)
+    held_out = None
+    if cfg.test_fraction is not None:
+        data, held_out = data.split(cfg.test_fraction, rng=s_split)
     train(net, data, cfg.steps, optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum,
           batch_size=cfg.batch_size, checkpoints=cfg.n_checkpoints, out_dir=directory, lazy_scale=cfg.lazy_scale,
-          rng=s_train, progress=progress, num_threads=cfg.threads)
+          rng=s_train, progress=progress, num_threads=cfg.threads, test_data=held_out)
     return list_checkpoints(directory)
 
 
@@ -627,7 +631,8 @@ class ExperimentResult(Result):
     phases : phase per checkpoint (``"invalid"`` where a checkpoint could not be analysed).
     outliers, top_ratio, rel_change : (k, B) per coupling block (``block_names``; one per weight matrix of an MLP).
     mode_share : (k, L) share of each neuron layer (``layer_names``) in the critical mode at :math:`T_c`.
-    train_loss, train_accuracy : from the training run's ``checkpoints.json`` (NaN where not recorded).
+    train_loss, train_accuracy : from the training run's ``checkpoints.json`` (NaN where not recorded);
+        ``test_loss``, ``test_accuracy`` on the samples held out of training (None when none were).
     eval_loss, eval_accuracy : of each checkpoint's own forward pass on ``eval_dataset`` (user checkpoints with
         a module and a dataset; NaN otherwise).
     init_prediction : the initialisation theory's :math:`T_c` from the step-0 couplings
@@ -666,6 +671,8 @@ class ExperimentResult(Result):
     init_formula: str = "layered SK"
     init_phase: str = "spin glass"
     init_description: str = ""
+    test_loss: np.ndarray | None = None
+    test_accuracy: np.ndarray | None = None
 
     def scalars(self) -> dict[str, Any]:
         d = super().scalars()
@@ -719,6 +726,8 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
     invalid = [{"step": int(r["step"]), "file": r["file"], "error": r["invalid"]} for r in records if r.get("invalid")]
     loss = np.full(len(steps), np.nan)
     acc = np.full(len(steps), np.nan)
+    test_loss = np.full(len(steps), np.nan)
+    test_acc = np.full(len(steps), np.nan)
     idx = read_checkpoint_index(checkpoint_dir) if checkpoint_dir is not None else None
     if idx:
         by = {int(c["step"]): c for c in idx.get("checkpoints", [])}
@@ -726,6 +735,10 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
             if int(s) in by and by[int(s)].get("train_loss") is not None:
                 loss[k] = by[int(s)]["train_loss"]
                 acc[k] = by[int(s)]["train_accuracy"]
+            if int(s) in by and by[int(s)].get("test_loss") is not None:
+                test_loss[k] = by[int(s)]["test_loss"]
+                test_acc[k] = by[int(s)]["test_accuracy"]
+    has_test = bool(np.isfinite(test_acc).any())
     eval_loss, eval_acc = _floats(records, "eval_loss"), _floats(records, "eval_accuracy")
     has_eval = bool(np.isfinite(eval_acc).any())
     # fit range: from the first checkpoint after which every checkpoint is in hidden order
@@ -775,6 +788,8 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         init_formula=theory.formula,
         init_phase=theory.phase,
         init_description=theory.text,
+        test_loss=test_loss if has_test else None,
+        test_accuracy=test_acc if has_test else None,
     )
 
 
@@ -916,6 +931,8 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
         figs["mode_share"] = fig
 
     curves = [(result.train_loss, "o-", "train loss"), (result.train_accuracy, "s-", "train accuracy")]
+    if result.test_accuracy is not None and result.test_loss is not None:
+        curves += [(result.test_loss, "o:", "held-out loss"), (result.test_accuracy, "s:", "held-out accuracy")]
     if result.eval_accuracy is not None and result.eval_loss is not None:
         curves += [(result.eval_loss, "o--", f"loss on {result.eval_dataset}"),
                    (result.eval_accuracy, "s--", f"accuracy on {result.eval_dataset}")]
@@ -980,6 +997,8 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
         row: dict[str, Any] = {"step": r["step"]}
         if show_train:
             row["train acc"] = _num(result.train_accuracy[k])
+        if result.test_accuracy is not None:
+            row["held-out acc"] = _num(result.test_accuracy[k])
         if result.eval_accuracy is not None:
             row[f"acc ({result.eval_dataset})"] = _num(result.eval_accuracy[k])
         rows.append({

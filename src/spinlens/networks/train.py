@@ -391,6 +391,7 @@ class TrainResult(Result):
     steps : (k,) int array, the checkpointed steps.
     paths : checkpoint files, one per step (``None`` entries if ``out_dir`` was not given).
     train_loss, train_accuracy : (k,) arrays, full-training-set loss/accuracy at each checkpoint.
+    test_loss, test_accuracy : (k,) arrays, the same on the held-out ``test_data`` (NaN without).
     loss_history : (steps,) minibatch loss per step (NaN for steps done in an earlier run).
     state_dicts : the checkpoint state dicts in memory when ``out_dir`` is None (else empty).
     """
@@ -404,6 +405,8 @@ class TrainResult(Result):
     config: dict
     resumed_from: int = -1
     state_dicts: list = ()  # type: ignore[assignment]
+    test_loss: np.ndarray | None = None
+    test_accuracy: np.ndarray | None = None
 
     def scalars(self) -> dict[str, Any]:
         d = super().scalars()
@@ -495,6 +498,7 @@ def train(
     progress: ProgressCallback | None = None,
     device: Any = None,
     num_threads: int | None = None,
+    test_data: Any = None,
 ) -> TrainResult:
     r"""Train ``model`` with cross-entropy on ``data`` and save checkpoints at log-spaced steps.
 
@@ -523,12 +527,16 @@ def train(
     num_threads : int, optional
         Torch intra-op threads while training (restored afterwards); 1 is fastest for small MLPs on
         busy machines. ``None`` leaves torch's setting alone.
+    test_data : Dataset or (X, y), optional
+        Held-out samples (never trained on): their loss and accuracy are recorded at every checkpoint beside the
+        training ones.
 
     Returns
     -------
     TrainResult
         ``train_loss``/``train_accuracy``: mean cross-entropy and accuracy of the eval-mode network on the whole
-        training set at each checkpoint.
+        training set at each checkpoint; ``test_loss``/``test_accuracy`` the same on ``test_data`` (NaN
+        without).
 
     Notes
     -----
@@ -539,19 +547,19 @@ def train(
 
     if num_threads is None:
         return _train(model, data, steps, optimizer, lr, momentum, weight_decay, batch_size, checkpoints, out_dir,
-                      file_format, lazy_scale, rng, progress, device)
+                      file_format, lazy_scale, rng, progress, device, test_data)
     old = torch.get_num_threads()
     torch.set_num_threads(int(num_threads))
     try:
         return _train(model, data, steps, optimizer, lr, momentum, weight_decay, batch_size, checkpoints, out_dir,
-                      file_format, lazy_scale, rng, progress, device)
+                      file_format, lazy_scale, rng, progress, device, test_data)
     finally:
         torch.set_num_threads(old)
 
 
 def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentum: float, weight_decay: float,
            batch_size: int, checkpoints: Any, out_dir: Any, file_format: str, lazy_scale: float | None,
-           rng: RNGLike, progress: ProgressCallback | None, device: Any) -> TrainResult:
+           rng: RNGLike, progress: ProgressCallback | None, device: Any, test_data: Any = None) -> TrainResult:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -590,6 +598,10 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
     model.to(device)
     X, y = _as_tensors(data, device, dtype)
     n = X.shape[0]
+    Xt, yt = _as_tensors(test_data, device, dtype) if test_data is not None else (None, None)
+    if Xt is not None and tuple(Xt.shape[1:]) != tuple(X.shape[1:]):
+        raise ValueError(f"test_data samples have shape {tuple(Xt.shape[1:])}, the training data "
+                         f"{tuple(X.shape[1:])}.")
     batch_size = int(min(batch_size, n))
     out_path = Path(out_dir) if out_dir is not None else None
     old_index = read_checkpoint_index(out_path) if out_path is not None else None
@@ -614,6 +626,8 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
         # network whose parameters merely have the same shapes (e.g. sign instead of ReLU)
         "model": f"{type(model).__name__} {hashlib.sha256(repr(model).encode()).hexdigest()[:16]}",
     }
+    if Xt is not None:
+        config["n_test"] = int(Xt.shape[0])
 
     def make_opt(params: Any) -> torch.optim.Optimizer:
         if optimizer == "sgd":
@@ -668,28 +682,31 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
             log.info("resuming training from step %d (%d checkpoints already saved)", last, len(done))
 
     @torch.no_grad()
-    def evaluate() -> tuple[float, float]:
+    def evaluate(Xe: Any, ye: Any) -> tuple[float, float]:
         # the eval-mode network (BatchNorm on its running statistics: the one that is saved and mapped), in chunks
         # of _EVAL_CHUNK samples so that wide feature maps of the whole set are never held at once
         model.eval()
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         correct = 0
-        for i in range(0, n, _EVAL_CHUNK):
-            out = forward(X[i : i + _EVAL_CHUNK])
-            yb = y[i : i + _EVAL_CHUNK]
+        m = Xe.shape[0]
+        for i in range(0, m, _EVAL_CHUNK):
+            out = forward(Xe[i : i + _EVAL_CHUNK])
+            yb = ye[i : i + _EVAL_CHUNK]
             loss_sum += F.cross_entropy(out, yb, reduction="sum").double()
             correct += int((out.argmax(1) == yb).sum())
         model.train()
-        return float(loss_sum) / n, correct / n
+        return float(loss_sum) / m, correct / m
 
     losses: dict[int, float] = {}
     accs: dict[int, float] = {}
+    test: dict[int, tuple[float, float]] = {}  # step -> (loss, accuracy) on test_data
     state_dicts: dict[int, dict[str, Any]] = {}
     history = np.full(steps, np.nan)
 
     def checkpoint(step: int) -> None:
-        loss, acc = evaluate()
-        losses[step], accs[step] = loss, acc
+        losses[step], accs[step] = evaluate(X, y)
+        if Xt is not None:
+            test[step] = evaluate(Xt, yt)
         sd = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
         if out_path is None:
             state_dicts[step] = sd
@@ -701,7 +718,7 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
             buf = io.BytesIO()
             torch.save(opt.state_dict(), buf)
             atomic_write_bytes(out_path / f"optim_{step:08d}.pt", buf.getvalue())
-        _write_index(out_path, config, ck_steps, names, losses, accs)
+        _write_index(out_path, config, ck_steps, names, losses, accs, test)
 
     if out_path is not None:
         old = read_checkpoint_index(out_path) or {}
@@ -709,6 +726,8 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
             if rec.get("train_loss") is not None:
                 losses[int(rec["step"])] = float(rec["train_loss"])
                 accs[int(rec["step"])] = float(rec["train_accuracy"])
+            if rec.get("test_loss") is not None:
+                test[int(rec["step"])] = (float(rec["test_loss"]), float(rec["test_accuracy"]))
     if start == 0 and (out_path is None or not (out_path / names[0]).is_file()) and 0 in ck_steps:
         checkpoint(0)
     model.train()
@@ -732,6 +751,8 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
         paths=[str(out_path / names[s]) if out_path is not None else "" for s in ck_steps],
         train_loss=np.asarray([losses.get(s, np.nan) for s in ck_steps]),
         train_accuracy=np.asarray([accs.get(s, np.nan) for s in ck_steps]),
+        test_loss=np.asarray([test.get(s, (np.nan, np.nan))[0] for s in ck_steps]),
+        test_accuracy=np.asarray([test.get(s, (np.nan, np.nan))[1] for s in ck_steps]),
         loss_history=history,
         out_dir=str(out_path) if out_path is not None else None,
         config=config,
@@ -741,9 +762,10 @@ def _train(model: Any, data: Any, steps: int, optimizer: str, lr: float, momentu
 
 
 def _write_index(out: Path, config: dict, ck_steps: list[int], names: dict[int, str],
-                 losses: dict[int, float], accs: dict[int, float]) -> None:
+                 losses: dict[int, float], accs: dict[int, float], test: dict[int, tuple[float, float]]) -> None:
     recs = [
-        {"step": s, "file": names[s], "train_loss": losses.get(s), "train_accuracy": accs.get(s)}
+        {"step": s, "file": names[s], "train_loss": losses.get(s), "train_accuracy": accs.get(s),
+         **({"test_loss": test[s][0], "test_accuracy": test[s][1]} if s in test else {})}
         for s in ck_steps
         if (out / names[s]).is_file()
     ]
