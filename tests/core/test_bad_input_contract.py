@@ -590,6 +590,52 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
     add("memory.phase_diagram_figure", me.phase_diagram_figure, lambda: {"result": None},
         M("result", st.sampled_from([None, 3, "r", np.zeros(3)])))
 
+    # ------------------------------------------------------------------------ memory: perceptrons (issue 19)
+    def perceptron_call(patterns: Any, labels: Any, **kw: Any) -> Any:
+        return me.Perceptron(**kw).fit(patterns, labels)
+
+    Xp, yp = P()[:, :6], np.array([1.0, -1.0, 1.0])
+    bad_labels = st.one_of(bad_array((3,)), st.sampled_from([np.array([0.0, 1.0, 1.0]), np.array([1.0, 2.0, -1.0])]))
+    bad_flag = st.sampled_from(["yes", 1, None, 0.5])
+    add("memory.mcculloch_pitts", me.mcculloch_pitts,
+        lambda: {"inputs": np.array([[0.0, 1.0], [1.0, 1.0]]), "weights": np.ones(2), "threshold": 1.0},
+        M("inputs", st.sampled_from([np.array([0.5, 1.0]), np.array([[0.0, 2.0], [1.0, 1.0]]), np.zeros(3),
+                                     np.zeros((2, 2, 2)), np.zeros((0, 2)), "abc", None, np.full(2, NAN),
+                                     np.full(2, 1j), np.ones(2, dtype=bool)]), "inputs"),
+        M("weights", bad_array((2,))), M("threshold", bad_finite()),
+        M("inhibitory", st.sampled_from([np.array([1, 0]), np.array([True]), "x", np.ones(3, dtype=bool), 3])))
+    add("memory.Perceptron", perceptron_call, lambda: {"patterns": Xp, "labels": yp, "max_epochs": 5, "rng": 0},
+        M("patterns", bad_data((3, 6)), "patterns"), M("labels", bad_labels, "labels"),
+        M("learning_rate", bad_positive()), M("max_epochs", bad_count()), M("bias", bad_flag, "bias"),
+        M("shuffle", bad_flag, "shuffle"))
+    for nm, fn in [("memory.separating_weights", me.separating_weights),
+                   ("memory.is_linearly_separable", me.is_linearly_separable)]:
+        add(nm, fn, lambda: {"patterns": Xp, "labels": yp},
+            M("patterns", bad_data((3, 6)), "patterns"), M("labels", bad_labels, "labels"), M("bias", bad_flag))
+    add("memory.cover_count", me.cover_count, lambda: {"n_patterns": 7, "n_inputs": 3},
+        M("n_patterns", bad_count()), M("n_inputs", bad_count()))
+    add("memory.cover_fraction", me.cover_fraction, lambda: {"n_patterns": np.array([7, 9]), "n_inputs": 3},
+        M("n_patterns", st.sampled_from([0, -3, 2.5, NAN, INF, "3", True, 1j, [0], [2.5], [], None, [[2]]])),
+        M("n_inputs", bad_count()))
+    add("memory.gardner_capacity", me.gardner_capacity, lambda: {"kappa": 0.5}, M("kappa", bad_finite()))
+    add("memory.cover_chi2_pvalue", me.cover_chi2_pvalue, lambda: {"p_star": np.array([8, 9, 12, 10]), "n_inputs": 4},
+        M("p_star", st.sampled_from([np.full(4, NAN), [], "abc", None, np.zeros((2, 2)), np.full(4, 1j),
+                                     np.array([8.5, 9, 10, 11]), np.array([-8, 9, 10, 11])]), "p_star"),
+        M("n_inputs", bad_count()))
+    add("memory.critical_pattern_number", me.critical_pattern_number, lambda: {"n_inputs": 4, "rng": 0},
+        M("n_inputs", bad_count()), M("patterns", bad_str))
+    add("memory.separable_fraction", me.separable_fraction,
+        lambda: {"n_patterns": 8, "n_inputs": 4, "n_trials": 2, "rng": 0},
+        M("n_patterns", bad_count()), M("n_inputs", bad_count()), M("n_trials", bad_count()), M("patterns", bad_str))
+    add("memory.perceptron_capacity", me.perceptron_capacity, lambda: {"n_inputs": [6, 8, 10], "n_trials": 2, "rng": 0},
+        M("n_inputs", st.sampled_from([[], [1, 2, 3], [0], [-4, 6, 8], [4.5, 6, 8], ["a"], None, [[20]], [6, 8],
+                                       [6, 6, 8], "6,8,10"]), "n_inputs"),
+        M("n_trials", bad_count(minimum=2)), M("patterns", bad_str), M("exponent", bad_positive()),
+        M("alphas", st.sampled_from([[], [-1.0], [NAN], ["a"], [[1.0]], "abc"])), M("block", bad_count()))
+    add("memory.perceptron_capacity_figure", me.perceptron_capacity_figure,
+        lambda: {"result": me.perceptron_capacity([6, 8, 10], n_trials=2, rng=0)},
+        M("result", st.sampled_from([None, 3, "r", np.zeros(3)])))
+
     # ------------------------------------------------------------------------------ boltzmann
     def rbm_call(X: Any, **kw: Any) -> Any:
         return bz.RBM(**kw).fit(X)
@@ -643,6 +689,20 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
         lambda: {"net": _net(), "example_input": __import__("torch").zeros(1, 3, dtype=__import__("torch").float64)},
         M("net", _bad_nn()), M("example_input", st.sampled_from([None, "x", 3.0, np.zeros((1, 0))]), "example_input",
                                 "input"))
+    add("networks.cnn", nw.cnn, lambda: {"in_shape": (1, 8, 8), "channels": (2, 3), "n_classes": 4, "rng": 0},
+        M("in_shape", st.sampled_from([(), (0, 8, 8), (1, -8, 8), (1, 8), "1x8x8", None, (1, 2.5, 8)]), "in_shape"),
+        M("channels", st.sampled_from([(), (2,), (0, 3), (2, -1), (2.5, 3), "2,3", None]), "channels"),
+        M("n_classes", bad_count()), M("activation", _bad_activation()))
+    add("networks.resnet", nw.resnet, lambda: {"in_shape": (1, 8, 8), "width": 2, "n_blocks": 1, "n_classes": 4,
+                                               "rng": 0},
+        M("in_shape", st.sampled_from([(), (0, 8, 8), (1, -8, 8), (1, 8), "1x8x8", None]), "in_shape"),
+        M("width", bad_count()), M("n_blocks", st.sampled_from([-1, 2.5, "2", None, [1]])), M("n_classes", bad_count()),
+        M("activation", _bad_activation()))
+    add("networks.spin_graph", nw.spin_graph, lambda: {"net": _net()},
+        M("net", _bad_nn(), missing_file_ok=True),
+        M("example_input", st.sampled_from(["x", 3.0, np.zeros((1, 0))]), "example_input", "input"))
+    add("networks.init_theory", nw.init_theory, lambda: {"graph": None},
+        M("graph", st.sampled_from([None, 3, "graph", np.zeros((3, 3))]), "graph", "blocks"))
     add("networks.checkpoint_step", nw.checkpoint_step, lambda: {"name": "step_00010.pt"},
         M("name", st.sampled_from([None, 3, 2.5, ["step_1.pt"]]), "name"))
     add("networks.list_checkpoints", nw.list_checkpoints, lambda: {"path": bad_files()["directory"]},
@@ -909,6 +969,7 @@ SKIP: dict[str, str] = {
     "networks.CouplingBlock": "a record of the SpinGraph that map_network (covered) returns.",
     "networks.SpinGraph": "the result of map_network (covered), not built from user input.",
     "networks.FourierPrediction": "the result of fourier_prediction (covered), not built from user input.",
+    "networks.InitTheory": "the result of init_theory (covered), not built from user input.",
     "criticality.Activation": "a record built by get_activation (covered) from a name or callable.",
 }
 # Result containers: frozen dataclasses the library returns. They are outputs, not input paths;
@@ -1011,7 +1072,7 @@ def test_valid_arguments_run(entry: Entry) -> None:
 
 
 VALID_NEEDS_FILES = {"networks.load_checkpoint", "networks.list_checkpoints", "networks.fourier_prediction",
-                     "networks.variance_profile_tc", "networks.read_checkpoint_index", "data.load_npz", "data.load_idx",
+                     "networks.variance_profile_tc", "networks.init_theory", "networks.read_checkpoint_index", "data.load_npz", "data.load_idx",
                      "results.load_result", "results.save_result", "results.RunDir", "results.atomic_write_text",
                      "results.atomic_write_bytes", "report.write_report", "report.rerender",
                      "memory.capacity_figure", "memory.phase_diagram_figure", "landscape.evaluate_losses"}

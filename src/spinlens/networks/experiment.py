@@ -90,6 +90,7 @@ class ExperimentConfig:
     n_starts: int = 8
     tap_max_iter: int = 1000
     n_tap_checkpoints: int = 5
+    null_models: bool = True  # per checkpoint: T_c of the entry-shuffled couplings and the variance prediction
     threads: int | None = 1
     # the user's own run
     checkpoint_dir: str | None = None
@@ -424,9 +425,18 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
     if _layout(graph) != _layout(ref):
         return _invalid_record(step, path, "its neuron layers or coupling blocks differ from those of the first "
                                            "checkpoint: not the same network"), {}
+    g_tap, g_null = spawn(rng, 2)
     res = analyze(graph, n_grid=cfg.n_grid, n_starts=cfg.n_starts if with_tap else 0,
-                  tap_max_iter=cfg.tap_max_iter, rng=rng)
+                  tap_max_iter=cfg.tap_max_iter, rng=g_tap)
     spec = spectrum(graph, ref)
+    nulls: dict[str, Any] = {}
+    if cfg.null_models:
+        from spinlens.networks.nulls import shuffled_graph
+        from spinlens.networks.theory import init_theory
+
+        null = analyze(shuffled_graph(graph, g_null), n_grid=cfg.n_grid, n_starts=0)
+        nulls = {"t_c_shuffled": null.t_c if np.isfinite(null.t_c) else null.t_star,
+                 "phase_shuffled": null.phase, "t_c_variance": init_theory(graph).t_c}
     rec: dict[str, Any] = {
         "step": step,
         "file": path.name,
@@ -447,6 +457,7 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
         "edges": spec.edges.tolist(),
         "notes": list(graph.notes) + list(res.notes),
         "evidence_agrees": res.evidence_agrees,
+        **nulls,
         "tap": None,
     }
     if data is not None and builder is not None and cfg.checkpoint_dir:
@@ -633,6 +644,8 @@ class ExperimentResult(Result):
     mode_share : (k, L) share of each neuron layer (``layer_names``) in the critical mode at :math:`T_c`.
     train_loss, train_accuracy : from the training run's ``checkpoints.json`` (NaN where not recorded);
         ``test_loss``, ``test_accuracy`` on the samples held out of training (None when none were).
+    t_c_shuffled, t_c_variance : the null models per checkpoint (:mod:`spinlens.networks.nulls`): :math:`T_c` of
+        the entry-shuffled couplings and the variance prediction from the current weights (None when not run).
     eval_loss, eval_accuracy : of each checkpoint's own forward pass on ``eval_dataset`` (user checkpoints with
         a module and a dataset; NaN otherwise).
     init_prediction : the initialisation theory's :math:`T_c` from the step-0 couplings
@@ -673,6 +686,8 @@ class ExperimentResult(Result):
     init_description: str = ""
     test_loss: np.ndarray | None = None
     test_accuracy: np.ndarray | None = None
+    t_c_shuffled: np.ndarray | None = None
+    t_c_variance: np.ndarray | None = None
 
     def scalars(self) -> dict[str, Any]:
         d = super().scalars()
@@ -739,6 +754,8 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
                 test_loss[k] = by[int(s)]["test_loss"]
                 test_acc[k] = by[int(s)]["test_accuracy"]
     has_test = bool(np.isfinite(test_acc).any())
+    t_shuf, t_var = _floats(records, "t_c_shuffled"), _floats(records, "t_c_variance")
+    has_null = bool(np.isfinite(t_shuf).any())
     eval_loss, eval_acc = _floats(records, "eval_loss"), _floats(records, "eval_accuracy")
     has_eval = bool(np.isfinite(eval_acc).any())
     # fit range: from the first checkpoint after which every checkpoint is in hidden order
@@ -790,6 +807,8 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         init_description=theory.text,
         test_loss=test_loss if has_test else None,
         test_accuracy=test_acc if has_test else None,
+        t_c_shuffled=t_shuf if has_null else None,
+        t_c_variance=t_var if has_null else None,
     )
 
 
@@ -863,6 +882,9 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     if np.isfinite(result.init_prediction):
         ax.axhline(result.init_prediction, color="tab:blue", ls=":", lw=1,
                    label=f"{result.init_formula} prediction (init)")
+    if result.t_c_shuffled is not None and result.t_c_variance is not None:
+        _curve(ax, xs, result.t_c_shuffled, "x--", color="tab:green", ms=4, lw=0.8, label="null: shuffled couplings")
+        _curve(ax, xs, result.t_c_variance, "--", color="tab:purple", lw=0.8, label="null: variance prediction")
     ax.set(xscale="log", yscale="log", xlabel="training step (step 0 drawn at the left edge)",
            ylabel="T_c", title="melting temperature over training")
     ax.legend(frameon=False, fontsize=8)
@@ -984,6 +1006,8 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
     ]
     if fit is not None:
         head.append(f"Power law T_c(t) = {fit.prefactor:.3g} t^γ: {fit_text(fit)}.")
+    if result.t_c_shuffled is not None and result.t_c_variance is not None:
+        head.append(null_text(result) + ".")
     head += list(result.notes)
     if elapsed_s is not None:
         head.append(f"Run time: {elapsed_s:.0f} s.")
@@ -1001,6 +1025,9 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
             row["held-out acc"] = _num(result.test_accuracy[k])
         if result.eval_accuracy is not None:
             row[f"acc ({result.eval_dataset})"] = _num(result.eval_accuracy[k])
+        if result.t_c_shuffled is not None:
+            row["T_c null (shuffled / variance)"] = (f"{float(r['t_c_shuffled']):.4g} / {float(r['t_c_variance']):.4g}"
+                                                     if r.get("t_c_shuffled") is not None else "")
         rows.append({
             **row,
             "phase": r["phase"],
@@ -1041,6 +1068,19 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
                      ("spectra_over_training", "singular_values", "mode_share", "training") if k in figure_paths]),
     ]
     return secs
+
+
+def null_text(result: ExperimentResult) -> str:
+    """The null models at the last analysed checkpoint: how far T_c lies above couplings without structure."""
+    ok = [k for k, p in enumerate(result.phases) if p != "invalid"]
+    k = ok[-1]
+    t, ts, tv = result.t_c[k], result.t_c_shuffled[k], result.t_c_variance[k]  # type: ignore[index]
+    null = max(ts, tv)
+    verdict = ("above both nulls: learned structure, not only larger weights" if t > null * 1.05 else
+               "within 5% of a null: not distinguishable from couplings without structure")
+    return (f"Null models at step {result.steps[k]}: T_c = {t:.4g}, entry-shuffled couplings {ts:.4g}, variance "
+            f"prediction from the current weights {tv:.4g} (T_c / null = {t / null:.3g}: {verdict}; one seed, so "
+            "the seed-to-seed spread is not measured)")
 
 
 def init_text(result: ExperimentResult) -> str:
