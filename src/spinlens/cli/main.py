@@ -34,6 +34,7 @@ _SUBCOMMANDS = [
     "spinlens.cli.tap",
     "spinlens.cli.maxent",
     "spinlens.cli.hopfield",
+    "spinlens.cli.perceptron",
     "spinlens.cli.rbm",
     "spinlens.cli.landscape",
     "spinlens.cli.criticality",
