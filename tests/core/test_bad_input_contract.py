@@ -636,6 +636,42 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
         lambda: {"result": me.perceptron_capacity([6, 8, 10], n_trials=2, rng=0)},
         M("result", st.sampled_from([None, 3, "r", np.zeros(3)])))
 
+    # ------------------------------------------------------------- expfam: continuous families (issue 19)
+    def continuous_call(cls: Any) -> Callable[..., Any]:
+        def call(theta: Any, x: Any, target_means: Any, a: Any, n_samples: Any = 3, beta: Any = 1.0) -> Any:
+            f = cls()
+            f.log_partition(theta)
+            f.logpdf(x, theta)
+            f.fit_maxent(target_means)
+            f.cramer_rate(a, theta)
+            f.sample(theta, n_samples, rng=0)
+            return f.free_energy(theta, beta)
+
+        return call
+
+    bad_points = st.sampled_from([NAN, INF, "a", None, np.zeros((2, 2)), [], 1j, np.full(2, "x")])
+    bad_a2 = st.sampled_from([NAN, "a", None, np.zeros((2, 3)), 1j, np.zeros((2, 2, 2)), np.zeros(3)])
+    for nm, cls, th, t, extra_th, extra_t, extra_x in [
+            ("expfam.Gaussian", ef.Gaussian, np.array([0.2, -0.5]), np.array([0.1, 1.5]),
+             (np.array([0.0, 0.5]), np.array([1.0, 0.0])), (np.array([1.0, 0.5]), np.array([0.0, 0.0])), ()),
+            ("expfam.VonMises", ef.VonMises, np.array([0.2, -0.5]), np.array([0.1, 0.5]), (),
+             (np.array([1.0, 0.5]), np.array([0.0, 1.0])), ()),
+            ("expfam.Exponential", ef.Exponential, np.array([-2.0]), np.array([0.5]),
+             (np.array([1.0]), 0.0, 2.0), (np.array([0.0]), -1.0, np.zeros(2)), (-1.0, np.array([0.5, -0.1])))]:
+        k = th.size
+        add(nm, continuous_call(cls), lambda th=th, t=t: {"theta": th, "x": np.array([0.3, 1.0]), "target_means": t,
+                                                          "a": t},
+            M("theta", bad_array((k,), scalar_ok=k == 1, extra=extra_th), "theta"),
+            M("x", st.one_of(bad_points, st.sampled_from(list(extra_x) or [NAN])), "x"),
+            M("target_means", bad_array((k,), scalar_ok=k == 1, extra=extra_t), "target_means"),
+            M("a", bad_a2 if k == 2 else st.sampled_from([NAN, "a", None, np.zeros((2, 3)), 1j]), "a"),
+            M("n_samples", bad_count()), M("beta", bad_positive()))
+    die = ef.DiscreteExpFamily(np.arange(1, 7.0))
+    add("expfam.maxent_equivalence", ef.maxent_equivalence, lambda: {"family": die, "data": np.full(6, 1 / 6)},
+        M("family", st.sampled_from([None, "die", np.eye(3), 3]), "family"), M("data", bad_prob(6), "data"),
+        M("target_means", st.sampled_from([[4.5], [7.0], [NAN], "abc"]), "target_means", "data"),
+        M("tol", bad_positive()))
+
     # ------------------------------------------------------------------------------ boltzmann
     def rbm_call(X: Any, **kw: Any) -> Any:
         return bz.RBM(**kw).fit(X)

@@ -1,4 +1,8 @@
-"""Exponential families, maximum entropy, the Gibbs variational principle and large deviations."""
+"""Exponential families (discrete and continuous), maximum entropy, the log-loss / max-ent / minimax equivalence,
+the Gibbs variational principle and large deviations."""
+from spinlens.expfam.continuous import ContinuousExpFamily as ContinuousExpFamily
+from spinlens.expfam.continuous import Exponential, Gaussian, VonMises
+from spinlens.expfam.equivalence import EquivalenceResult, maxent_equivalence
 from spinlens.expfam.families import (
     DiscreteExpFamily,
     MaxEntResult,
@@ -17,8 +21,12 @@ from spinlens.expfam.largedev import (
     sanov_log_prob,
 )
 
+# ContinuousExpFamily (the base class of the three) is importable here but not in __all__: it is not built directly.
 __all__ = [
     "DiscreteExpFamily",
+    "EquivalenceResult",
+    "Exponential",
+    "Gaussian",
     "MaxEntResult",
     "chernoff_bound",
     "cramer_rate",
@@ -30,5 +38,7 @@ __all__ = [
     "ising_from_theta",
     "ising_theta",
     "kl_divergence",
+    "maxent_equivalence",
     "sanov_log_prob",
+    "VonMises",
 ]
