@@ -672,6 +672,21 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
         M("target_means", st.sampled_from([[4.5], [7.0], [NAN], "abc"]), "target_means", "data"),
         M("tol", bad_positive()))
 
+    # ------------------------------------------------- boltzmann: machines with hidden units (issue 19)
+    def hidden_bm_call(samples: Any, X: Any = None, method: Any = "auto", **kw: Any) -> Any:
+        bm = bz.BoltzmannMachine(**kw).fit(samples)
+        return bm.log_likelihood(samples if X is None else X, method=method)
+
+    add("boltzmann.BoltzmannMachine", hidden_bm_call,
+        lambda: {"samples": _binary(), "n_hidden": 2, "max_iter": 2, "rng": 0},
+        M("samples", st.one_of(bad_array((40, 5)), st.sampled_from([np.full((4, 3), 0.5), np.ones((1, 0))])),
+          "samples", "spin"),
+        M("n_hidden", bad_count(minimum=0)), M("visible_visible", st.sampled_from(["yes", 1, None, 0.5])),
+        M("hidden_hidden", st.sampled_from(["yes", 1, None, 0.5])), M("init_scale", bad_positive()),
+        M("X", st.sampled_from([np.zeros((3, 4)), np.full((3, 5), 0.5), np.full((3, 5), NAN), "abc", np.zeros(0)]),
+          "X"),
+        M("method", bad_str), M("max_iter", bad_count()), M("l2", bad_finite(extra=(-1.0,))))
+
     # ------------------------------------------------------------------------------ boltzmann
     def rbm_call(X: Any, **kw: Any) -> Any:
         return bz.RBM(**kw).fit(X)

@@ -1,5 +1,6 @@
-"""Boltzmann machines: RBMs (CD-k, PCD, AIS and exact partition functions) and the fully visible
-Boltzmann machine (the inverse-Ising ``boltzmann`` estimator of :mod:`spinlens.meanfield`)."""
+"""Boltzmann machines: RBMs (CD-k, PCD, AIS and exact partition functions) and general Boltzmann machines with
+visible-visible, hidden-hidden and visible-hidden couplings (``BoltzmannMachine(n_hidden=...)``; ``n_hidden=0`` is
+the fully visible machine, the inverse-Ising ``boltzmann`` estimator of :mod:`spinlens.meanfield`)."""
 from typing import Any
 
 from spinlens.boltzmann.ais import ais_log_partition, exact_log_partition
