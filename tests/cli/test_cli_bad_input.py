@@ -84,6 +84,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("phases", ["--channels", "16,32"], "channels for the MLP"),
     ("phases", ["--arch", "cnn", "--channels", "a,b"], "channels not numbers"),
     ("phases", ["--input-shape", "1,28,28"], "input shape when training"),
+    ("phases", ["--preset", "nope"], "unknown preset"),
+    ("phases", ["--test-fraction", "1.5"], "held-out share above 1"),
     ("exact", ["--size", "-3"], "negative size"),
     ("exact", ["--size", "abc"], "size not a number"),
     ("exact", ["--beta", "nan"], "NaN beta"),

@@ -331,3 +331,32 @@ def test_held_out_accuracy_is_recorded_at_every_checkpoint(tmp_path):
     with torch.no_grad():
         acc = float((net(torch.tensor(held.X, dtype=torch.float32)).argmax(1).numpy() == held.y).mean())
     assert res.test_accuracy[-1] == pytest.approx(acc, abs=1e-12)
+
+
+def test_preset_values_and_overrides(tmp_path, capsys):
+    """Issue 15 item 1: --preset barney2024 sets the paper's network and training; options given override it."""
+    from spinlens.networks.experiment import PRESETS, preset_config
+    from spinlens.networks.train import checkpoint_steps
+    from tests.cli_helpers import run_main
+
+    cfg = preset_config("barney2024")
+    assert cfg.widths == (784, 512, 512, 512, 10) and not cfg.bias and cfg.init == "normal"
+    assert (cfg.lr, cfg.momentum, cfg.batch_size, cfg.optimizer) == (0.01, 0.9, 64, "sgd")
+    assert set(range(10)) <= set(checkpoint_steps(cfg.steps, cfg.n_checkpoints, cfg.dense_checkpoints))
+    out = tmp_path / "run"
+    code, text = run_main(["phases", "--preset", "barney2024", "--widths", "784,8,10", "--steps", "6",
+                           "--n-checkpoints", "2", "--n-samples", "200", "--n-starts", "0", "--workers", "1",
+                           "--out", str(out)], capsys)
+    assert code == 0, text
+    manifest = json.loads((out / "manifest.json").read_text())["config"]
+    assert manifest["preset"] == "barney2024" and manifest["widths"] == [784, 8, 10] and manifest["steps"] == 6
+    assert manifest["lr"] == PRESETS["barney2024"]["lr"] and manifest["bias"] is False
+    idx = json.loads((out / "checkpoints" / "checkpoints.json").read_text())
+    assert [c["step"] for c in idx["checkpoints"]] == [0, 1, 2, 3, 4, 5, 6]  # dense early checkpoints
+    from spinlens.networks import load_checkpoint
+
+    sd = load_checkpoint(out / "checkpoints" / "step_00000000.pt")
+    assert set(sd) == {"0.weight", "2.weight"}  # no biases
+    assert float(sd["0.weight"].double().var()) * 784 == pytest.approx(1.0, rel=0.1)  # N(0, 1/fan_in)
+    code, text = run_main(["phases", "--preset", "barney2024", "--arch", "cnn", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "MLP set-up" in text

@@ -39,7 +39,7 @@ def _command_defaults() -> dict[str, Any]:
 _TRAINING_OPTIONS = {"steps": "--steps", "n_checkpoints": "--n-checkpoints", "lr": "--lr", "optimizer": "--optimizer",
                      "batch_size": "--batch-size", "lazy_scale": "--lazy-scale", "binarized": "--binarized",
                      "lazy": "--lazy", "arch": "--arch", "channels": "--channels", "blocks": "--blocks",
-                     "test_fraction": "--test-fraction"}
+                     "test_fraction": "--test-fraction", "preset": "--preset"}
 
 
 def _ints(text: str | None, flag: str, example: str) -> tuple[int, ...] | None:
@@ -71,6 +71,7 @@ def _run_phases(
     blocks: int | None,
     input_shape: str | None,
     test_fraction: float | None,
+    preset: str | None,
     dataset: str | None,
     n_samples: int | None,
     steps: int | None,
@@ -97,6 +98,7 @@ def _run_phases(
     analyses run (local pool by default, or Dask).
     """
     from spinlens.networks.experiment import (
+        PRESETS,
         ExperimentConfig,
         analyze_checkpoints,
         build_network,
@@ -120,7 +122,7 @@ def _run_phases(
     shape = _ints(input_shape, "--input-shape", "1,28,28")
     given = dict(steps=steps, n_checkpoints=n_checkpoints, lr=lr, optimizer=optimizer, batch_size=batch_size,
                  lazy_scale=lazy_scale, binarized=binarized or None, lazy=lazy or None, arch=arch, channels=chans,
-                 blocks=blocks, test_fraction=test_fraction)
+                 blocks=blocks, test_fraction=test_fraction, preset=preset)
     given = {k: v for k, v in given.items() if v is not None}
     if checkpoints:
         if given:
@@ -134,6 +136,10 @@ def _run_phases(
                             "chain of Linear layers, which has no input shape to give. Add --model, or drop "
                             "--input-shape.")
     else:
+        if preset is not None and preset not in PRESETS:
+            raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}.")
+        if preset is not None and arch not in (None, "mlp"):
+            raise UserError(f"--preset {preset} is an MLP set-up; --arch {arch} does not apply to it.")
         if shape is not None:
             raise UserError("--input-shape is the input of your module (--checkpoints with --model); the networks "
                             "spinlens trains take the dataset's samples flat: drop --input-shape.")
@@ -165,15 +171,18 @@ def _run_phases(
         raise UserError("--lazy-scale sets the output scale of --lazy training: add --lazy, or drop --lazy-scale.")
     if lazy and lazy_scale is not None and not lazy_scale > 0:
         raise UserError(f"--lazy-scale must be positive, got {lazy_scale}.")
-    base = ExperimentConfig()
-    training: dict[str, Any] = {k: v for k, v in given.items()
-                                if k not in ("binarized", "lazy", "lazy_scale", "blocks", "test_fraction")}
+    # a preset's values first, then every option given on the command line
+    training: dict[str, Any] = dict(PRESETS[preset], preset=preset) if preset and not checkpoints else {}
+    training.update({k: v for k, v in given.items()
+                     if k not in ("binarized", "lazy", "lazy_scale", "blocks", "test_fraction", "preset")})
     if test_fraction is not None:
         training["test_fraction"] = test_fraction or None  # 0: no held-out samples
+    preset_dataset = training.pop("dataset", None)
+    training["widths"] = w or training.get("widths", ExperimentConfig().widths)
     cfg = ExperimentConfig(
-        **training, widths=w or base.widths, n_blocks=blocks, input_shape=shape,
+        **training, n_blocks=blocks, input_shape=shape,
         activation="sign" if binarized else "relu",
-        dataset=dataset, n_samples=n_samples,
+        dataset=dataset if dataset is not None else preset_dataset, n_samples=n_samples,
         lazy_scale=(lazy_scale or 100.0) if lazy else None, seed=seed, n_starts=n_starts,
         n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints.resolve()) if checkpoints else None,
         model_builder=model, steps_from=str(steps_from) if steps_from else None,
@@ -210,6 +219,7 @@ def _run_phases(
     elapsed = time.perf_counter() - t0
     sections = experiment_sections(result, records, paths, elapsed) + mc_sections
     title = (title_prefix + "Phases over training" + (f" ({cfg.arch})" if cfg.arch != "mlp" else "")
+             + (f" (preset {cfg.preset})" if cfg.preset else "")
              + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else ""))
     report = write_report(run.path, title, sections, run.manifest)
     console.print(f"{init_text(result)}; final: {result.phases[last_ok]}, T_c = {result.t_c[last_ok]:.4g} (step "
@@ -301,6 +311,9 @@ def phases(
     channels: str | None = typer.Option(None, "--channels", help="--arch cnn: c1,c2 (default 16,32); --arch "
                                         "resnet: the width (default 8)."),
     blocks: int | None = typer.Option(None, "--blocks", help="--arch resnet: residual blocks (default 2)."),
+    preset: str | None = typer.Option(None, "--preset", help="A named set-up whose values the other options "
+                                      "override: barney2024 (784-512-512-512-10, no biases, N(0, 1/fan_in), SGD lr "
+                                      "0.01 momentum 0.9 batch 64, 20% held out, dense early checkpoints)."),
     test_fraction: float | None = typer.Option(None, "--test-fraction", help="Share of the dataset held out of "
                                                "training and evaluated at every checkpoint (default 0.2; 0: none)."),
     input_shape: str | None = typer.Option(None, "--input-shape", help="Per-sample input of the --model module, "

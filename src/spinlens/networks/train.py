@@ -101,6 +101,7 @@ def mlp(
     *,
     rng: RNGLike = None,
     dtype: Any = None,
+    init: str = "uniform",
 ) -> Any:
     """A fully connected ``nn.Sequential``: Linear, activation, ..., Linear (no activation on the output).
 
@@ -112,8 +113,11 @@ def mlp(
         ``"sign"`` is the binarized activation with a straight-through estimator.
     bias : bool
         Linear layers with biases.
-    rng : seed for the initialisation (PyTorch's default law: ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` for
-        weights and biases, i.e. weight variance ``1/(3 n_in)``).
+    rng : seed for the initialisation.
+    init : {"uniform", "normal"}
+        ``"uniform"``: PyTorch's default law, ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` for weights and biases (weight
+        variance ``1/(3 n_in)``); ``"normal"``: weights ``N(0, 1/n_in)`` and zero biases (the set-up of Barney,
+        Winer & Galitski, arXiv:2408.06421).
     """
     import torch
     import torch.nn as nn
@@ -125,15 +129,22 @@ def mlp(
         raise ValueError(f"widths must list at least two positive layer sizes, got {widths}.")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}.")
+    if init not in ("uniform", "normal"):
+        raise ValueError(f"init must be 'uniform' or 'normal', got {init!r}.")
     g = torch.Generator().manual_seed(seed_int(rng))
     layers: list[nn.Module] = []
     for l in range(len(widths) - 1):
         lin = nn.Linear(widths[l], widths[l + 1], bias=bias)
         bound = 1.0 / np.sqrt(widths[l])
         with torch.no_grad():
-            lin.weight.uniform_(-bound, bound, generator=g)
-            if lin.bias is not None:
-                lin.bias.uniform_(-bound, bound, generator=g)
+            if init == "normal":
+                lin.weight.normal_(0.0, bound, generator=g)
+                if lin.bias is not None:
+                    lin.bias.zero_()
+            else:
+                lin.weight.uniform_(-bound, bound, generator=g)
+                if lin.bias is not None:
+                    lin.bias.uniform_(-bound, bound, generator=g)
         layers.append(lin)
         if l < len(widths) - 2:
             layers.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sign": Sign}[activation]())
@@ -366,10 +377,14 @@ def resnet(
     return net
 
 
-def checkpoint_steps(steps: int, n: int) -> list[int]:
-    """About ``n`` log-spaced training steps in ``[0, steps]``, always including 0 and ``steps``."""
+def checkpoint_steps(steps: int, n: int, dense: int = 0) -> list[int]:
+    """About ``n`` log-spaced training steps in ``[0, steps]``, always including 0 and ``steps``, plus every step
+    below ``dense`` (dense early checkpoints: the glass melts in the first few steps)."""
     steps = as_count(steps, "steps (training steps)", minimum=1)
     n = as_count(n, "n (checkpoints, step 0 and the last step included)", minimum=2)
+    dense = as_count(dense, "dense (early steps that are all checkpointed)", minimum=0)
+    if dense:
+        return sorted(set(range(min(dense, steps + 1))) | set(checkpoint_steps(steps, n)))
     if n == 2:
         return [0, steps]
     k = max(n - 1, 1)
