@@ -81,6 +81,7 @@ def _run_phases(
     batch_size: int | None,
     n_starts: int,
     tap_checkpoints: int,
+    null_models: bool,
     seed: int,
     mc_check: bool,
     mc_sweeps: int,
@@ -184,7 +185,8 @@ def _run_phases(
         activation="sign" if binarized else "relu",
         dataset=dataset if dataset is not None else preset_dataset, n_samples=n_samples,
         lazy_scale=(lazy_scale or 100.0) if lazy else None, seed=seed, n_starts=n_starts,
-        n_tap_checkpoints=tap_checkpoints, checkpoint_dir=str(checkpoints.resolve()) if checkpoints else None,
+        n_tap_checkpoints=tap_checkpoints, null_models=null_models,
+        checkpoint_dir=str(checkpoints.resolve()) if checkpoints else None,
         model_builder=model, steps_from=str(steps_from) if steps_from else None,
     )
     sweep = sweep_kwargs(workers, scheduler)
@@ -330,6 +332,9 @@ def phases(
     batch_size: int | None = typer.Option(None, "--batch-size", help="Training batch size (default 128)."),
     n_starts: int = typer.Option(8, "--n-starts", help="Random TAP starts per probed checkpoint."),
     tap_checkpoints: int = typer.Option(5, "--tap-checkpoints", help="Checkpoints that get TAP evidence."),
+    null_models: bool = typer.Option(True, "--null-models/--no-null-models", help="T_c of the couplings shuffled "
+                                     "within each block and the variance prediction, at every checkpoint (doubles "
+                                     "the stability cost)."),
     seed: int = typer.Option(0, "--seed"),
     mc_check: bool = typer.Option(False, "--mc-check", help=f"Parallel-tempering cross-check of the last "
                                   f"checkpoint's transition (networks of at most {_MC_MAX_SPINS} spins)."),
