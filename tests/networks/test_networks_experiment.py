@@ -360,3 +360,20 @@ def test_preset_values_and_overrides(tmp_path, capsys):
     assert float(sd["0.weight"].double().var()) * 784 == pytest.approx(1.0, rel=0.1)  # N(0, 1/fan_in)
     code, text = run_main(["phases", "--preset", "barney2024", "--arch", "cnn", "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "MLP set-up" in text
+
+
+def test_saturation_test_tells_a_broken_power_law_from_a_pure_one():
+    """Issue 15 item 3: a pure power law against a broken one by BIC, on synthetic T_c(t) with 2% noise."""
+    from spinlens.networks.experiment import saturation_test
+
+    g = np.random.default_rng(0)
+    t = np.geomspace(10, 10_000, 16)
+    pure = 0.3 * t**0.4 * np.exp(0.02 * g.standard_normal(16))
+    r = saturation_test(t, pure)
+    assert not r.broken and np.isnan(r.break_step) and r.delta_bic <= 6
+    bent = np.where(t < 500, 0.3 * t**0.4, 0.3 * 500**0.4 * (t / 500) ** 0.05) * np.exp(0.02 * g.standard_normal(16))
+    r = saturation_test(t, bent)
+    assert r.broken and 250 < r.break_step < 1000
+    assert r.exponent_before == pytest.approx(0.4, abs=0.05) and r.exponent_after == pytest.approx(0.05, abs=0.05)
+    with pytest.raises(ValueError, match="at least 3"):
+        saturation_test([1, 2], [1, 2])

@@ -44,6 +44,8 @@ __all__ = [
     "ExperimentResult",
     "PowerLawFit",
     "fit_power_law",
+    "saturation_test",
+    "SaturationTest",
     "list_checkpoints",
     "train_checkpoints",
     "analyze_checkpoints",
@@ -213,6 +215,70 @@ def fit_power_law(t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
         n_points=n,
         r2=1.0 - float(resid @ resid) / ss_tot if ss_tot > 0 else 1.0,
     )
+
+
+@dataclass(frozen=True)
+class SaturationTest(Result):
+    r"""A pure power law against a broken one for :math:`T_c(t)` (:func:`saturation_test`).
+
+    ``break_step``: the step where the exponent changes (NaN when the pure law is preferred); ``exponent_before``,
+    ``exponent_after`` the two slopes of the broken law; ``delta_bic`` = BIC(pure) − BIC(broken) (positive: the
+    broken law fits better); ``broken`` whether it is preferred (``delta_bic > threshold``).
+    """
+
+    broken: bool
+    break_step: float
+    exponent_before: float
+    exponent_after: float
+    bic_pure: float
+    bic_broken: float
+    delta_bic: float
+    threshold: float
+    n_points: int
+
+
+def saturation_test(t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
+                    threshold: float = 6.0) -> SaturationTest:
+    r"""Does :math:`T_c(t)` keep growing as one power law, or does its exponent change (saturation)?
+
+    Two least-squares models of :math:`z = \log y` against :math:`x = \log t`: the pure power law
+    :math:`z = a + \gamma x` (2 parameters) and a continuous broken power law
+    :math:`z = a + \gamma_1 x + (\gamma_2 - \gamma_1)\max(0, x - x_b)` (4 parameters: :math:`a, \gamma_1,
+    \gamma_2, x_b`; :math:`x_b` scanned over the interior data points, at least 3 points on each side), compared
+    by the Bayesian information criterion :math:`\mathrm{BIC} = n\ln(\mathrm{RSS}/n) + k\ln n` (Schwarz 1978).
+    The broken law is preferred when it lowers the BIC by more than ``threshold`` (6: "strong" evidence on the
+    scale of Kass & Raftery 1995). Saturation is a broken law with :math:`\gamma_2 < \gamma_1`. Needs at least 6
+    positive points (fewer: the pure law, ``broken=False``).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = (t > 0) & (y > 0) & np.isfinite(t) & np.isfinite(y)
+    x, z = np.log(t[ok]), np.log(y[ok])
+    n = len(x)
+    nan = float("nan")
+
+    def rss(A: np.ndarray) -> float:
+        coef, *_ = np.linalg.lstsq(A, z, rcond=None)
+        r = z - A @ coef
+        return max(float(r @ r), 1e-300)
+
+    if n < 3:
+        raise ValueError(f"a saturation test needs at least 3 positive points, got {n}.")
+    base = np.vstack([np.ones(n), x]).T
+    bic_pure = n * np.log(rss(base) / n) + 2 * np.log(n)
+    best = (np.inf, nan, nan, nan)
+    for i in range(2, n - 3):  # break at x[i]: at least 3 points on each side
+        A = np.column_stack([base, np.maximum(0.0, x - x[i])])
+        coef, *_ = np.linalg.lstsq(A, z, rcond=None)
+        b = n * np.log(rss(A) / n) + 4 * np.log(n)
+        if b < best[0]:
+            best = (b, float(np.exp(x[i])), float(coef[1]), float(coef[1] + coef[2]))
+    bic_broken, t_b, g1, g2 = best
+    delta = float(bic_pure - bic_broken) if np.isfinite(bic_broken) else -np.inf
+    broken = bool(delta > threshold)
+    return SaturationTest(broken=broken, break_step=t_b if broken else nan, exponent_before=g1, exponent_after=g2,
+                          bic_pure=float(bic_pure), bic_broken=float(bic_broken), delta_bic=delta,
+                          threshold=float(threshold), n_points=n)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -720,10 +786,12 @@ class ExperimentResult(Result):
     test_accuracy: np.ndarray | None = None
     t_c_shuffled: np.ndarray | None = None
     t_c_variance: np.ndarray | None = None
+    saturation: SaturationTest | None = None
 
     def scalars(self) -> dict[str, Any]:
         d = super().scalars()
         d["fit"] = self.fit.to_dict() if self.fit is not None else None
+        d["saturation"] = self.saturation.to_dict() if self.saturation is not None else None
         return d
 
 
@@ -801,8 +869,16 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         start -= 1
     if len(v_steps) - start >= 4:  # skip the onset checkpoint (the jump out of the glass), fit the growth
         start += 1
+    saturation = None
     if len(v_steps) - start >= 3:
-        fit = fit_power_law(v_steps, v_tc, (float(v_steps[start]), float(v_steps[-1])))
+        t_hi = float(v_steps[-1])
+        saturation = saturation_test(v_steps[start:], v_tc[start:])
+        if saturation.broken:  # the exponent changes: fit it over the power-law range before the break only
+            t_hi = saturation.break_step
+            notes.append(f"T_c(t) is a broken power law (BIC lower by {saturation.delta_bic:.1f} than one power "
+                         f"law): the exponent changes at step {saturation.break_step:.0f} from "
+                         f"{saturation.exponent_before:.3g} to {saturation.exponent_after:.3g}; γ is fitted before it.")
+        fit = fit_power_law(v_steps, v_tc, (float(v_steps[start]), t_hi))
     else:
         notes.append("fewer than 3 trailing hidden-order checkpoints: no power-law fit of T_c(t).")
     theory = init_theory(spin_graph(init_network))
@@ -841,6 +917,7 @@ def summarize(records: Sequence[dict[str, Any]], checkpoint_dir: str | os.PathLi
         test_accuracy=test_acc if has_test else None,
         t_c_shuffled=t_shuf if has_null else None,
         t_c_variance=t_var if has_null else None,
+        saturation=saturation,
     )
 
 
@@ -1038,6 +1115,10 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
     ]
     if fit is not None:
         head.append(f"Power law T_c(t) = {fit.prefactor:.3g} t^γ: {fit_text(fit)}.")
+    sat = result.saturation
+    if sat is not None and not sat.broken:
+        head.append(f"Saturation test: one power law is preferred over a broken one (BIC difference "
+                    f"{sat.delta_bic:.1f} ≤ {sat.threshold:g}, {sat.n_points} points).")
     if result.t_c_shuffled is not None and result.t_c_variance is not None:
         head.append(null_text(result) + ".")
     head += list(result.notes)
