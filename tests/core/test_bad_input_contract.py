@@ -687,6 +687,37 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
           "X"),
         M("method", bad_str), M("max_iter", bad_count()), M("l2", bad_finite(extra=(-1.0,))))
 
+    # --------------------------------------------- criticality: the dynamic-neuron ensemble (issue 19)
+    def dyn_args() -> dict[str, Any]:
+        g = np.random.default_rng(0)
+        return {"weights": [g.normal(size=(3, 3)) * 0.5, g.normal(size=(2, 3)) * 0.5],
+                "biases": [np.zeros(3), np.zeros(2)], "activation": "tanh"}
+
+    bad_weights = st.sampled_from([[], None, [np.ones((3, 4))], [np.full((3, 3), NAN), np.ones((2, 3))], "W"])
+    XY = {"X": np.zeros((2, 3)), "Y": np.zeros((2, 2))}
+    add("criticality.forward_pass", cr.forward_pass, lambda: {**dyn_args(), "X": XY["X"]},
+        M("X", bad_array((2, 3), extra=(np.zeros((2, 4)),)).filter(lambda a: not (  # other P, or one point: valid
+            isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size > 0 and np.all(np.isfinite(a))
+            and ((a.ndim == 2 and a.shape[1] == 3) or a.shape == (3,)))), "X"),
+        M("weights", bad_weights, "weight"), M("activation", _bad_activation(), "activation"))
+    add("criticality.dynamic_neuron_terms", cr.dynamic_neuron_terms,
+        lambda: {**dyn_args(), "h": [np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2))], "Y": XY["Y"],
+                 "lam": 1.0, "beta": 0.5},
+        M("h", st.sampled_from([[], None, [np.zeros((2, 3))],
+                                [np.full((2, 3), NAN), np.zeros((2, 3)), np.zeros((2, 2))],
+                                [np.zeros((2, 3)), np.zeros((1, 3)), np.zeros((2, 2))]]), "h"),
+        M("Y", st.sampled_from([np.zeros((2, 3)), np.full((2, 2), NAN), "y", None]), "Y"),
+        M("weights", bad_weights, "weight"), M("lam", bad_positive()), M("beta", bad_finite(extra=(-1.0,))))
+    add("criticality.sample_dynamic_ensemble", cr.sample_dynamic_ensemble,
+        lambda: {**dyn_args(), **XY, "lam": 4.0, "beta": 1.0, "n_samples": 3, "n_burn": 2, "n_leapfrog": 2, "rng": 0},
+        M("X", st.sampled_from([np.zeros((2, 4)), np.full((2, 3), NAN), "x", None, np.zeros((0, 3))]), "X"),
+        M("Y", st.sampled_from([np.zeros((3, 2)), np.zeros((2, 3)), np.full((2, 2), INF), "y"]), "Y"),
+        M("weights", bad_weights, "weight"), M("activation", _bad_activation(), "activation"),
+        M("lam", bad_positive()), M("beta", bad_finite(extra=(-1.0,))), M("sigma_w2", bad_positive()),
+        M("sigma_b2", bad_positive()), M("n_samples", bad_count(minimum=2)), M("n_burn", bad_count(minimum=0)),
+        M("n_leapfrog", bad_count()), M("target_accept", bad_fraction(extra=(0.0, 1.0))),
+        M("learn_params", st.sampled_from(["yes", 1, None])), M("keep_trace", st.sampled_from(["no", 0, None])))
+
     # ------------------------------------------------------------------------------ boltzmann
     def rbm_call(X: Any, **kw: Any) -> Any:
         return bz.RBM(**kw).fit(X)

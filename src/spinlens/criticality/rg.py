@@ -1,4 +1,9 @@
-r"""Renormalization group along depth (Lee, Lee & Yi, arXiv:2410.00396, "dynamic neurons"; reconstruction).
+r"""Renormalization group along depth: spinlens's own reconstruction of the decimation of D. Lee, H.-S. Lee & J. Yi,
+*Dynamic neuron approach to deep neural networks: Decoupling neurons for renormalization group analysis*,
+arXiv:2410.00396. The paper's ensemble (neurons of every layer and data point beside W and b, beta > 0) is
+:mod:`spinlens.criticality.dynamic`; this module keeps the weights fixed, one data point, and samples neurons at
+beta = 0 only. The mean-field RG below (the b = 2 decimation as T -> T∘T, the coupling flow and its exponents) is
+derived here from the signal-propagation maps, not taken from the paper.
 
 **Dynamic-neuron energy.** Neurons :math:`h^{(m)}` become variables tied to each layer's output by a
 coupling :math:`\lambda`:
