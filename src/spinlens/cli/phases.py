@@ -1,6 +1,7 @@
 """``spinlens phases``: a network's magnetic phases over training (glass → hidden order, T_c(t), spectra)."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from pathlib import Path
@@ -82,6 +83,7 @@ def _run_phases(
     n_starts: int,
     tap_checkpoints: int,
     null_models: bool,
+    n_seeds: int,
     seed: int,
     mc_check: bool,
     mc_sweeps: int,
@@ -115,6 +117,7 @@ def _run_phases(
         reference_graph,
         summarize_run,
     )
+    from spinlens.networks.seeds import seed_configs, seed_dir, seed_figures, seed_section, summarize_seeds
     from spinlens.report import write_report
 
     t0 = time.perf_counter()
@@ -125,6 +128,10 @@ def _run_phases(
                  lazy_scale=lazy_scale, binarized=binarized or None, lazy=lazy or None, arch=arch, channels=chans,
                  blocks=blocks, test_fraction=test_fraction, preset=preset)
     given = {k: v for k, v in given.items() if v is not None}
+    if n_seeds < 1:
+        raise UserError(f"--seeds must be a positive number of seeds, got {n_seeds}.")
+    if checkpoints and n_seeds > 1:
+        raise UserError("--seeds trains one run per seed; your --checkpoints are one run: drop --seeds.")
     if checkpoints:
         if given:
             flags = ", ".join(_TRAINING_OPTIONS[k] for k in given)
@@ -204,22 +211,37 @@ def _run_phases(
             if tuple(found) != w:
                 raise UserError(f"--widths {widths} contradicts the checkpoints, whose layers have widths "
                                 f"{','.join(map(str, found))}: drop --widths (it is read from the checkpoints).")
-    run = open_run(out, config=config_dict(cfg), seeds={"seed": seed})
-    if not checkpoints:
-        with progress_bar("training", cfg.steps) as cb:
-            ckdir, cks = experiment_checkpoints(cfg, run.path, progress=cb)
-    with progress_bar("phase analysis (checkpoints)", len(cks)) as cb:
-        records = analyze_checkpoints(cfg, cks, run.path, progress=cb, class_alignment=cfg.data is not None,
-                                      sweep=sweep)
-    result = summarize_run(cfg, records, ckdir, cks)
+    configs = seed_configs(cfg, n_seeds) if not checkpoints else [cfg]
+    run = open_run(out, config={**config_dict(cfg), **({"n_seeds": n_seeds} if n_seeds > 1 else {})},
+                   seeds={"seed": seed, **({"seeds": [c.seed for c in configs]} if n_seeds > 1 else {})})
+    runs = []  # (folder, checkpoints, records, result) per seed; one seed: the run directory itself
+    for c in configs:
+        folder = seed_dir(run.path, c.seed) if n_seeds > 1 else run.path
+        which = f" (seed {c.seed})" if n_seeds > 1 else ""
+        if not checkpoints:
+            with progress_bar("training" + which, c.steps) as cb:
+                ckdir, cks = experiment_checkpoints(c, folder, progress=cb)
+        with progress_bar("phase analysis (checkpoints)" + which, len(cks)) as cb:
+            records = analyze_checkpoints(c, cks, folder, progress=cb, class_alignment=c.data is not None,
+                                          sweep=sweep)
+        runs.append((folder, cks, records, summarize_run(c, records, ckdir, cks)))
+    folder, cks, records, result = runs[0]
     run.save_result(result, "results")
     run.save_json(records, "checkpoints_analysis")
-    paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, run.path).items()}
+    paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, folder).items()}
+    seed_sections = []
+    if n_seeds > 1:
+        summary = summarize_seeds([r[3] for r in runs], [c.seed for c in configs])
+        run.save_result(summary, "seeds")
+        seed_paths = {name: run.save_figure(fig, name) for name, fig in seed_figures(summary).items()}
+        seed_sections = [seed_section(summary, seed_paths)]
     last_ok = max(k for k, p in enumerate(result.phases) if p != "invalid")
     mc_sections = [_mc_section(run, result, reference_graph(cfg, cks[last_ok][1]).model, last_ok, mc_sweeps, seed)
                    ] if mc_check else []
     elapsed = time.perf_counter() - t0
-    sections = experiment_sections(result, records, paths, elapsed) + mc_sections
+    sections = seed_sections + experiment_sections(result, records, paths, elapsed) + mc_sections
+    if n_seeds > 1:  # the detailed sections are those of the first seed
+        sections[1:] = [dataclasses.replace(sec, title=f"{sec.title} (seed {configs[0].seed})") for sec in sections[1:]]
     title = (title_prefix + "Phases over training" + (f" ({cfg.arch})" if cfg.arch != "mlp" else "")
              + (f" (preset {cfg.preset})" if cfg.preset else "")
              + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else ""))
@@ -335,7 +357,9 @@ def phases(
     null_models: bool = typer.Option(True, "--null-models/--no-null-models", help="T_c of the couplings shuffled "
                                      "within each block and the variance prediction, at every checkpoint (doubles "
                                      "the stability cost)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the run (the first of --seeds)."),
+    n_seeds: int = typer.Option(1, "--seeds", help="Train and analyse this many seeds (--seed, --seed + 1, ...): "
+                                "bands over seeds on T_c(t), accuracy and the exponent."),
     mc_check: bool = typer.Option(False, "--mc-check", help=f"Parallel-tempering cross-check of the last "
                                   f"checkpoint's transition (networks of at most {_MC_MAX_SPINS} spins)."),
     mc_sweeps: int = typer.Option(3000, "--mc-sweeps", help="Sweeps for --mc-check."),
