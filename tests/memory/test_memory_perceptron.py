@@ -198,3 +198,25 @@ def test_capacity_result_round_trip_and_figure(tmp_path) -> None:
     assert len(fig.axes) == 2
     with pytest.raises(TypeError):
         me.perceptron_capacity_figure(None)  # type: ignore[arg-type]
+
+
+def test_cli_perceptron_capacity(tmp_path, capsys) -> None:
+    import json
+
+    from tests.cli_helpers import run_main
+
+    out = tmp_path / "run"
+    code, text = run_main(["perceptron", "capacity", "--sizes", "10,14,20", "--n-trials", "6", "--workers", "1",
+                           "--out", str(out)], capsys)
+    assert code == 0, text
+    assert "alpha_c(N -> inf)" in text and "Gardner 2" in text
+    for name in ("results.json", "results.npz", "summary.json", "capacity.png", "report.html", "manifest.json"):
+        assert (out / name).is_file(), name
+    res = load_result(me.PerceptronCapacityResult, out)
+    assert res.p_star.shape == (3, 6) and res.n_inputs.tolist() == [10, 14, 20]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["N"] for r in summary["finite_size"]] == [10, 14, 20]
+    # the same command again reuses the finished units (resumable run directory)
+    code2, _ = run_main(["perceptron", "capacity", "--sizes", "10,14,20", "--n-trials", "6", "--workers", "1",
+                         "--out", str(out)], capsys)
+    assert code2 == 0 and np.array_equal(load_result(me.PerceptronCapacityResult, out).p_star, res.p_star)
