@@ -1154,7 +1154,8 @@ def test_valid_arguments_run(entry: Entry) -> None:
 
 
 VALID_NEEDS_FILES = {"networks.load_checkpoint", "networks.list_checkpoints", "networks.fourier_prediction",
-                     "networks.variance_profile_tc", "networks.init_theory", "networks.read_checkpoint_index", "data.load_npz", "data.load_idx",
+                     "networks.variance_profile_tc", "networks.init_theory", "networks.read_checkpoint_index",
+                     "data.load_npz", "data.load_idx",
                      "results.load_result", "results.save_result", "results.RunDir", "results.atomic_write_text",
                      "results.atomic_write_bytes", "report.write_report", "report.rerender",
                      "memory.capacity_figure", "memory.phase_diagram_figure", "landscape.evaluate_losses"}
