@@ -94,3 +94,12 @@ def test_bad_inputs() -> None:
         gibbs_conditioning([0, 1, 2], [0.5, 0.5], 0.5)
     with pytest.raises(ValueError, match="same length"):
         cramer_rate(0.5, values=[0, 1, 2], probs=[0.5, 0.5])
+
+
+def test_cramer_rate_beyond_the_default_theta_range_is_not_cut_off():
+    """The Legendre supremum of a Gaussian at a = 300 lies at theta = 300 > theta_max = 200: the range grows
+    instead of returning the value at theta = 200 (a silent underestimate, 40000 instead of 45000)."""
+    from spinlens.expfam.largedev import cramer_rate
+
+    assert cramer_rate(300.0, log_mgf=lambda th: th * th / 2) == pytest.approx(45000.0, rel=1e-9)
+    assert cramer_rate(-300.0, log_mgf=lambda th: th * th / 2) == pytest.approx(45000.0, rel=1e-9)

@@ -132,9 +132,16 @@ def _rate_one(a: float, lam: Callable[[float], float], mean: float, lo: float, h
         return 0.0
     if np.isfinite(lo) and (a == lo or a == hi):
         return _edge_rate(a, values, probs, samples)  # I = -ln P(X = a) at the ends of a finite support
-    bounds = (0.0, tmax) if a > mean else (-tmax, 0.0)
-    res = minimize_scalar(lambda th: lam(th) - th * a, bounds=bounds, method="bounded", options={"xatol": 1e-12})
-    return float(max(0.0, -res.fun))
+    t = tmax
+    for _ in range(12):  # the supremum must be interior: a maximiser at the end of the range is only a lower bound
+        bounds = (0.0, t) if a > mean else (-t, 0.0)
+        res = minimize_scalar(lambda th: lam(th) - th * a, bounds=bounds, method="bounded",
+                              options={"xatol": 1e-12 * max(1.0, t)})
+        if abs(float(res.x)) < 0.999 * t or not np.isfinite(lam(np.sign(a - mean) * 4 * t)):
+            return float(max(0.0, -res.fun))
+        t *= 4.0
+    raise ValueError(f"the rate at a = {a} needs theta beyond {t:.3g} (the Legendre supremum is not reached): "
+                     "a lies too close to the edge of the support for a numerical rate.")
 
 
 def _edge_rate(a: float, values: Any, probs: Any, samples: Any) -> float:
