@@ -579,6 +579,20 @@ def spectral_density(
         return op.matvec(x)
 
     alpha, beta, _ = lanczos(mv, V, n_steps, store_basis=False)
+    t, dens, nodes, weights, sig = slq_density(alpha, beta, sigma, grid_points if grid_points is not None else n_grid)
+    return SpectralDensity(
+        grid=t, density=dens, nodes=nodes, weights=weights, sigma=sig, n_matvec=op.n_matvec - start, n_params=n
+    )
+
+
+def slq_density(alpha: np.ndarray, beta: np.ndarray, sigma: float | None, grid: np.ndarray | int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    r"""The stochastic-Lanczos-quadrature density from Lanczos coefficients ``alpha``, ``beta`` (b, m) of ``b``
+    unit start vectors: Gauss rules :math:`\{\theta_{lj}, \tau_{lj}\}` (Ritz values, squared first components of
+    the eigenvectors of each tridiagonal :math:`T_l`) broadened by Gaussians of width ``sigma`` (default 1% of
+    the spectral width), :math:`\rho(t) = \frac{1}{b}\sum_{l,j}\tau_{lj}\,\mathcal N(t;\theta_{lj},\sigma^2)`,
+    on ``grid`` (points, or their number spanning the nodes ± 5 sigma). Returns ``(grid, density, nodes,
+    weights, sigma)``."""
     nodes = np.zeros_like(alpha)
     weights = np.zeros_like(alpha)
     for i in range(alpha.shape[0]):
@@ -587,15 +601,13 @@ def spectral_density(
     lo, hi = float(nodes.min()), float(nodes.max())
     width = max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))
     sig = float(sigma) if sigma is not None else 0.01 * width
-    t = np.linspace(lo - 5 * sig, hi + 5 * sig, n_grid) if grid_points is None else grid_points
+    t = np.linspace(lo - 5 * sig, hi + 5 * sig, int(grid)) if np.ndim(grid) == 0 else np.asarray(grid, float)
     dens = np.zeros_like(t)
     for i in range(nodes.shape[0]):
         z = (t[:, None] - nodes[i][None, :]) / sig
         dens += (np.exp(-0.5 * z**2) * weights[i][None, :]).sum(1)
     dens /= nodes.shape[0] * sig * math.sqrt(2 * math.pi)
-    return SpectralDensity(
-        grid=t, density=dens, nodes=nodes, weights=weights, sigma=sig, n_matvec=op.n_matvec - start, n_params=n
-    )
+    return t, dens, nodes, weights, sig
 
 
 def curvature_fd(

@@ -523,11 +523,12 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
     if _layout(graph) != _layout(ref):
         return _invalid_record(step, path, "its neuron layers or coupling blocks differ from those of the first "
                                            "checkpoint: not the same network"), {}
-    g_tap, g_null = spawn(rng, 2)
+    g_tap, g_null, g_dens = spawn(rng, 3)
     res = analyze(graph, n_grid=cfg.n_grid, n_starts=cfg.n_starts if with_tap else 0,
                   tap_max_iter=cfg.tap_max_iter, rng=g_tap)
     spec = spectrum(graph, ref)
     nulls: dict[str, Any] = {}
+    density_arrays: dict[str, np.ndarray] = {}
     if cfg.null_models:
         from spinlens.networks.nulls import shuffled_graph
         from spinlens.networks.theory import init_theory
@@ -535,6 +536,14 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
         null = analyze(shuffled_graph(graph, g_null), n_grid=cfg.n_grid, n_starts=0)
         nulls = {"t_c_shuffled": null.t_c if np.isfinite(null.t_c) else null.t_star,
                  "phase_shuffled": null.phase, "t_c_variance": init_theory(graph).t_c}
+        if graph.n_spins >= 3:
+            from spinlens.networks.density import bond_density
+
+            dens = bond_density(graph, rng=g_dens)
+            nulls.update({"null_edge": dens.null_edge, "outliers_null": dens.n_outliers,
+                          "tail_mass": dens.tail_mass, "ipr_top": float(dens.ipr[0]),
+                          "top_mode_share": dens.layer_share[0].tolist()})
+            density_arrays = {"density_grid": dens.grid, "density": dens.density, "null_density": dens.null_density}
     rec: dict[str, Any] = {
         "step": step,
         "file": path.name,
@@ -561,6 +570,7 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
     if data is not None and builder is not None and cfg.checkpoint_dir:
         rec["eval_loss"], rec["eval_accuracy"] = _evaluate(net, data, cfg.input_shape)
     arrays = {
+        **density_arrays,
         "temperatures": res.temperatures,
         "stability": res.stability,
         "top_eigenvalues": spec.top_eigenvalues,
@@ -1051,6 +1061,26 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
         a.grid(alpha=0.3)
     figs["singular_values"] = fig
 
+    first_arr, last_arr = stored[good[0]]["arrays"], stored[good[-1]]["arrays"]
+    if "density" in last_arr:
+        fig, ax = new_figure()
+        for arr, k, style in ((first_arr, good[0], ":"), (last_arr, good[-1], "-")):
+            if "density" in arr:
+                ax.plot(arr["density_grid"], arr["density"], style, color="tab:red", lw=1,
+                        label=f"J, step {steps[k]}")
+                ax.plot(arr["density_grid"], arr["null_density"], style, color="tab:green", lw=1,
+                        label=f"shuffled null, step {steps[k]}")
+        edge = stored[good[-1]]["record"].get("null_edge")
+        if edge is not None:
+            ax.axvline(float(edge), color="k", lw=0.6, ls="--", label="null edge (last step)")
+        top = max(float(np.max(a[key])) for a in (first_arr, last_arr) if "density" in a
+                  for key in ("density", "null_density"))
+        ax.set(yscale="log", xlabel="eigenvalue of J", ylabel="density", ylim=(1e-4 * top, 2 * top),
+               title="bond-matrix spectrum against its null (SLQ)")
+        ax.legend(frameon=False, fontsize=7)
+        ax.grid(alpha=0.3)
+        figs["bond_density"] = fig
+
     if result.mode_share is not None and np.isfinite(result.mode_share).any():
         fig, ax = new_figure()
         for l, name in enumerate(result.layer_names):
@@ -1152,6 +1182,8 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
             "TAP distinct (±)": f"{tap['n_distinct']} ({'yes' if tap['pm_pairs'] else 'no'})" if tap else "",
             "q_l (TAP)": " ".join(f"{x:.2g}" for x in tap.get("q_layers", [])) if tap else "",
             "mode share/layer": " ".join(f"{x:.2f}" for x in r.get("mode_share", [])),
+            "outliers > null edge (IPR v1)": (f"{r['outliers_null']} ({r['ipr_top']:.2g})"
+                                              if r.get("outliers_null") is not None else ""),
             "|m*·v1|": f"{tap['alignment'][0]:.2f}" if tap and tap.get("alignment") else "",
             "best class cos": _best_class(tap.get("class_alignment")) if tap else "",
         })
@@ -1178,7 +1210,8 @@ def experiment_sections(result: ExperimentResult, records: Sequence[dict[str, An
             "‖A(t) − A(0)‖ small and no outliers appear. The last figure shows where the critical mode lives: the "
             "share of each neuron layer in it at T_c."],
             figures=[(figure_paths[k], k.replace("_", " ")) for k in
-                     ("spectra_over_training", "singular_values", "mode_share", "training") if k in figure_paths]),
+                     ("spectra_over_training", "singular_values", "bond_density", "mode_share", "training")
+                     if k in figure_paths]),
     ]
     return secs
 
