@@ -449,6 +449,22 @@ def _entries() -> list[Entry]:  # noqa: PLR0915 (one table)
           "samples", "spin"),
         M("method", bad_str), M("l1", bad_finite(extra=(-1.0,))), M("l2", bad_finite(extra=(-1.0,))),
         M("max_iter", bad_count()), M("tol", bad_positive()))
+    bad_temps = st.sampled_from([[], [0.0], [-1.0], [NAN], [INF], ["a"], None, [[0.5]], 1j])
+    add("meanfield.tap_census", mf.tap_census,
+        lambda: {"model": _model(), "temperatures": [0.5], "n_random": 2, "n_annealed": 1, "rng": 0},
+        M("model", bad_model), M("temperatures", bad_temps, "temperature"),
+        M("n_random", bad_count(minimum=0)), M("n_annealed", bad_count(minimum=0)),
+        M("t_start", bad_positive(extra=(0.1,))), M("descent_iter", bad_count(minimum=0)),
+        M("newton_iter", bad_count(minimum=0)), M("tol", bad_positive()), M("accept", bad_positive()),
+        M("same_threshold", bad_fraction(extra=(0.0,))), M("q_zero", bad_finite(extra=(-1.0,))),
+        M("newton_only", bad_fraction()), M("glass_min_minima", bad_count(minimum=2)),
+        M("glass_min_spread", bad_finite(extra=(-1.0,))))
+    add("meanfield.melting_temperature", mf.melting_temperature,
+        lambda: {"model": _model(), "t_low": 0.3, "n_starts": 2, "step": 0.5, "resolution": 0.2, "rng": 0},
+        M("model", bad_model), M("t_low", bad_positive()), M("t_max", bad_positive(extra=(0.2,))),
+        M("step", bad_positive()), M("resolution", bad_positive()), M("n_starts", bad_count()),
+        M("descent_iter", bad_count(minimum=0)), M("newton_iter", bad_count(minimum=0)),
+        M("tol", bad_positive()), M("accept", bad_positive()), M("q_zero", bad_finite(extra=(-1.0,))))
 
     # --------------------------------------------------------------------------------- expfam
     p4, q4 = np.array([0.1, 0.2, 0.3, 0.4]), np.full(4, 0.25)

@@ -48,7 +48,7 @@ from spinlens.meanfield.tap import tap_free_energy
 from spinlens.results import Result
 from spinlens.spins.model import IsingModel, as_count, as_positive, as_real, as_real_array
 
-__all__ = ["CensusLevel", "MeltingResult", "TapCensus", "melting_temperature", "tap_census"]
+__all__ = ["CensusLevelResult", "MeltingResult", "TapCensusResult", "melting_temperature", "tap_census"]
 
 CENSUS_PHASES = ("paramagnet", "hidden order", "glass", "undetermined")
 _CLIP = 1.0 - 1e-12
@@ -56,7 +56,7 @@ _CLIP = 1.0 - 1e-12
 
 # ---------------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
-class CensusLevel(Result):
+class CensusLevelResult(Result):
     r"""The distinct TAP solutions found at one temperature (rows sorted by free energy).
 
     Attributes
@@ -99,8 +99,8 @@ class CensusLevel(Result):
 
 
 @dataclass(frozen=True)
-class TapCensus(Result):
-    """TAP census over a temperature grid: one :class:`CensusLevel` per temperature (input order).
+class TapCensusResult(Result):
+    """TAP census over a temperature grid: one :class:`CensusLevelResult` per temperature (input order).
 
     Attributes
     ----------
@@ -110,7 +110,7 @@ class TapCensus(Result):
 
     temperatures: np.ndarray
     phases: tuple[str, ...]
-    levels: tuple[CensusLevel, ...]
+    levels: tuple[CensusLevelResult, ...]
     n_random: int
     n_annealed: int
     t_start: float
@@ -262,7 +262,7 @@ def _lambda_max(model: IsingModel) -> float:
 
 # ---------------------------------------------------------------------------------------------- census
 def _level(model: IsingModel, J2: Any, T: float, M: np.ndarray, res: np.ndarray, annealed: np.ndarray,
-           accept: float, same: float, q_zero: float, glass_min: int, spread_min: float) -> CensusLevel:
+           accept: float, same: float, q_zero: float, glass_min: int, spread_min: float) -> CensusLevelResult:
     beta = 1.0 / T
     n = model.n_spins
     flip = not np.any(model.h != 0.0)
@@ -331,7 +331,7 @@ def _level(model: IsingModel, J2: Any, T: float, M: np.ndarray, res: np.ndarray,
         phase = "glass"
     else:
         phase = "undetermined"
-    return CensusLevel(
+    return CensusLevelResult(
         temperature=float(T), beta=beta, phase=phase, m=R, free_energy=F, q=q, hessian_min=hmin,
         is_minimum=is_min, plefka=plef, residual=resid, counts=counts_a, annealed_counts=acounts_a,
         both_signs=both, overlaps=Q, n_minima=n_min, n_saddles=n_sad, overlap_spread=spread, n_failed=n_failed)
@@ -355,7 +355,7 @@ def tap_census(
     glass_min_spread: float = 0.05,
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
-) -> TapCensus:
+) -> TapCensusResult:
     r"""Census of the TAP solutions at each temperature: random and annealed starts, deduplicated, classified.
 
     Parameters
@@ -386,7 +386,7 @@ def tap_census(
 
     Returns
     -------
-    TapCensus. Per temperature the phase is
+    TapCensusResult. Per temperature the phase is
     ``"paramagnet"`` when no non-trivial minimum was found and m = 0 is a minimum satisfying the Plefka condition
     (:math:`x \le 1`); ``"hidden order"`` for exactly one non-trivial minimum up to the flip (with fields: one, or
     two with :math:`Q < -`\ ``same_threshold``), whatever the saddles; ``"glass"`` for at least
@@ -450,7 +450,7 @@ def tap_census(
         levels.append(_level(model, J2, float(t), Mr, res_r, is_ann, accept, same_threshold, q_zero,
                              glass_min_minima, glass_min_spread))
         notify(progress, i + 1, T.size)
-    return TapCensus(temperatures=T, phases=tuple(lv.phase for lv in levels), levels=tuple(levels),
+    return TapCensusResult(temperatures=T, phases=tuple(lv.phase for lv in levels), levels=tuple(levels),
                      n_random=n_random, n_annealed=n_annealed, t_start=float(t0),
                      same_threshold=same_threshold, q_zero=q_zero)
 
