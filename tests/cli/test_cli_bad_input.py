@@ -86,6 +86,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("phases", ["--input-shape", "1,28,28"], "input shape when training"),
     ("phases", ["--preset", "nope"], "unknown preset"),
     ("phases", ["--seeds", "0"], "zero seeds"),
+    ("phases", ["--compare", "--lazy"], "compare with one variant"),
     ("phases", ["--test-fraction", "1.5"], "held-out share above 1"),
     ("exact", ["--size", "-3"], "negative size"),
     ("exact", ["--size", "abc"], "size not a number"),

@@ -84,6 +84,7 @@ def _run_phases(
     tap_checkpoints: int,
     null_models: bool,
     n_seeds: int,
+    compare: bool,
     seed: int,
     mc_check: bool,
     mc_sweeps: int,
@@ -100,6 +101,7 @@ def _run_phases(
     last checkpoint's transition (small networks only). ``workers`` / ``scheduler``: where the per-checkpoint
     analyses run (local pool by default, or Dask).
     """
+    from spinlens.networks.compare import comparison_figures, comparison_section, variant_configs
     from spinlens.networks.experiment import (
         PRESETS,
         ExperimentConfig,
@@ -130,6 +132,9 @@ def _run_phases(
     given = {k: v for k, v in given.items() if v is not None}
     if n_seeds < 1:
         raise UserError(f"--seeds must be a positive number of seeds, got {n_seeds}.")
+    if compare and (checkpoints or binarized or lazy or (arch not in (None, "mlp"))):
+        what = "--checkpoints" if checkpoints else "--binarized" if binarized else "--lazy" if lazy else "--arch"
+        raise UserError(f"--compare trains the ReLU, binarized and lazy-control MLPs itself: drop {what}.")
     if checkpoints and n_seeds > 1:
         raise UserError("--seeds trains one run per seed; your --checkpoints are one run: drop --seeds.")
     if checkpoints:
@@ -211,40 +216,55 @@ def _run_phases(
             if tuple(found) != w:
                 raise UserError(f"--widths {widths} contradicts the checkpoints, whose layers have widths "
                                 f"{','.join(map(str, found))}: drop --widths (it is read from the checkpoints).")
+    variants = variant_configs(cfg) if compare else {"": cfg}  # label -> configuration ("": a single run)
     configs = seed_configs(cfg, n_seeds) if not checkpoints else [cfg]
-    run = open_run(out, config={**config_dict(cfg), **({"n_seeds": n_seeds} if n_seeds > 1 else {})},
+    extra = {**({"n_seeds": n_seeds} if n_seeds > 1 else {}), **({"compare": list(variants)} if compare else {})}
+    run = open_run(out, config={**config_dict(cfg), **extra},
                    seeds={"seed": seed, **({"seeds": [c.seed for c in configs]} if n_seeds > 1 else {})})
-    runs = []  # (folder, checkpoints, records, result) per seed; one seed: the run directory itself
-    for c in configs:
-        folder = seed_dir(run.path, c.seed) if n_seeds > 1 else run.path
-        which = f" (seed {c.seed})" if n_seeds > 1 else ""
-        if not checkpoints:
-            with progress_bar("training" + which, c.steps) as cb:
-                ckdir, cks = experiment_checkpoints(c, folder, progress=cb)
-        with progress_bar("phase analysis (checkpoints)" + which, len(cks)) as cb:
-            records = analyze_checkpoints(c, cks, folder, progress=cb, class_alignment=c.data is not None,
-                                          sweep=sweep)
-        runs.append((folder, cks, records, summarize_run(c, records, ckdir, cks)))
-    folder, cks, records, result = runs[0]
+    runs: dict[str, list[Any]] = {}  # label -> (folder, checkpoints, records, result) per seed
+    for label, vcfg in variants.items():
+        base = run.path / label if label else run.path
+        for c in (seed_configs(vcfg, n_seeds) if not checkpoints else [vcfg]):
+            folder = seed_dir(base, c.seed) if n_seeds > 1 else base
+            which = "".join(f" ({x})" for x in (label, f"seed {c.seed}" if n_seeds > 1 else "") if x)
+            if not checkpoints:
+                with progress_bar("training" + which, c.steps) as cb:
+                    ckdir, cks = experiment_checkpoints(c, folder, progress=cb)
+            with progress_bar("phase analysis (checkpoints)" + which, len(cks)) as cb:
+                records = analyze_checkpoints(c, cks, folder, progress=cb, class_alignment=c.data is not None,
+                                              sweep=sweep)
+            runs.setdefault(label, []).append((folder, cks, records, summarize_run(c, records, ckdir, cks)))
+    folder, cks, records, result = next(iter(runs.values()))[0]
     run.save_result(result, "results")
     run.save_json(records, "checkpoints_analysis")
     paths = {name: run.save_figure(fig, name) for name, fig in experiment_figures(result, folder).items()}
     seed_sections = []
+    if compare:
+        firsts = {label: rs[0][3] for label, rs in runs.items()}
+        cmp_paths = {name: run.save_figure(fig, name) for name, fig in
+                     comparison_figures(firsts, {label: rs[0][0] for label, rs in runs.items()}).items()}
+        seed_sections.append(comparison_section(firsts, cmp_paths))
     if n_seeds > 1:
-        summary = summarize_seeds([r[3] for r in runs], [c.seed for c in configs])
-        run.save_result(summary, "seeds")
-        seed_paths = {name: run.save_figure(fig, name) for name, fig in seed_figures(summary).items()}
-        seed_sections = [seed_section(summary, seed_paths)]
+        for label, rs in runs.items():
+            summary = summarize_seeds([r[3] for r in rs], [c.seed for c in configs])
+            run.save_result(summary, f"seeds_{label}" if label else "seeds")
+            seed_paths = {name: run.save_figure(fig, f"{name}_{label}" if label else name)
+                          for name, fig in seed_figures(summary).items()}
+            sec = seed_section(summary, seed_paths)
+            seed_sections.append(dataclasses.replace(sec, title=f"{sec.title} — {label}") if label else sec)
     last_ok = max(k for k, p in enumerate(result.phases) if p != "invalid")
     mc_sections = [_mc_section(run, result, reference_graph(cfg, cks[last_ok][1]).model, last_ok, mc_sweeps, seed)
                    ] if mc_check else []
     elapsed = time.perf_counter() - t0
     sections = seed_sections + experiment_sections(result, records, paths, elapsed) + mc_sections
-    if n_seeds > 1:  # the detailed sections are those of the first seed
-        sections[1:] = [dataclasses.replace(sec, title=f"{sec.title} (seed {configs[0].seed})") for sec in sections[1:]]
+    if seed_sections:  # the detailed sections are those of the first variant's first seed
+        which = ", ".join(x for x in (next(iter(runs)), f"seed {configs[0].seed}" if n_seeds > 1 else "") if x)
+        k = len(seed_sections)
+        sections[k:] = [dataclasses.replace(sec, title=f"{sec.title} ({which})") for sec in sections[k:]]
     title = (title_prefix + "Phases over training" + (f" ({cfg.arch})" if cfg.arch != "mlp" else "")
              + (f" (preset {cfg.preset})" if cfg.preset else "")
-             + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else ""))
+             + (" (binarized)" if binarized else "") + (" (lazy control)" if lazy else "")
+             + (": ReLU, binarized, lazy control" if compare else ""))
     report = write_report(run.path, title, sections, run.manifest)
     console.print(f"{init_text(result)}; final: {result.phases[last_ok]}, T_c = {result.t_c[last_ok]:.4g} (step "
                   f"{result.steps[last_ok]})", highlight=False)
@@ -358,6 +378,8 @@ def phases(
                                      "within each block and the variance prediction, at every checkpoint (doubles "
                                      "the stability cost)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the run (the first of --seeds)."),
+    compare: bool = typer.Option(False, "--compare", help="Train the ReLU, binarized and lazy-control variants "
+                                 "of the set-up (folders relu/, binarized/, lazy/) and report them side by side."),
     n_seeds: int = typer.Option(1, "--seeds", help="Train and analyse this many seeds (--seed, --seed + 1, ...): "
                                 "bands over seeds on T_c(t), accuracy and the exponent."),
     mc_check: bool = typer.Option(False, "--mc-check", help=f"Parallel-tempering cross-check of the last "
