@@ -377,3 +377,22 @@ def test_saturation_test_tells_a_broken_power_law_from_a_pure_one():
     assert r.exponent_before == pytest.approx(0.4, abs=0.05) and r.exponent_after == pytest.approx(0.05, abs=0.05)
     with pytest.raises(ValueError, match="at least 3"):
         saturation_test([1, 2], [1, 2])
+
+
+def test_cli_census_of_the_last_checkpoint(tmp_path, capsys):
+    """Issue 15 item 4: the TAP census of a hidden-order checkpoint finds one ordered minimum pair, and its melting
+    temperature on heating is the stability-curve T_c."""
+    from tests.cli_helpers import run_main
+
+    out = tmp_path / "run"
+    code, text = run_main(["phases", "--census", "--dataset", "digits", "--n-samples", "400", "--widths", "64,24,10",
+                           "--steps", "60", "--n-checkpoints", "3", "--n-starts", "0", "--lr", "0.1", "--workers", "1",
+                           "--no-null-models", "--out", str(out)], capsys)
+    assert code == 0, text
+    data = json.loads((out / "results.json").read_text())["data"]
+    assert data["phases"][-1] == "hidden order"
+    census = json.loads((out / "tap_census.json").read_text())["data"]
+    assert census["phases"][1] == "hidden order"  # at 0.7 T_c
+    html = (out / "report.html").read_text()
+    m = __import__("re").search(r"([0-9.]+) × the stability-curve T_c", html)
+    assert m is not None and abs(float(m.group(1)) - 1.0) < 0.02
