@@ -303,3 +303,52 @@ def test_unpicklable_network_falls_back_to_a_thread(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["monitor"]["executor"] == "thread"
     assert any("cannot be pickled" in n for n in res.notes)
     assert res.steps.tolist() == make_schedule("log", 3, 12) == [0, 1, 12] and all(math.isfinite(t) for t in res.t_c)
+
+
+def test_worker_that_cannot_rebuild_the_network_hands_over_to_a_thread(tmp_path, monkeypatch):
+    """A class the worker process cannot import (its module exists only in the training process): the worker says
+    so at start, and the analyses queued for it run on a thread instead; nothing is lost."""
+    import sys
+    import types
+
+    mod = types.ModuleType("phantom_models")
+    exec("import torch.nn as nn\n\nclass Phantom(nn.Sequential):\n    pass\n", mod.__dict__)  # noqa: S102
+    monkeypatch.setitem(sys.modules, "phantom_models", mod)
+    torch.manual_seed(0)
+    net = mod.Phantom(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    X, y = data()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    mon = PhaseMonitor(tmp_path / "r", total_steps=12, n_points=4, n_starts=0, csv=True)
+    mon.step(net, 0)
+    for t in range(1, 13):
+        opt.zero_grad()
+        F.cross_entropy(net(X[:64]), y[:64]).backward()
+        opt.step()
+        mon.step(net, t)
+    res = mon.close()
+    assert any("worker could not read the network" in n and "phantom_models" in n for n in res.notes)
+    assert res.steps.tolist() == make_schedule("log", 4, 12) and len(mon.records) == 4
+    rows = (tmp_path / "r" / "monitor.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in rows[1:]] == res.steps.tolist()
+
+
+def test_close_shares_the_work_left_with_the_worker_and_logs_each_step_once(tmp_path):
+    """close() right after training: the training process analyses from the last checkpoint back while the worker
+    goes on from the first; every step ends with one unit, one CSV row and one point per TensorBoard tag."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "r"
+    mon = PhaseMonitor(out, total_steps=30, n_points=8, n_starts=2, tap_checkpoints=2, tensorboard=True, csv=True)
+    plain_loop(mon, 30)
+    res = mon.close()
+    sched = make_schedule("log", 8, 30)
+    assert res.steps.tolist() == sched
+    assert sorted(p.stem for p in (out / "analysis" / "units").glob("step_*.json")) == [f"step_{s:08d}" for s in sched]
+    rows = (out / "monitor.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == sched
+    acc = EventAccumulator(str(out / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    for tag in acc.Tags()["scalars"]:
+        steps = [e.step for e in acc.Scalars(tag)]
+        assert len(steps) == len(set(steps)), tag
+    assert sorted(e.step for e in acc.Scalars("spinlens/phase_code")) == sched

@@ -104,8 +104,9 @@ def hessian_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any],
     r"""Curvature of one checkpoint's batch loss, a unit of :func:`spinlens.sweeps.run_sweep`.
 
     ``config``: ``builder`` (the network's ``model_builder``), ``checkpoint_dir``, ``loss_fn``, ``n_matvec`` (Hutch++
-    products), ``tol`` and ``max_iter`` (Lanczos), ``dtype``; ``params``: ``step``, ``file``, ``batch_file`` (a
-    ``{"inputs", "targets"}`` tensor file), ``lr`` and ``momentum`` (None where not known).
+    products), ``tol`` and ``max_iter`` (Lanczos), ``dtype``, ``device`` (default the CPU); ``params``: ``step``,
+    ``file``, ``batch_file`` (a ``{"inputs", "targets"}`` tensor file), ``lr`` and ``momentum`` (None where not
+    known).
 
     Returns ``{"record": ...}`` with ``lambda_max`` (:math:`\lambda_{\max}(H)`), ``lambda_residual``
     (:math:`\|Hv - \lambda v\|`), ``trace`` and ``trace_se``, ``batch_loss``,
@@ -124,14 +125,14 @@ def hessian_unit(config: Mapping[str, Any], key: str, params: Mapping[str, Any],
     dtype = getattr(torch, config["dtype"])
     loss_fn = config["loss_fn"]
     g_eig, g_trace = spawn(seed, 2)
+    device = config.get("device") or "cpu"
     eig = hessian_eigs(net, loss_fn, data, k=1, which="top", tol=float(config["tol"]),
-                       max_iter=int(config["max_iter"]), dtype=dtype, device="cpu", rng=g_eig)
+                       max_iter=int(config["max_iter"]), dtype=dtype, device=device, rng=g_eig)
     tr = hessian_trace(net, loss_fn, data, method=config["method"], n_matvec=int(config["n_matvec"]), dtype=dtype,
-                       device="cpu", rng=g_trace)
+                       device=device, rng=g_trace)
     with torch.no_grad():
-        net64 = net.to(dtype)
-        x = data[0].to(dtype) if data[0].is_floating_point() else data[0]
-        y = data[1].to(dtype) if data[1].is_floating_point() else data[1]
+        net64 = net.to(device=device, dtype=dtype)
+        x, y = (t.to(device=device, dtype=dtype) if t.is_floating_point() else t.to(device) for t in data)
         batch_loss = float(loss_fn(net64(x), y))
     lam = float(eig.eigenvalues[0])
     lr, momentum = params.get("lr"), params.get("momentum")
@@ -304,7 +305,22 @@ class Runner:
         self.tb = _TensorBoard(Path(spec["tensorboard"])) if spec.get("tensorboard") else None
         self.csv = Path(spec["csv"]) if spec.get("csv") else None
         self._identity: dict[str, Any] | None = None
-        self.rows: dict[int, tuple[str, dict[str, float]]] = {}
+        self.rows: dict[int, tuple[str, dict[str, float]]] = self._stored_rows()
+
+    def _stored_rows(self) -> dict[int, tuple[str, dict[str, float]]]:
+        """The scalars of the steps analysed before (an earlier run, or the worker before a fallback), from disk."""
+        from spinlens.sweeps import load_unit
+
+        rows = {}
+        for f in sorted((self.run_dir / "analysis" / "units").glob("step_*.json")):
+            unit = load_unit(self.run_dir / "analysis", f.stem)
+            if unit is None:
+                continue
+            record = unit["record"]
+            hess = load_unit(self.run_dir / "hessian", f.stem) if self.hessian is not None else None
+            rows[int(record["step"])] = (str(record.get("phase", "")),
+                                         step_scalars(record, hess["record"] if hess else None))
+        return rows
 
     def _phase(self, step: int, file: str, with_tap: bool) -> tuple[dict[str, Any], bool]:
         from spinlens.networks.experiment import analysis_unit

@@ -7,10 +7,12 @@ code prints in the worker goes to stderr, which is the run's ``monitor/worker.lo
 
 Protocol (training side → worker): ``("init", spec)`` once, then ``("task", id, task)``; ``("stop",)`` finishes the
 queued tasks and exits, ``("abort",)`` exits after the task in progress. Worker → training side: ``("ready",)`` or
-``("init_error", text)``, then ``("done", id, output)`` or ``("error", id, text)`` per task. The worker reads its
-stdin on a thread of its own, so the training side never blocks on a full pipe; it runs at a lower priority
-(``nice``) with one thread for torch and BLAS, and on Linux it dies with the training process (``PR_SET_PDEATHSIG``)
-— its finished analyses are already on disk (written atomically), and a resumed run redoes only the one in progress.
+``("init_error", text)``, then ``("start", id)`` and ``("done", id, output)`` or ``("error", id, text)`` per task.
+The worker reads its stdin on a thread of its own, so the training side never blocks on a full pipe. It runs at
+idle scheduling priority (Linux ``SCHED_IDLE``: only on CPU time that nothing else wants; or at a given ``nice``
+increment) with one thread for torch and BLAS, and on Linux it dies with the training process
+(``PR_SET_PDEATHSIG``): its finished analyses are already on disk (written atomically), and a resumed run redoes
+only the one in progress.
 """
 from __future__ import annotations
 
@@ -40,8 +42,17 @@ class WorkerError(RuntimeError):
     """The worker process could not start, could not read the network, or died."""
 
 
-def _send(stream: IO[bytes], obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+def _dumps(obj: Any) -> bytes:
+    """Pickle bytes; cloudpickle where installed (a loss function defined in a script or a lambda travels too)."""
+    try:
+        import cloudpickle
+    except ImportError:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _send(stream: IO[bytes], obj: Any, data: bytes | None = None) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if data is None else data
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
 
@@ -98,9 +109,6 @@ def main() -> int:
         return 0
     try:
         spec = first[1]
-        if spec.get("nice"):
-            with contextlib.suppress(OSError, AttributeError):
-                os.nice(int(spec["nice"]))
         if spec.get("cwd"):
             os.chdir(spec["cwd"])
         sys.path[:0] = [p for p in spec.get("sys_path", []) if p not in sys.path]
@@ -123,6 +131,7 @@ def main() -> int:
             if msg is None or msg[0] == "stop" or aborted.is_set():
                 break
             _, task_id, task = msg
+            _send(proto_out, ("start", task_id))
             try:
                 out = runner.run(task)
             except Exception as exc:  # noqa: BLE001 - reported with the task
@@ -149,7 +158,9 @@ class ProcessWorker:
             env[var] = "1"
         paths = [p or os.getcwd() for p in sys.path]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        init = _dumps(("init", {**spec, "cwd": os.getcwd(), "sys_path": paths}))  # refused here if it cannot travel
         env["SPINLENS_MONITOR_PARENT"] = str(os.getpid())
+        env["SPINLENS_MONITOR_PRIORITY"] = str(spec.get("priority", "idle"))  # applied before the worker imports
         env.setdefault("MPLBACKEND", "Agg")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - open for the worker's lifetime
@@ -160,12 +171,13 @@ class ProcessWorker:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._pending: dict[int, tuple[dict[str, Any], cf.Future[Any]]] = {}
+        self._started: set[int] = set()  # steps whose task the worker has begun
         self._on_init_error = on_init_error
         self.ready = threading.Event()
         self.failed: str | None = None
         self._dead = False
         assert self.proc.stdin is not None
-        _send(self.proc.stdin, ("init", {**spec, "cwd": os.getcwd(), "sys_path": paths}))
+        _send(self.proc.stdin, None, data=init)
         self._reader = threading.Thread(target=self._read, name="spinlens-monitor-reader", daemon=True)
         self._reader.start()
 
@@ -178,11 +190,16 @@ class ProcessWorker:
             self._pending[task_id] = (task, fut)
             try:
                 assert self.proc.stdin is not None
-                _send(self.proc.stdin, ("task", task_id, task))
+                _send(self.proc.stdin, None, data=_dumps(("task", task_id, task)))
             except (BrokenPipeError, OSError, ValueError):
                 del self._pending[task_id]
                 raise WorkerError("the monitor's worker process has exited.") from None
         return fut
+
+    def started(self, step: int) -> bool:
+        """Whether the worker has begun (or finished) the task of ``step``."""
+        with self._lock:
+            return int(step) in self._started
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -195,6 +212,11 @@ class ProcessWorker:
                 break
             if msg[0] == "ready":
                 self.ready.set()
+            elif msg[0] == "start":
+                with self._lock:
+                    item = self._pending.get(msg[1])
+                    if item is not None:
+                        self._started.add(int(item[0]["step"]))
             elif msg[0] == "init_error":
                 with self._lock:
                     self.failed = msg[1]

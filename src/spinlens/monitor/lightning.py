@@ -7,8 +7,9 @@ The monitor sees the network after every optimizer step: at the start of the fir
 ``trainer.global_step``: 0 for a new run, the restored step when ``trainer.fit(..., ckpt_path=...)`` resumes, with that
 batch for the input shape) and at the end of every training batch (``trainer.global_step`` counts optimizer steps, so
 gradient accumulation repeats a step, which the monitor takes once). The learning rate and SGD momentum come from the
-first optimizer. ``on_train_end`` closes the monitor (waits for the analyses, writes the report); an exception in
-training closes it without waiting, and a resumed fit continues the same run directory.
+first optimizer. In distributed training only global rank 0 monitors. ``on_train_end`` closes the monitor (waits for
+the analyses, writes the report); an exception in training closes it without waiting, and a resumed fit continues the
+same run directory.
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ class LightningPhaseMonitor(_Callback):  # type: ignore[misc, valid-type]
         return self.monitor
 
     def _step(self, trainer: Any, pl_module: Any, batch: Any) -> None:
+        if not getattr(trainer, "is_global_zero", True):  # distributed training: rank 0 monitors, the others train
+            return
         self._monitor(trainer).step(self._net(pl_module), int(trainer.global_step),
                                     batch=batch if self.use_batch else None, optimizer=self._optimizer(trainer))
 

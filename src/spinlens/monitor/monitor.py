@@ -204,7 +204,10 @@ class _Dispatch:
         self.proc: ProcessWorker | None = None
         if mode == "process":
             assert process_spec is not None
-            self.proc = ProcessWorker(process_spec, log_path, self._fallback)
+            try:
+                self.proc = ProcessWorker(process_spec, log_path, self._fallback)
+            except Exception as exc:  # noqa: BLE001 - e.g. a loss function that cannot be pickled: use a thread
+                self._to_thread(f"the worker could not be started ({type(exc).__name__}: {str(exc)[:200]})")
         elif mode == "thread":
             self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="spinlens-monitor-analysis")
 
@@ -309,16 +312,21 @@ class PhaseMonitor:
         ``optimizer=`` / ``lr=`` to :meth:`step`); ``momentum`` the heavy-ball :math:`\beta` (SGD), for
         :math:`\eta\lambda_{\max}/(2(1+\beta))`.
     hessian_matvec : Hutch++ Hessian-vector products for the trace (default 99); ``hessian_iter``: Lanczos steps at
-        most for :math:`\lambda_{\max}` (default 60), to relative residual ``hessian_tol`` (1e-5).
+        most for :math:`\lambda_{\max}` (default 60), to relative residual ``hessian_tol`` (1e-5); in float64, on the
+        eval-mode network (no dropout, BatchNorm on its running statistics), on ``hessian_device`` (default the CPU,
+        so that the worker never takes memory or time on the training's GPU; ``"cuda"`` to use one).
     tensorboard : True (``OUT/tensorboard``) or a log folder (e.g. a Lightning ``TensorBoardLogger``'s ``log_dir``):
         scalar tags ``spinlens/t_c``, ``spinlens/phase``, ... (see :func:`spinlens.monitor.step_scalars`).
     csv : True (``OUT/monitor.csv``) or a file: one row per analysed step.
     n_starts, tap_checkpoints, seed : as ``spinlens phases --n-starts --tap-checkpoints --seed`` (TAP starts per probed
         checkpoint, how many checkpoints get TAP evidence, the analysis seed).
-    executor : ``"process"`` (default: a worker process at ``nice`` priority, one thread), ``"thread"`` (a thread of
+    executor : ``"process"`` (default: a worker process at ``priority``, one thread), ``"thread"`` (a thread of
         the training process) or ``"serial"`` (inside :meth:`step`, for debugging). A network that cannot be pickled
         is analysed on a thread.
-    nice : priority increment of the worker process (default 10: training keeps the CPU it needs).
+    priority : of the worker process: ``"idle"`` (default; Linux ``SCHED_IDLE``, elsewhere nice 19: it runs only on
+        CPU time that the training and everything else leave free) or a nice increment (0: the training's priority).
+        :meth:`close` runs the analyses left in this process as well, at its own priority, from the last checkpoint
+        back, while the worker goes on from the first.
 
     Notes
     -----
@@ -355,14 +363,14 @@ class PhaseMonitor:
         hessian_matvec: int = 99,
         hessian_iter: int = 60,
         hessian_tol: float = 1e-5,
+        hessian_device: str | None = None,
         tensorboard: bool | str | os.PathLike[str] = False,
         csv: bool | str | os.PathLike[str] = False,
         n_starts: int = 8,
         tap_checkpoints: int = 5,
-        n_grid: int = 16,
         seed: int = 0,
         executor: str = "process",
-        nice: int = 10,
+        priority: str | int = "idle",
     ) -> None:
         if not isinstance(out, (str, os.PathLike)):
             raise TypeError(f"out must be a directory path, got {_describe(out)}.")
@@ -397,16 +405,19 @@ class PhaseMonitor:
         self.hessian_matvec = as_count(hessian_matvec, "hessian_matvec", minimum=3)
         self.hessian_iter = as_count(hessian_iter, "hessian_iter", minimum=2)
         self.hessian_tol = as_positive(hessian_tol, "hessian_tol")
+        self.hessian_device = str(hessian_device) if hessian_device is not None else "cpu"
         self.tensorboard = self._path_option(tensorboard, "tensorboard", "tensorboard")
         self.csv = self._path_option(csv, "csv", "monitor.csv")
         self.n_starts = as_count(n_starts, "n_starts", minimum=0)
         self.tap_checkpoints = as_count(tap_checkpoints, "tap_checkpoints", minimum=0)
-        self.n_grid = as_count(n_grid, "n_grid", minimum=4)
         self.seed = as_count(seed, "seed", minimum=0)
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}.")
         self.executor = executor
-        self.nice = int(nice)
+        if priority != "idle" and not (isinstance(priority, int) and not isinstance(priority, bool)
+                                       and 0 <= priority <= 19):
+            raise ValueError(f"priority must be 'idle' or a nice increment 0..19, got {_describe(priority)}.")
+        self.priority = priority
         self._tap = _tap_steps(self.schedule, self.tap_checkpoints)
         self._lock = threading.Lock()
         self._started = False
@@ -414,6 +425,7 @@ class PhaseMonitor:
         self._next = 0  # index into schedule of the first step not passed yet
         self._last_step = -1
         self._taken: dict[int, _Taken] = {}
+        self._tasks: dict[int, dict[str, Any]] = {}
         self._missed: set[int] = set()  # scheduled steps an earlier run of this out never saved (resumed past them)
         self._aborting = False
         self._executor_used = executor
@@ -488,6 +500,7 @@ class PhaseMonitor:
             if self._io is not None:
                 self._io.submit(lambda: None).result()  # every snapshot is on disk and handed on
             if wait:
+                self._help()
                 cf.wait(list(self._futures))
         finally:
             if self._dispatch is not None:
@@ -498,6 +511,27 @@ class PhaseMonitor:
         if report and wait:
             self.result = self._write_report()
         return self.result
+
+    def _help(self) -> None:
+        """Training is over: analyse the checkpoints the worker has not reached here too, at this process's priority,
+        from the last one back (the worker goes on from the first; each finds what the other stored and reuses it, and
+        the worker still logs every step, once)."""
+        dispatch = self._dispatch
+        if dispatch is None or dispatch.mode != "process" or dispatch.proc is None:
+            return
+        left = [s for s in sorted(self._tasks, reverse=True)
+                if self._taken[s].future is not None and not self._taken[s].future.done()]  # type: ignore[union-attr]
+        if not left:
+            return
+        runner = Runner({**self._runner_spec(None), "tensorboard": None, "csv": None})
+        for s in left:
+            if self._taken[s].future.done() or dispatch.proc.started(s):  # type: ignore[union-attr]
+                break  # the worker has come this far
+            try:
+                runner.run(self._tasks[s])
+            except Exception as exc:  # noqa: BLE001 - the worker's own attempt stands
+                log.warning("spinlens monitor: analysing step %d at close failed (%s); left to the worker", s, exc)
+        runner.close()
 
     def __enter__(self) -> PhaseMonitor:
         return self
@@ -564,9 +598,8 @@ class PhaseMonitor:
 
         return ExperimentConfig(checkpoint_dir=str(self.checkpoint_dir.resolve()),
                                 model_builder=_builders.builder_spec(self._builder_name), input_shape=input_shape,
-                                dataset=self.dataset, n_samples=self.n_samples, n_grid=self.n_grid,
-                                n_starts=self.n_starts, n_tap_checkpoints=self.tap_checkpoints, threads=threads,
-                                seed=self.seed)
+                                dataset=self.dataset, n_samples=self.n_samples, n_starts=self.n_starts,
+                                n_tap_checkpoints=self.tap_checkpoints, threads=threads, seed=self.seed)
 
     def _check_network(self, skel: Any, batch: Any) -> tuple[int, ...] | None:
         """Map the network as the pipeline will (refusing what the mapping does not support); the input shape to use
@@ -694,7 +727,7 @@ class PhaseMonitor:
             hessian = {"builder": _builders.builder_spec(self._builder_name), "loss_fn": self.loss_fn,
                        "batch_dir": str((self.run_dir / "hessian" / "batches").resolve()),
                        "n_matvec": self.hessian_matvec, "tol": self.hessian_tol, "max_iter": self.hessian_iter,
-                       "dtype": "float64", "method": "hutch++"}
+                       "dtype": "float64", "method": "hutch++", "device": self.hessian_device}
         return {"run_dir": str(self.run_dir.resolve()), "cfg": dataclasses.asdict(
                     dataclasses.replace(self._cfg, threads=threads)),
                 "init_file": self._init_file, "class_alignment": self.dataset is not None, "hessian": hessian,
@@ -707,7 +740,7 @@ class PhaseMonitor:
             process_spec = None
             if self._executor_used == "process":
                 process_spec = {"builder_name": self._builder_name, "builder_payload": self._payload,
-                                "nice": self.nice, "runner": self._runner_spec(1)}
+                                "priority": self.priority, "runner": self._runner_spec(1)}
             self._dispatch = _Dispatch(self._executor_used, process_spec, self._runner_spec(None),
                                        self.run_dir / "monitor" / "worker.log")
         return self._dispatch
@@ -734,9 +767,11 @@ class PhaseMonitor:
             if self._init_file is None:
                 self._init_file = f"{unit_key(s)}.pt"
             self._taken[s] = _Taken(s)
+            task = {"step": s, "file": f"{unit_key(s)}.pt", "with_tap": s in self._tap, "batch_file": batch_file,
+                    "lr": None, "momentum": None}
+            self._tasks[s] = task
             assert self._io is not None
-            self._io.submit(self._hand_on, {"step": s, "file": f"{unit_key(s)}.pt", "with_tap": s in self._tap,
-                                            "batch_file": batch_file, "lr": None, "momentum": None})
+            self._io.submit(self._hand_on, task)
         if resumed:
             self._missed = {t for t in self.schedule if t < first_step and t not in self._taken}
             if self._missed:
@@ -767,6 +802,7 @@ class PhaseMonitor:
                 "lr": float(lr) if lr is not None else None,
                 "momentum": float(momentum) if momentum is not None else None}
         assert self._io is not None
+        self._tasks[step] = task
         self._io.submit(self._persist, state, pair, task)
         if self._executor_used == "serial":
             self.wait()
@@ -786,15 +822,28 @@ class PhaseMonitor:
     def _persist(self, state: dict[str, Any], pair: Any, task: dict[str, Any]) -> None:
         import torch
 
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        atomic_write_bytes(self.checkpoint_dir / task["file"], buf.getvalue())
-        if pair is not None:
-            self._save_batch(task["batch_file"], *pair)
+        try:
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            atomic_write_bytes(self.checkpoint_dir / task["file"], buf.getvalue())
+            if pair is not None:
+                self._save_batch(task["batch_file"], *pair)
+        except Exception as exc:  # noqa: BLE001 - the training goes on; the report lists the step
+            self._io_error(task, f"saving the checkpoint failed: {type(exc).__name__}: {exc}")
+            return
         self._hand_on(task)
 
+    def _io_error(self, task: dict[str, Any], text: str) -> None:
+        with self._lock:
+            self._errors[int(task["step"])] = text[:500]
+        log.error("spinlens monitor: step %d: %s", int(task["step"]), text)
+
     def _hand_on(self, task: dict[str, Any]) -> None:
-        fut = self._ensure_dispatch().submit(task)
+        try:
+            fut = self._ensure_dispatch().submit(task)
+        except Exception as exc:  # noqa: BLE001 - recorded; close() analyses the saved checkpoint
+            self._io_error(task, f"the analysis could not be started: {type(exc).__name__}: {exc}")
+            return
         step = int(task["step"])
         self._taken[step].future = fut
         self._futures.append(fut)
