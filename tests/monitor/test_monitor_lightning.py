@@ -17,8 +17,8 @@ L = pytest.importorskip("lightning")
 pytest.importorskip("tensorboard")
 
 STEPS = 24
-OPTIONS = dict(n_points=6, n_starts=2, tap_checkpoints=2, seed=1, loss_fn=F.cross_entropy, hessian_matvec=9,
-               hessian_iter=20, executor="serial")
+OPTIONS = dict(n_points=6, n_starts=2, tap_checkpoints=2, null_models=False, seed=1, loss_fn=F.cross_entropy,
+               hessian_matvec=9, hessian_iter=20, executor="serial")
 
 
 class LitTiny(L.LightningModule):
@@ -95,8 +95,8 @@ def test_whole_lightning_module_is_monitored_by_default(plain, tmp_path, monkeyp
     (tmp_path / "tiny_model.py").write_text(MODEL_FILE)
     monkeypatch.chdir(tmp_path)
     code, text = run_main(["phases", "--checkpoints", str(tmp_path / "lit" / "checkpoints"), "--model",
-                           "tiny_model.py:build", "--n-starts", "0", "--out", str(tmp_path / "cli"), "--workers", "1"],
-                          capsys)
+                           "tiny_model.py:build", "--n-starts", "0", "--no-null-models", "--out", str(tmp_path / "cli"),
+                           "--workers", "1"], capsys)
     assert code == 0, text
     cli = json.loads((tmp_path / "cli" / "checkpoints_analysis.json").read_text())
     assert [r["phase"] for r in cli] == [r["phase"] for r in recs]

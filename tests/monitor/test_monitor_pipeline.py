@@ -27,16 +27,14 @@ OPTIONS = dict(n_points=7, dataset="digits", n_samples=512, n_starts=2, tap_chec
 
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
-    """One monitored plain-loop run (worker process, TensorBoard, CSV, Hessian of each step's batch)."""
+    """One monitored plain-loop run (worker process, TensorBoard, CSV, Hessian of each step's batch), closed right
+    after training: close() analyses from the last checkpoint back while the worker goes on from the first."""
     out = tmp_path_factory.mktemp("plain") / "run"
     snaps: dict[int, dict] = {}
     mon = PhaseMonitor(out, total_steps=STEPS, tensorboard=True, csv=True, **OPTIONS)
     plain_loop(mon, STEPS, snaps)
-    mon.wait()
-    units = {p.name: p.stat().st_mtime_ns for p in (out / "analysis" / "units").glob("step_*.json")}
-    live = mon.records
     result = mon.close()
-    return {"out": out, "mon": mon, "snaps": snaps, "units": units, "live": live, "result": result}
+    return {"out": out, "mon": mon, "snaps": snaps, "live": mon.hessian_records, "result": result}
 
 
 def test_schedule_and_checkpoints(plain_run):
@@ -57,10 +55,16 @@ def test_schedule_and_checkpoints(plain_run):
     assert manifest["monitor"]["executor"] == "process" and manifest["monitor"]["schedule"] == sched
 
 
-def test_numbers_match_direct_analysis_and_close_reuses_the_workers_units(plain_run):
+def test_numbers_match_direct_analysis_and_the_pipeline_reuses_the_monitors_units(plain_run):
     """T_c of each checkpoint equals analyze() of the snapshot of the weights taken in the loop (independent of the
-    pipeline), and close() reused every unit the worker wrote (none analysed twice)."""
-    res, snaps = plain_run["result"], plain_run["snaps"]
+    pipeline), and the pipeline's analyze_checkpoints reuses every unit the monitor stored (the same identity: none
+    is analysed twice), one per step."""
+    import dataclasses
+
+    from spinlens.networks.checkpoints import list_checkpoints
+    from spinlens.networks.experiment import analyze_checkpoints
+
+    res, snaps, out = plain_run["result"], plain_run["snaps"], plain_run["out"]
     for k, step in enumerate(res.steps):
         net = build()
         net.load_state_dict(snaps[int(step)])
@@ -69,10 +73,13 @@ def test_numbers_match_direct_analysis_and_close_reuses_the_workers_units(plain_
         assert np.isclose(res.t_c[k], direct.t_c, rtol=1e-7, equal_nan=True)
         assert np.isclose(res.lambda_max[k], direct.lambda_max, rtol=1e-9)
     assert res.phases[0] == "spin glass" and res.phases[-1] == "hidden order"  # glass at init, order after training
-    after = {p.name: p.stat().st_mtime_ns for p in (plain_run["out"] / "analysis" / "units").glob("step_*.json")}
-    assert after == plain_run["units"] and len(after) == len(res.steps)
-    live = {r["step"]: r for r in plain_run["live"]}
-    assert sorted(live) == res.steps.tolist()
+    units = {p.name: p.stat().st_mtime_ns for p in (out / "analysis" / "units").glob("step_*.json")}
+    assert sorted(units) == [f"step_{s:08d}.json" for s in res.steps]
+    cfg = dataclasses.replace(plain_run["mon"].config, threads=None)
+    records = analyze_checkpoints(cfg, list_checkpoints(out / "checkpoints"), out, class_alignment=True)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "analysis" / "units").glob("step_*.json")} == units
+    assert records == json.loads((out / "checkpoints_analysis.json").read_text())
+    assert sorted(h["step"] for h in plain_run["live"]) == res.steps.tolist()  # every step's Hessian, once
 
 
 def test_same_numbers_as_spinlens_phases_on_the_saved_checkpoints(plain_run, tmp_path, monkeypatch, capsys):
@@ -130,6 +137,9 @@ def test_tensorboard_events_hold_the_expected_tags_and_values(plain_run):
         steps = [e.step for e in evs]
         assert len(steps) == len(set(steps)), f"{tag}: a step logged twice"
         return {e.step: e.value for e in evs}
+
+    for tag in tags:  # whoever analysed a step (the worker, or close() in this process), it is logged once
+        series(tag)
 
     t_c = series("spinlens/t_c")
     assert sorted(t_c) == sorted(s for s, k in by_step.items() if np.isfinite(res.t_c[k]))
@@ -265,7 +275,8 @@ def test_every_k_steps_caller_shape_from_the_batch_thread_executor_and_resume_re
     X, y = data()
     images = X[:64].reshape(64, 1, 8, 8)
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    mon = PhaseMonitor(tmp_path / "r", schedule=[0, 1, 2, 3, 9, 16], executor="thread", n_starts=0)
+    mon = PhaseMonitor(tmp_path / "r", schedule=[0, 1, 2, 3, 9, 16], executor="thread", n_starts=0,
+                       null_models=False)
     taken = []
     for t in range(0, 17, 4):
         if t:
@@ -297,7 +308,7 @@ def test_unpicklable_network_falls_back_to_a_thread(tmp_path, monkeypatch):
     import spinlens.monitor.monitor as monitor_mod
 
     monkeypatch.setattr(monitor_mod, "_serialize", lambda net: (None, "pickle: a lambda in the module"))
-    mon = PhaseMonitor(tmp_path / "r", total_steps=12, n_points=3, n_starts=0)
+    mon = PhaseMonitor(tmp_path / "r", total_steps=12, n_points=3, n_starts=0, null_models=False)
     plain_loop(mon, 12)
     res = mon.close()
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["monitor"]["executor"] == "thread"
@@ -318,7 +329,7 @@ def test_worker_that_cannot_rebuild_the_network_hands_over_to_a_thread(tmp_path,
     net = mod.Phantom(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     X, y = data()
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    mon = PhaseMonitor(tmp_path / "r", total_steps=12, n_points=4, n_starts=0, csv=True)
+    mon = PhaseMonitor(tmp_path / "r", total_steps=12, n_points=4, n_starts=0, null_models=False, csv=True)
     mon.step(net, 0)
     for t in range(1, 13):
         opt.zero_grad()
@@ -331,24 +342,3 @@ def test_worker_that_cannot_rebuild_the_network_hands_over_to_a_thread(tmp_path,
     rows = (tmp_path / "r" / "monitor.csv").read_text().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == res.steps.tolist()
 
-
-def test_close_shares_the_work_left_with_the_worker_and_logs_each_step_once(tmp_path):
-    """close() right after training: the training process analyses from the last checkpoint back while the worker
-    goes on from the first; every step ends with one unit, one CSV row and one point per TensorBoard tag."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    out = tmp_path / "r"
-    mon = PhaseMonitor(out, total_steps=30, n_points=8, n_starts=2, tap_checkpoints=2, tensorboard=True, csv=True)
-    plain_loop(mon, 30)
-    res = mon.close()
-    sched = make_schedule("log", 8, 30)
-    assert res.steps.tolist() == sched
-    assert sorted(p.stem for p in (out / "analysis" / "units").glob("step_*.json")) == [f"step_{s:08d}" for s in sched]
-    rows = (out / "monitor.csv").read_text().splitlines()[1:]
-    assert [int(r.split(",")[0]) for r in rows] == sched
-    acc = EventAccumulator(str(out / "tensorboard"), size_guidance={"scalars": 0})
-    acc.Reload()
-    for tag in acc.Tags()["scalars"]:
-        steps = [e.step for e in acc.Scalars(tag)]
-        assert len(steps) == len(set(steps)), tag
-    assert sorted(e.step for e in acc.Scalars("spinlens/phase_code")) == sched

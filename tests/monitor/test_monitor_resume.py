@@ -2,7 +2,6 @@
 lost or redone, no step is logged twice, and the run ends with every scheduled step."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -38,7 +37,7 @@ SCRIPT = textwrap.dedent('''
         opt.load_state_dict(state["opt"])
         start = state["step"]
     mon = PhaseMonitor(out, total_steps=60, n_points=10, tensorboard=True, csv=True, n_starts=2, tap_checkpoints=3,
-                       executor=executor)
+                       null_models=False, executor=executor)
     mon.step(net, start, optimizer=opt)
     for t in range(start + 1, 61):
         i = (t - 1) % 8
@@ -52,7 +51,7 @@ SCRIPT = textwrap.dedent('''
         if t == 30 and start == 0:
             (out.parent / "paused").write_text("30")
             time.sleep(600)  # killed here by the test
-    mon.close()
+    mon.close(report=False)
 ''')
 
 
@@ -75,6 +74,7 @@ def _kill_and_resume(tmp_path: Path, executor: str) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from spinlens.monitor import make_schedule
+    from spinlens.sweeps import load_unit
 
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
@@ -112,7 +112,7 @@ def _kill_and_resume(tmp_path: Path, executor: str) -> None:
     assert sorted(after) == [f"step_{s:08d}.json" for s in schedule]  # every step, once
     assert all(after[n] == b for n, b in before.items())  # finished analyses kept, not redone
     assert all((out / "checkpoints" / n).read_bytes() == b for n, b in cks_before.items())
-    recs = json.loads((out / "checkpoints_analysis.json").read_text())
+    recs = [load_unit(out / "analysis", f"step_{s:08d}")["record"] for s in schedule]
     assert [r["step"] for r in recs] == schedule and not any(r.get("invalid") for r in recs)
     assert sum(1 for r in recs if r["tap"]) == 3
     rows = (out / "monitor.csv").read_text().splitlines()[1:]

@@ -245,20 +245,29 @@ class ProcessWorker:
                 fut.set_exception(WorkerError(f"the monitor's worker process exited (code {code}) before this "
                                               "analysis finished; see monitor/worker.log."))
 
-    def close(self, wait: bool = True, timeout: float | None = None) -> None:
-        """``wait``: finish every queued task, then exit; else exit after the task in progress."""
+    def close(self, wait: bool = True, timeout: float | None = None) -> bool:
+        """``wait``: finish every queued task, then exit; else exit after the task in progress. A worker that has not
+        exited after ``timeout`` seconds (at idle priority on a busy machine it may get no CPU at all) is terminated;
+        its finished analyses are on disk. Returns whether it exited by itself."""
         with self._lock:
             with contextlib.suppress(BrokenPipeError, OSError, ValueError):
                 assert self.proc.stdin is not None
                 _send(self.proc.stdin, ("stop",) if wait else ("abort",))
                 self.proc.stdin.close()
+        clean = True
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            clean = False
             self.proc.terminate()
-            self.proc.wait()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self._reader.join(timeout=5)
         self._log.close()
+        return clean
 
     @property
     def pid(self) -> int:

@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 #: Where the analyses run: a worker process (default), a thread of the training process, or inline in ``step``.
 EXECUTORS = ("process", "thread", "serial")
 _STATE = "monitor.json"
+#: Seconds a worker gets to finish its queue once close() has analysed what it had not reached; at idle priority on a
+#: busy machine it may get no CPU at all, so it is then stopped and this process finishes the rest.
+_GRACE_S = 3.0
 _STATE_VERSION = 1
 
 
@@ -254,15 +257,35 @@ class _Dispatch:
         assert self._pool is not None
         return self._pool.submit(self._run_here, task)
 
-    def close(self, wait: bool = True) -> None:
+    def close(self, wait: bool = True, grace: float | None = None) -> None:
         if self.proc is not None:
-            self.proc.close(wait=wait)
+            self.proc.close(wait=wait, timeout=grace)
         with self._lock:
             pool = self._pool
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=not wait)
         if self._runner is not None:
             self._runner.close()
+
+
+@contextlib.contextmanager
+def _one_thread() -> Any:
+    """Torch and BLAS on one thread while close() analyses here (the worker has the other core; many threads on
+    small eigen-solves and einsums only contend), the caller's settings restored afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - scikit-learn brings it
+            yield
+            return
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _chain(src: cf.Future[Any], dst: cf.Future[Any]) -> None:
@@ -318,8 +341,10 @@ class PhaseMonitor:
     tensorboard : True (``OUT/tensorboard``) or a log folder (e.g. a Lightning ``TensorBoardLogger``'s ``log_dir``):
         scalar tags ``spinlens/t_c``, ``spinlens/phase``, ... (see :func:`spinlens.monitor.step_scalars`).
     csv : True (``OUT/monitor.csv``) or a file: one row per analysed step.
-    n_starts, tap_checkpoints, seed : as ``spinlens phases --n-starts --tap-checkpoints --seed`` (TAP starts per probed
-        checkpoint, how many checkpoints get TAP evidence, the analysis seed).
+    n_starts, tap_checkpoints, null_models, seed : as ``spinlens phases --n-starts --tap-checkpoints
+        --null-models/--no-null-models --seed`` (TAP starts per probed checkpoint, how many checkpoints get TAP
+        evidence, whether each checkpoint is compared with its entry-shuffled couplings and their bond density, the
+        analysis seed).
     executor : ``"process"`` (default: a worker process at ``priority``, one thread), ``"thread"`` (a thread of
         the training process) or ``"serial"`` (inside :meth:`step`, for debugging). A network that cannot be pickled
         is analysed on a thread.
@@ -368,6 +393,7 @@ class PhaseMonitor:
         csv: bool | str | os.PathLike[str] = False,
         n_starts: int = 8,
         tap_checkpoints: int = 5,
+        null_models: bool = True,
         seed: int = 0,
         executor: str = "process",
         priority: str | int = "idle",
@@ -410,6 +436,9 @@ class PhaseMonitor:
         self.csv = self._path_option(csv, "csv", "monitor.csv")
         self.n_starts = as_count(n_starts, "n_starts", minimum=0)
         self.tap_checkpoints = as_count(tap_checkpoints, "tap_checkpoints", minimum=0)
+        if not isinstance(null_models, bool):
+            raise ValueError(f"null_models must be True or False, got {_describe(null_models)}.")
+        self.null_models = null_models
         self.seed = as_count(seed, "seed", minimum=0)
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}.")
@@ -496,26 +525,54 @@ class PhaseMonitor:
         if not self._started:
             return None
         self._aborting = not wait
+        process = self._dispatch is not None and self._dispatch.mode == "process"
         try:
             if self._io is not None:
                 self._io.submit(lambda: None).result()  # every snapshot is on disk and handed on
-            if wait:
-                self._help()
+            if wait and process:
+                with _one_thread():
+                    self._help()
+            elif wait:
                 cf.wait(list(self._futures))
         finally:
             if self._dispatch is not None:
-                self._dispatch.close(wait=wait)
+                self._aborting = True  # what the worker leaves undone is done here, below
+                self._dispatch.close(wait=wait, grace=_GRACE_S if process else None)
                 self._notes += [n for n in self._dispatch.notes if n not in self._notes]
             if self._io is not None:
                 self._io.shutdown(wait=True)
-        if report and wait:
-            self.result = self._write_report()
+        if wait:
+            with _one_thread():
+                self._finish_here()
+                if report:
+                    self.result = self._write_report()
         return self.result
+
+    def _finish_here(self) -> None:
+        """Analyse (or reuse) and log, in this process, every step whose result did not come back from the worker."""
+        left = [s for s in sorted(self._tasks) if s not in self._records]
+        if not left:
+            return
+        runner = Runner(self._runner_spec(None))  # reads back what the worker logged: nothing is logged twice
+        try:
+            for s in left:
+                try:
+                    out = runner.run(self._tasks[s])
+                except Exception as exc:  # noqa: BLE001 - recorded; the report's analysis tries it once more
+                    self._errors[s] = f"{type(exc).__name__}: {exc}"[:500]
+                    continue
+                with self._lock:
+                    self._records[s] = out["record"]
+                    if out.get("hessian") is not None:
+                        self._hessian[s] = out["hessian"]
+        finally:
+            runner.close()
 
     def _help(self) -> None:
         """Training is over: analyse the checkpoints the worker has not reached here too, at this process's priority,
-        from the last one back (the worker goes on from the first; each finds what the other stored and reuses it, and
-        the worker still logs every step, once)."""
+        from the last one back, while the worker goes on from the first (each finds what the other stored and reuses
+        it); the worker then gets :data:`_GRACE_S` seconds to log the rest and exit (:meth:`_finish_here` does what it
+        leaves)."""
         dispatch = self._dispatch
         if dispatch is None or dispatch.mode != "process" or dispatch.proc is None:
             return
@@ -579,8 +636,10 @@ class PhaseMonitor:
             parts += ["--dataset", str(self.dataset)]
         if self.n_samples is not None:
             parts += ["--n-samples", str(self.n_samples)]
-        parts += ["--n-starts", str(self.n_starts), "--tap-checkpoints", str(self.tap_checkpoints), "--seed",
-                  str(self.seed), "--out", "OUT"]
+        parts += ["--n-starts", str(self.n_starts), "--tap-checkpoints", str(self.tap_checkpoints)]
+        if not self.null_models:
+            parts.append("--no-null-models")
+        parts += ["--seed", str(self.seed), "--out", "OUT"]
         return " ".join(parts)
 
     # ------------------------------------------------------------------------------------------ internals
@@ -599,7 +658,8 @@ class PhaseMonitor:
         return ExperimentConfig(checkpoint_dir=str(self.checkpoint_dir.resolve()),
                                 model_builder=_builders.builder_spec(self._builder_name), input_shape=input_shape,
                                 dataset=self.dataset, n_samples=self.n_samples, n_starts=self.n_starts,
-                                n_tap_checkpoints=self.tap_checkpoints, threads=threads, seed=self.seed)
+                                n_tap_checkpoints=self.tap_checkpoints, null_models=self.null_models,
+                                threads=threads, seed=self.seed)
 
     def _check_network(self, skel: Any, batch: Any) -> tuple[int, ...] | None:
         """Map the network as the pipeline will (refusing what the mapping does not support); the input shape to use
