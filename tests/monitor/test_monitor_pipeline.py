@@ -316,6 +316,7 @@ def test_unpicklable_network_falls_back_to_a_thread(tmp_path, monkeypatch):
     assert res.steps.tolist() == make_schedule("log", 3, 12) == [0, 1, 12] and all(math.isfinite(t) for t in res.t_c)
 
 
+@pytest.mark.slow
 def test_worker_that_cannot_rebuild_the_network_hands_over_to_a_thread(tmp_path, monkeypatch):
     """A class the worker process cannot import (its module exists only in the training process): the worker says
     so at start, and the analyses queued for it run on a thread instead; nothing is lost."""

@@ -134,8 +134,10 @@ def main() -> int:
             _send(proto_out, ("start", task_id))
             try:
                 out = runner.run(task)
-            except Exception as exc:  # noqa: BLE001 - reported with the task
-                _send(proto_out, ("error", task_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            except Exception as exc:  # noqa: BLE001 - reported with the task; the traceback goes to worker.log
+                sys.stderr.write(f"step {task.get('step')}:\n{traceback.format_exc()}\n")
+                sys.stderr.flush()
+                _send(proto_out, ("error", task_id, f"{type(exc).__name__}: {exc}"))
                 continue
             _send(proto_out, ("done", task_id, out))
     finally:

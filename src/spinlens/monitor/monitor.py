@@ -918,7 +918,8 @@ class PhaseMonitor:
                 return  # close(wait=False): the analyses left are done on resume
             if exc is not None:
                 self._errors[step] = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else repr(exc)
-                log.error("spinlens monitor: the analysis of step %d failed: %s", step, exc)
+                log.error("spinlens monitor: the analysis of step %d failed (it is tried again at close; "
+                          "traceback in %s): %s", step, self.run_dir / "monitor" / "worker.log", self._errors[step])
                 return
             out = fut.result()
             self._records[step] = out["record"]
