@@ -4,6 +4,7 @@ at the first step."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 import pickle
@@ -21,6 +22,7 @@ from tests.cli_helpers import run_main
 from tests.monitor.monitor_helpers import LR, MODEL_FILE, MOMENTUM, assert_close_records, build, data, plain_loop
 
 STEPS = 40
+HAS_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
 OPTIONS = dict(n_points=7, dataset="digits", n_samples=512, n_starts=2, tap_checkpoints=2, seed=3,
                loss_fn=F.cross_entropy, hessian_matvec=12, hessian_iter=30)
 
@@ -31,7 +33,7 @@ def plain_run(tmp_path_factory):
     after training: close() analyses from the last checkpoint back while the worker goes on from the first."""
     out = tmp_path_factory.mktemp("plain") / "run"
     snaps: dict[int, dict] = {}
-    mon = PhaseMonitor(out, total_steps=STEPS, tensorboard=True, csv=True, **OPTIONS)
+    mon = PhaseMonitor(out, total_steps=STEPS, tensorboard=HAS_TENSORBOARD, csv=True, **OPTIONS)
     plain_loop(mon, STEPS, snaps)
     result = mon.close()
     return {"out": out, "mon": mon, "snaps": snaps, "live": mon.hessian_records, "result": result}
@@ -118,6 +120,7 @@ def test_report_rerenders_and_holds_the_monitor_section(plain_run, capsys):
 
 
 def test_tensorboard_events_hold_the_expected_tags_and_values(plain_run):
+    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out, res = plain_run["out"], plain_run["result"]

@@ -71,6 +71,7 @@ def _alive(pid: int) -> bool:
 
 
 def _kill_and_resume(tmp_path: Path, executor: str) -> None:
+    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from spinlens.monitor import make_schedule

@@ -993,10 +993,14 @@ class PhaseMonitor:
                         "tr H by Hutch++ with its standard error, and the edge-of-stability ratio η λ_max / 2 (1: the "
                         "stability limit of gradient descent with learning rate η; with heavy-ball momentum β the "
                         "limit is η λ_max / (2(1+β)) = 1).")
+            def num(x: Any) -> Any:
+                return float(x) if x is not None and np.isfinite(x) else "—"
+
             tables.append(("Hessian per checkpoint", [
-                {"step": h["step"], "λ_max(H)": h["lambda_max"], "η": h["lr"] if h["lr"] is not None else "—",
-                 "η λ_max / 2": h["eos_ratio"], "tr H": h["trace"], "± SE": h["trace_se"],
-                 "batch loss": h["batch_loss"], "batch": h["batch_size"]} for h in hess]))
+                {"step": h["step"], "λ_max(H)": h["lambda_max"], "η": num(h["lr"]), "β": num(h["momentum"]),
+                 "η λ_max / 2": num(h["eos_ratio"]), "η λ_max / (2(1+β))": num(h["eos_ratio_momentum"]),
+                 "tr H": h["trace"], "± SE": h["trace_se"], "batch loss": h["batch_loss"], "batch": h["batch_size"]}
+                for h in hess]))
             figures.append((paths["hessian_over_training"], "λ_max(H) against the stability limit 2/η, and tr H ± SE"))
         if self._errors:
             tables.append(("analyses that failed in the worker (redone when the report was written)",
@@ -1016,7 +1020,10 @@ def _hessian_figure(hess: list[dict[str, Any]]) -> Any:
     axes[0].plot(x, lam, "o-", ms=3, label="λ_max(H)")
     lrs = np.array([h["lr"] if h["lr"] is not None else np.nan for h in hess], dtype=float)
     if np.isfinite(lrs).any():
-        axes[0].plot(x, 2 / lrs, "k--", lw=1, label="2 / η")
+        axes[0].plot(x, 2 / lrs, "k--", lw=1, label="2 / η (gradient descent)")
+        betas = np.array([h["momentum"] if h["momentum"] is not None else np.nan for h in hess], dtype=float)
+        if (np.isfinite(betas) & (betas > 0)).any():
+            axes[0].plot(x, 2 * (1 + betas) / lrs, "k:", lw=1, label="2(1+β) / η (heavy-ball momentum β)")
     axes[0].set(xscale="log", yscale="log", xlabel="training step (step 0 at the left edge)", ylabel="λ_max(H)",
                 title="sharpness of the batch loss")
     axes[0].legend(frameon=False, fontsize=8)
