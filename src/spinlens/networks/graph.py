@@ -1156,7 +1156,8 @@ class _Mapper:
                                  "diverged or is corrupt.")
         if not np.all(np.isfinite(h)):
             raise ValueError("the biases contain NaN or inf: the network diverged or is corrupt.")
-        model = IsingModel(J, h, layers=tuple(layer.size for layer in layers))
+        # J = sum of the blocks and their transposes: exactly symmetric, canonical, zero diagonal (src != dst), finite
+        model = IsingModel._trusted(J, h, layers=tuple(layer.size for layer in layers))
         return SpinGraph(model=model, layers=tuple(layers), blocks=tuple(blocks), fields=h, notes=tuple(self.notes))
 
 

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg as sla
-from scipy.optimize import brentq
 
 from spinlens._progress import ProgressCallback, notify
 from spinlens._rng import RNGLike, as_generator, spawn
@@ -81,13 +80,234 @@ def _as_model(model: Any) -> tuple[IsingModel, tuple[int, ...] | None]:
 
 
 # ---------------------------------------------------------------------------------------------- stability
-class _Stability:
-    r"""Evaluates f(T), f'(T) and the critical mode v(T), warm-starting the eigensolver from the nearest known v.
+_CHECK = 5  # Lanczos: convergence test every _CHECK steps
+_TAIL = 4  # ... over the last 2 * _TAIL tests (geometric extrapolation of the Ritz value's increments)
+_SAFETY = 4.0  # factor on the extrapolated eigenvalue error
+_GRID_MARGIN = 1e-3  # grid: f to this fraction of its distance from zero and from the other values' minimum
+_LAM_RTOL = 1e-3  # provisional lambda_max(J) that places the default grid (then converged to rtol alongside the grid)
+_STENCIL = 0.01  # minimum search: five temperatures t exp(k h), k = -2..2, h = 1% (quartic fit)
+_ROOT_STEPS = (3e-3, 3e-7)  # zero search: t exp(+-h) around the local-cubic root: first and smallest h
+_MAX_ROUNDS = 8
+_BASIS_MIN = 256 * 2**20  # bytes of float32 Lanczos vectors kept to form eigenvectors: max(this, 2 x bytes of J)
 
-    Sparse models: :math:`f(T) = T - \lambda_{\max}(J - D/T)` by ARPACK (implicitly restarted Lanczos), started
-    from the critical mode of the nearest temperature already evaluated, mixed with a fixed random vector (see
-    :meth:`_sparse_min`). Cost per evaluation: a few tens of sparse products with :math:`J` (time and memory
-    linear in nnz(J)).
+
+def _tridiag_top(alpha: list[float], beta: list[float]) -> tuple[float, np.ndarray]:
+    """Largest eigenpair of the symmetric tridiagonal matrix with diagonal ``alpha`` and off-diagonal ``beta``."""
+    k = len(alpha)
+    if k == 1:
+        return float(alpha[0]), np.ones(1)
+    w, y = scipy.linalg.eigh_tridiagonal(np.asarray(alpha), np.asarray(beta), select="i",
+                                         select_range=(k - 1, k - 1))
+    return float(w[0]), y[:, 0]
+
+
+class _Column:
+    """One Lanczos run of :class:`_Lanczos`: the top eigenvalue of ``A = J - s D``, to ``eps_abs + eps_rel |theta|``."""
+
+    __slots__ = ("s", "eps_abs", "eps_rel", "keep", "required", "resumable", "alpha", "beta", "hist", "basis", "cap",
+                 "theta", "err", "n_iter", "done", "fallback", "vector", "state")
+
+    def __init__(self, s: float, eps_abs: float, eps_rel: float, keep: bool, required: bool, resumable: bool,
+                 cap: int) -> None:
+        self.s, self.eps_abs, self.eps_rel = float(s), float(eps_abs), float(eps_rel)
+        self.keep, self.required, self.resumable, self.cap = keep, required, resumable, cap
+        self.alpha: list[float] = []
+        self.beta: list[float] = []
+        self.hist: list[float] = []
+        self.basis: list[np.ndarray] | None = [] if keep else None
+        self.theta, self.err = -np.inf, np.inf
+        self.n_iter = 0
+        self.done = self.fallback = False
+        self.vector: np.ndarray | None = None
+        self.state: tuple[np.ndarray, np.ndarray, float] | None = None  # (next vector, vector, beta) to resume
+
+    def test(self, b_last: float, maxiter: int) -> None:
+        r"""Ritz value of the tridiagonal matrix so far and its error estimate; sets ``done``.
+
+        The error estimate is the Ritz residual :math:`\rho = \beta_k |y_k|` (an eigenvalue lies within
+        :math:`\rho`), or, smaller, ``_SAFETY`` times the geometric extrapolation of the Ritz value's increments over
+        the last tests (:math:`\theta_k` never decreases and its increments shrink geometrically once the top is
+        resolved) when that is consistent with the residual: :math:`\rho^2/\delta \le 10\,t`, :math:`\delta` the
+        distance to the second Ritz value, :math:`t` the larger of the extrapolated error and the tolerance (an
+        isolated Ritz value is accurate to :math:`\rho^2/\text{gap}`; a Ritz vector that still mixes a near-degenerate
+        pair stagnates with a residual of the order of the pair's splitting and fails the test, so a pair gets
+        resolved unless its splitting is below about :math:`\sqrt{10\,t\,\delta}`, and then its mean is within
+        that splitting of the top).
+        """
+        k = len(self.alpha)
+        if k == 1:
+            th, y, delta = float(self.alpha[0]), np.ones(1), np.inf
+        else:
+            w, Y = scipy.linalg.eigh_tridiagonal(np.asarray(self.alpha), np.asarray(self.beta[:-1]), select="i",
+                                                 select_range=(max(k - 2, 0), k - 1))
+            th, y, delta = float(w[-1]), Y[:, -1], float(w[-1] - w[0])
+        rho = abs(b_last * float(y[-1]))
+        h = self.hist
+        h.append(th)
+        err = rho
+        w_ = _TAIL
+        if len(h) > 2 * w_:
+            d1, d0 = h[-1] - h[-1 - w_], h[-1 - w_] - h[-1 - 2 * w_]
+            floor = 64 * np.finfo(float).eps * max(abs(th), 1e-300)
+            tail = np.inf
+            if d1 <= floor:
+                tail = floor
+            elif d1 < d0:
+                q = d1 / d0
+                tail = _SAFETY * d1 * q / (1.0 - q)
+            if rho * rho <= 10.0 * max(tail, self.eps_abs + self.eps_rel * abs(th)) * max(delta, 1e-300):
+                err = min(err, tail)
+        self.theta, self.err = th, err
+        if err <= self.eps_abs + self.eps_rel * abs(th) or b_last <= 1e-300 or self.n_iter >= maxiter:
+            self.fallback = err > self.eps_abs + self.eps_rel * abs(th) and b_last > 1e-300
+            self.done = True
+            if self.basis is not None:
+                self.vector = self.ritz_vector(y)
+                self.basis = None
+
+    def ritz_vector(self, y: np.ndarray) -> np.ndarray:
+        assert self.basis is not None
+        v = np.zeros(self.basis[0].size)
+        for yk, bk in zip(y, self.basis, strict=False):
+            v += yk * bk
+        return v / np.linalg.norm(v)
+
+
+class _Lanczos:
+    r"""Independent Lanczos runs ("columns") for the top eigenvalues of :math:`A_j = J - s_j D`, advanced together.
+
+    Each step multiplies all active columns at once (``J @ V``, ``V`` of shape (n, k): one pass over the non-zeros of
+    :math:`J` for ``k`` temperatures) and applies the plain three-term recurrence to each column. Every column starts
+    from the same fixed random unit vector, which has weight in every symmetry sector (a translation-invariant
+    convolutional :math:`J` commutes with shifts; a start inside one wave-vector sector would stay there and give the
+    top of that sector only). No reorthogonalisation: in floating point the largest Ritz value still converges to
+    :math:`\lambda_{\max}` (loss of orthogonality only duplicates converged Ritz values, Paige 1980), so a column holds
+    three vectors. A column that must deliver its eigenvector (``keep``) also stores its Lanczos vectors in float32
+    (restarting explicitly from its Ritz vector when ``cap`` of them are stored); optional ones are dropped when the
+    stored vectors would exceed half the byte budget.
+
+    Cost: per step, one sparse product with ``k`` columns (time linear in nnz(J)) plus O(n k); memory 3 n k floats
+    plus the kept vectors (at most ``budget`` bytes).
+    """
+
+    def __init__(self, J: Any, d: np.ndarray, budget: int) -> None:
+        self.J, self.d = J, d
+        self.n = int(d.size)
+        r = as_generator(0).standard_normal(self.n)
+        self.r0 = r / np.linalg.norm(r)
+        self.maxiter = int(max(1000, 20 * np.sqrt(self.n)))
+        self.budget = int(budget)
+        self.active: list[_Column] = []
+        self.pending: list[_Column] = []
+        self.V = np.zeros((self.n, 0))
+        self.Vp = np.zeros((self.n, 0))
+        self.bp = np.zeros(0)
+        self.n_matvec = 0
+        self.optional_ok = True  # optional columns still keep their vectors
+
+    def add(self, s: float, eps_abs: float, eps_rel: float = 0.0, *, keep: bool = False, required: bool = False,
+            resumable: bool = False) -> _Column:
+        keep = required or (keep and self.optional_ok)
+        cap = max(64, self.budget // 2 // max(4 * self.n, 1)) if required else self.maxiter + 1
+        col = _Column(s, eps_abs, eps_rel, keep, required, resumable, cap)
+        self.pending.append(col)
+        return col
+
+    def resume(self, col: _Column, eps_abs: float, eps_rel: float = 0.0) -> None:
+        """Continue a finished (``resumable``) column to a tighter tolerance."""
+        col.eps_abs, col.eps_rel = float(eps_abs), float(eps_rel)
+        if col.err <= col.eps_abs + col.eps_rel * abs(col.theta) or col.state is None:
+            return
+        col.done = col.fallback = False
+        self.pending.append(col)
+
+    def run(self, cols: Sequence[_Column]) -> None:
+        """Step every active column until all of ``cols`` are done."""
+        while any(not c.done for c in cols):
+            self._step()
+
+    def _admit(self) -> None:
+        if not self.pending:
+            return
+        V, Vp, bp = [self.V], [self.Vp], [self.bp]
+        for col in self.pending:
+            if col.state is not None:
+                v, vp, b = col.state
+                col.state = None
+            else:
+                v, vp, b = self.r0, np.zeros(self.n), 0.0
+            V.append(v[:, None])
+            Vp.append(vp[:, None])
+            bp.append(np.array([b]))
+            self.active.append(col)
+        self.pending = []
+        self.V, self.Vp, self.bp = np.hstack(V), np.hstack(Vp), np.concatenate(bp)
+
+    def _step(self) -> None:
+        self._admit()
+        cols, V = self.active, self.V
+        if not cols:
+            raise RuntimeError("no active Lanczos column")
+        s = np.array([c.s for c in cols])
+        W = np.asarray(self.J @ V)
+        tmp = V * s
+        tmp *= self.d[:, None]
+        W -= tmp
+        np.multiply(self.Vp, self.bp, out=tmp)
+        W -= tmp
+        a = np.einsum("ij,ij->j", V, W)
+        np.multiply(V, a, out=tmp)
+        W -= tmp
+        del tmp
+        b = np.sqrt(np.einsum("ij,ij->j", W, W))
+        self.n_matvec += len(cols)
+        stored = 0
+        for c, col in enumerate(cols):
+            col.alpha.append(float(a[c]))
+            col.beta.append(float(b[c]))
+            col.n_iter += 1
+            if col.basis is not None:
+                col.basis.append(V[:, c].astype(np.float32))
+                if not col.required:
+                    stored += len(col.basis)
+        if stored * 4 * self.n > self.budget // 2:  # drop the optional vectors: their df will be NaN
+            self.optional_ok = False
+            for col in cols:
+                if not col.required:
+                    col.keep, col.basis = False, None
+        keep = np.ones(len(cols), dtype=bool)
+        nxt = W
+        for c, col in enumerate(cols):
+            k = len(col.alpha)
+            if k % _CHECK and b[c] > 1e-300 and col.n_iter < self.maxiter:
+                continue
+            col.test(float(b[c]), self.maxiter)
+            if col.done:
+                keep[c] = False
+                if col.resumable and b[c] > 1e-300:
+                    col.state = (W[:, c] / b[c], V[:, c].copy(), float(b[c]))
+            elif col.basis is not None and len(col.basis) >= col.cap:  # explicit restart from the Ritz vector
+                _, y = _tridiag_top(col.alpha, col.beta[:-1])
+                v = col.ritz_vector(y)
+                col.alpha, col.beta, col.basis = [], [], []
+                nxt[:, c] = v * b[c]  # divided by b[c] below
+                V[:, c] = 0.0
+        if not keep.all():
+            self.active = [col for col, k in zip(cols, keep, strict=True) if k]
+            nxt, V, b = nxt[:, keep], V[:, keep], b[keep]
+        restarted = [c for c, col in enumerate(self.active) if not col.alpha]
+        self.V = nxt / b
+        self.Vp = V
+        self.bp = b.copy()
+        self.bp[restarted] = 0.0
+
+
+class _Stability:
+    r"""Evaluates :math:`f(T) = T - \lambda_{\max}(J - D/T)` at batches of temperatures and caches the results.
+
+    Dense small models (n <= 100): LAPACK per temperature. Otherwise :class:`_Lanczos`, all temperatures of a batch
+    in one run. ``cache[T] = (f, f', v)`` with :math:`f' = 1 - v^\top D v/T^2` (Hellmann–Feynman) where the critical
+    mode ``v`` was formed, NaN and None elsewhere.
     """
 
     def __init__(self, model: IsingModel, rtol: float = 1e-9) -> None:
@@ -95,85 +315,143 @@ class _Stability:
         self.n = model.n_spins
         self.d = model.coupling_square_sums()
         self.dense = self.n <= _DENSE_MAX
-        self.J = model.dense_J() if self.dense else model.csr()
-        self.v: np.ndarray | None = None
+        self.J = model.csr() if model.is_sparse and not self.dense else model.dense_J()
         self.n_evals = 0
-        self.n_matvec = 0
-        self.n_fallback = 0  # evaluations where ARPACK stopped before its tolerance (best answer kept)
-        self.cache: dict[float, tuple[float, float, np.ndarray]] = {}
-        self.empty = (not np.any(self.d > 0))
+        self.n_fallback = 0
+        self.cache: dict[float, tuple[float, float, np.ndarray | None]] = {}
+        self.empty = not np.any(self.d > 0)
         self.lam: float | None = None
+        self._lam_col: _Column | None = None
+        self._cols: dict[float, _Column] = {}
+        self.pending: dict[float, _Column] = {}
+        self.engine: _Lanczos | None = None
+        if not (self.dense or self.empty):
+            nbytes = (sum(int(getattr(self.J, a).nbytes) for a in ("data", "indices", "indptr")) if model.is_sparse
+                      else int(self.J.nbytes))
+            self.engine = _Lanczos(self.J, self.d, max(_BASIS_MIN, 2 * nbytes))
 
-    def lam_max_J(self) -> float:
+    @property
+    def n_matvec(self) -> int:
+        return self.engine.n_matvec if self.engine is not None else 0
+
+    # -- lambda_max(J)
+    def start_lam(self, provisional: bool) -> float:
+        """Start lambda_max(J); with ``provisional`` return an estimate to ``_LAM_RTOL`` (upper side) now."""
         if self.empty:
+            self.lam = 0.0
             return 0.0
-        if self.dense:
-            return float(np.linalg.eigvalsh(self.J)[-1])
-        val, vec = sla.eigsh(self.J, k=1, which="LA", tol=min(1e-8, self.rtol))
-        self.v = vec[:, 0]  # the critical mode as T -> infinity: the first warm start
-        self.lam = float(val[0])
+        if self.engine is None:
+            self.lam = float(np.linalg.eigvalsh(self.J)[-1])
+            return self.lam
+        col = self._lam_col = self.engine.add(0.0, 0.0, max(self.rtol, _LAM_RTOL) if provisional else self.rtol,
+                                              resumable=True)
+        if not provisional:
+            return float("nan")
+        self.engine.run([col])
+        est = col.theta + col.err
+        self.engine.resume(col, 0.0, self.rtol)
+        return est
+
+    def finish_lam(self) -> float:
+        if self.lam is None:
+            assert self.engine is not None and self._lam_col is not None
+            while not self._lam_col.done:
+                self.step()
+            self.n_fallback += int(self._lam_col.fallback)
+            self.lam = float(self._lam_col.theta)
         return self.lam
 
-    def _start(self, T: float) -> np.ndarray | None:
-        """Critical mode of the evaluated temperature nearest to ``T`` (in log T), else the last known vector."""
-        if not self.cache:
-            return self.v
-        near = min(self.cache, key=lambda t: abs(np.log(t / T)))
-        return self.cache[near][2]
+    def scale(self, T: float) -> float:
+        lam = self.lam if self.lam is not None else (self._lam_col.theta if self._lam_col is not None else 0.0)
+        return max(abs(lam), float(T), 1e-300)
 
-    def _sparse_min(self, T: float) -> tuple[float, np.ndarray]:
-        """Lowest eigenpair of ``H(T) = T I + D/T - J`` (sparse J): the top eigenpair of ``J - D/T`` by ARPACK.
+    # -- f(T)
+    def request(self, Ts: Any, *, keep: Sequence[float] = (), optional_keep: bool = False,
+                eps: Callable[[float], float] | None = None, resumable: bool = False) -> list[float]:
+        """Start the evaluation of f at every ``T`` not cached yet; returns the temperatures still pending.
 
-        The start is the critical mode of the nearest evaluated temperature plus a fixed random tenth: a pure warm
-        start cannot leave its symmetry sector (a translation-invariant convolutional J commutes with shifts, so a
-        plane-wave start would give the lowest eigenvalue of one wave vector only, not of ``H``).
+        ``keep``: temperatures whose critical mode must be formed; ``eps(T)``: absolute accuracy of the eigenvalue
+        (default ``rtol * scale(T)``). Dense and empty models are evaluated at once.
         """
-        J, n = self.J, self.n
-        dT = self.d / T
+        keep_set = {float(T) for T in keep}
+        for T in dict.fromkeys(float(T) for T in Ts):
+            if T in self.pending or (T in self.cache and (T not in keep_set or self.cache[T][2] is not None)):
+                continue
+            if self.engine is None:
+                self.cache[T] = self._exact(T)
+                self.n_evals += 1
+                continue
+            tol = self.rtol * self.scale(T) if eps is None else float(eps(T))
+            old = self._cols.get(T)
+            if old is not None and old.state is not None and T not in keep_set:
+                self.cache.pop(T, None)
+                self.engine.resume(old, tol)
+                col = old
+            else:
+                col = self.engine.add(1.0 / T, tol, keep=optional_keep, required=T in keep_set, resumable=resumable)
+                self.n_evals += 1
+            self._cols[T] = col
+            self.pending[T] = col
+        self._collect()
+        return list(self.pending)
 
-        def mv(x: np.ndarray) -> np.ndarray:
-            x = np.asarray(x)
-            self.n_matvec += 1 if x.ndim == 1 else x.shape[1]
-            if x.ndim == 1:
-                return J @ x - dT * x
-            return J @ x - dT[:, None] * x
+    def step(self) -> None:
+        """One Lanczos step of every active column; finished temperatures move to the cache."""
+        assert self.engine is not None
+        self.engine._step()
+        self._collect()
 
-        op = sla.LinearOperator((n, n), matvec=mv, matmat=mv, dtype=np.float64)
-        r = as_generator(0).standard_normal(n)
-        v0 = self._start(T)
-        start = r if v0 is None else v0 / np.linalg.norm(v0) + 0.1 * r / np.linalg.norm(r)
-        try:
-            wa, Va = sla.eigsh(op, k=1, which="LA", v0=start, tol=self.rtol, ncv=min(n - 1, 32),
-                               maxiter=20 * n)
-        except sla.ArpackNoConvergence as exc:  # keep the best available answer
-            if len(exc.eigenvalues) == 0:
-                raise
-            self.n_fallback += 1
-            wa, Va = exc.eigenvalues, exc.eigenvectors
-        return T - float(wa[0]), Va[:, 0]
+    def _collect(self) -> None:
+        for T in [T for T, col in self.pending.items() if col.done]:
+            col = self.pending.pop(T)
+            self.n_fallback += int(col.fallback)
+            v = col.vector
+            fp = 1.0 - float(v @ (self.d * v)) / T**2 if v is not None else float("nan")
+            self.cache[T] = (T - col.theta, fp, v)
 
-    def __call__(self, T: float) -> tuple[float, float, np.ndarray]:
-        T = float(T)
-        if T in self.cache:
-            return self.cache[T]
+    def evaluate(self, Ts: Any, *, keep: Sequence[float] = ()) -> np.ndarray:
+        """f at every ``T`` (cached values reused), waiting for them."""
+        Ts = [float(T) for T in Ts]
+        want = set(Ts)
+        self.request(Ts, keep=keep)
+        while want & set(self.pending):
+            self.step()
+        return np.array([self.cache[T][0] for T in Ts])
+
+    def tolerance(self, T: float) -> float:
+        """Accuracy asked of the cached f(T) (0 when exact)."""
+        col = self._cols.get(float(T))
+        return 0.0 if col is None else col.eps_abs + col.eps_rel * abs(col.theta)
+
+    def error(self, T: float) -> float:
+        """Error estimate of the cached (or running) f(T) (0 when exact)."""
+        col = self._cols.get(float(T))
+        return 0.0 if col is None else col.err
+
+    def _exact(self, T: float) -> tuple[float, float, np.ndarray]:
         if self.empty:
             v = np.zeros(self.n)
             v[0] = 1.0
-            out = (T, 1.0, v)
-            self.cache[T] = out
-            return out
-        if self.dense:
-            K = self.J - np.diag(self.d / T)
-            w, V = scipy.linalg.eigh(K, subset_by_index=[self.n - 1, self.n - 1], driver="evr")
-            f, v = T - float(w[-1]), V[:, -1]
-        else:
-            f, v = self._sparse_min(T)
-        self.v = v
-        self.n_evals += 1
-        fp = 1.0 - float(v @ (self.d * v)) / T**2
-        out = (f, fp, v)
-        self.cache[T] = out
-        return out
+            return T, 1.0, v
+        K = self.J - np.diag(self.d / T)
+        w, V = scipy.linalg.eigh(K, subset_by_index=[self.n - 1, self.n - 1], driver="evr")
+        v = V[:, -1]
+        return T - float(w[-1]), 1.0 - float(v @ (self.d * v)) / T**2, v
+
+    def mode_near(self, T: float) -> np.ndarray:
+        """The critical mode at the evaluated temperature nearest ``T`` (in log T, within the stencil step), else
+        formed at ``T``."""
+        have = [t for t, val in self.cache.items() if val[2] is not None]
+        if have:
+            near = min(have, key=lambda t: abs(np.log(t / T)))
+            if abs(np.log(near / T)) <= _STENCIL:
+                v = self.cache[near][2]
+                assert v is not None
+                return v
+        self.evaluate([T], keep=[T])
+        v = self.cache[float(T)][2]
+        assert v is not None
+        return v
 
 
 @dataclass(frozen=True)
@@ -183,6 +461,8 @@ class StabilityCurve(Result):
     Attributes
     ----------
     temperatures, f, df : (g,) arrays — grid, :math:`f(T)`, :math:`f'(T)` (refinement points included).
+        ``df`` is the Hellmann–Feynman derivative where the critical mode was formed (the refinement stencil
+        centres, every point of a small model) and NaN elsewhere (forming every eigenvector would double the cost).
     t_star : argmin of :math:`f` (the tangency temperature of a glass), ``f_min = f(t_star)``.
     t_upper, t_lower : ends of the interval where :math:`f < 0` (NaN when there is none).
     lambda_max : largest eigenvalue of :math:`J` (an upper bound on any :math:`T_c`).
@@ -210,6 +490,201 @@ def default_tolerance(n_spins: int) -> float:
     return float(min(0.1, max(0.01, 3.0 * max(int(n_spins), 1) ** (-2.0 / 3.0))))
 
 
+def _poly_extremum(Ts: Any, fs: Any, lo: float, hi: float) -> tuple[float, float]:
+    """Minimum on ``[lo, hi]`` of the polynomial in ``log T`` through the points: (T, value)."""
+    x = np.log(np.asarray(Ts, dtype=np.float64))
+    p = np.polynomial.Polynomial.fit(x, np.asarray(fs, dtype=np.float64), len(x) - 1)
+    a, b = np.log(lo), np.log(hi)
+    cand = [a, b] + [float(r.real) for r in p.deriv().roots() if abs(r.imag) < 1e-12 and a <= r.real <= b]
+    vals = [float(p(c)) for c in cand]
+    k = int(np.argmin(vals))
+    return float(np.exp(cand[k])), vals[k]
+
+
+def _poly_root(Ts: Any, fs: Any, lo: float, hi: float) -> float:
+    """Root in ``[lo, hi]`` of the polynomial in ``log T`` through the points (the secant root if it has none)."""
+    x = np.log(np.asarray(Ts, dtype=np.float64))
+    y = np.asarray(fs, dtype=np.float64)
+    a, b = np.log(lo), np.log(hi)
+    p = np.polynomial.Polynomial.fit(x, y, len(x) - 1)
+    roots = [float(r.real) for r in p.roots() if abs(r.imag) < 1e-9 * max(1.0, abs(r.real)) and a <= r.real <= b]
+    if roots:
+        mid = 0.5 * (a + b)
+        return float(np.exp(min(roots, key=lambda r: abs(r - mid))))
+    ya, yb = float(np.interp(a, x, y)), float(np.interp(b, x, y))
+    return float(np.exp(a + (b - a) * ya / (ya - yb))) if ya != yb else float(np.exp(0.5 * (a + b)))
+
+
+def _min_search(st: _Stability, grid: np.ndarray, fs: np.ndarray, i: int) -> Any:
+    r"""Generator: the minimum of f between ``grid[i-1]`` and ``grid[i+1]`` (``grid[i]`` the smallest grid value).
+
+    The quartic (in :math:`\log T`) through the five grid points around ``i`` places a stencil
+    :math:`t\,e^{kh}`, :math:`k = -2..2`, :math:`h` = 1%; the minimum of the stencil's quartic is the answer when it
+    lies inside the stencil (error :math:`\approx \varepsilon_f/(h\,T^2 f'')` from the eigenvalues, :math:`O(h^4)`
+    from the quartic), else the stencil moves there (from the quartic through the grid points and the two geometric
+    midpoints of the bracket, evaluated alongside the first stencil) and, after two misses (a kink of f), shrinks.
+    The stencil centre forms the critical mode. Yields ``(temperatures, keep)``, returns ``(t_star, f_min)``.
+    """
+    lo, c, hi = float(grid[i - 1]), float(grid[i]), float(grid[i + 1])
+    near = [q for q in range(i - 2, i + 3) if 0 <= q < len(grid)]
+    t_est, _ = _poly_extremum(grid[near], fs[near], lo, hi)
+    mids = [float(np.sqrt(lo * c)), float(np.sqrt(c * hi))]
+    h = _STENCIL
+    for rnd in range(_MAX_ROUNDS):
+        if rnd >= 2:
+            h /= 4.0
+        nodes = [min(max(t_est * float(np.exp(k * h)), lo), hi) for k in (-2, -1, 0, 1, 2)]
+        if len(set(nodes)) < 5:  # clipped at the bracket: shift the stencil inside
+            base = lo if nodes[0] == lo else hi * float(np.exp(-4 * h))
+            nodes = [base * float(np.exp(k * h)) for k in range(5)]
+        yield nodes + (mids if rnd == 0 else []), [nodes[2]]
+        t_new, f_new = _poly_extremum(nodes, st.evaluate(nodes), nodes[0], nodes[-1])
+        if abs(np.log(t_new / nodes[2])) <= 1.5 * h:
+            inside = [t for t in st.cache if lo <= t <= hi]
+            best = min(inside, key=lambda t: st.cache[t][0])
+            if st.cache[best][0] < f_new - 10 * st.tolerance(best) - 1e-14 * st.scale(best):
+                return float(best), float(st.cache[best][0])  # a kink: the quartic is no model of f here
+            return t_new, f_new
+        if rnd == 0 and t_new in (nodes[0], nodes[-1]):  # the minimum lies outside the stencil
+            pts = [lo, mids[0], c, mids[1], hi]
+            t_new, _ = _poly_extremum(pts, st.evaluate(pts), lo, hi)
+        t_est = t_new
+    inside = [t for t in st.cache if lo <= t <= hi]
+    best = min(inside, key=lambda t: st.cache[t][0])
+    return float(best), float(st.cache[best][0])
+
+
+def _sign_change(st: _Stability, upper: bool) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """All evaluated points and the sign change next to the outermost point with f < 0 (None if it has no neighbour)."""
+    Ts = np.array(sorted(st.cache))
+    fs = np.array([st.cache[t][0] for t in Ts])
+    neg = np.nonzero(fs < 0)[0]
+    j = int(neg.max()) if upper else int(neg.min())
+    k = j + 1 if upper else j - 1
+    if not 0 <= k < len(Ts):
+        return None
+    return Ts, fs, min(j, k), max(j, k)
+
+
+def _root_search(st: _Stability, upper: bool) -> Any:
+    r"""Generator: the upper (``upper``) or lower end of the interval where f < 0, from all evaluated points.
+
+    Each round takes the sign change next to the outermost negative point and the root :math:`u` of the cubic (in
+    :math:`\log T`) through the two evaluated points on either side, and evaluates :math:`u\,e^{-h}, u, u\,e^{h}`
+    (:math:`h` = 3e-3 first, then 100 times the change of the estimate). It stops when the cubic and the quadratic
+    through the three nearest points agree to 1e-8 relative (interpolation error :math:`O(h^4)`; the eigenvalue error
+    adds :math:`\varepsilon_f/|f'|`). For the upper end, the centre of each round forms the critical mode. Returns
+    NaN when no evaluated point lies beyond the negative ones.
+    """
+    h, u_prev = _ROOT_STEPS[0], None
+    for _ in range(_MAX_ROUNDS):
+        sc = _sign_change(st, upper)
+        if sc is None:
+            return float("nan")
+        Ts, fs, a, b = sc
+        lo, hi = float(Ts[a]), float(Ts[b])
+        sel = [q for q in range(a - 1, b + 2) if 0 <= q < len(Ts)]
+        u = _poly_root(Ts[sel], fs[sel], lo, hi)
+        near = sorted(sel, key=lambda q: abs(np.log(Ts[q] / u)))[:3]
+        uq = _poly_root(Ts[near], fs[near], lo, hi) if len(near) == 3 else lo
+        if np.log(hi / lo) <= 4 * _ROOT_STEPS[0] and abs(np.log(uq / u)) <= 1e-8:
+            break
+        if u_prev is not None:
+            h = min(_ROOT_STEPS[0], max(_ROOT_STEPS[1], 100 * abs(np.log(u / u_prev)), 10 * abs(np.log(uq / u))))
+        u_prev = u
+        nodes = [t for t in (u * float(np.exp(-h)), u, u * float(np.exp(h))) if lo < t < hi]
+        yield (nodes or [float(np.sqrt(lo * hi))]), ([u] if upper and u in nodes else [])
+    return u
+
+
+def _drive(st: _Stability, searches: dict[str, Any]) -> dict[str, Any]:
+    """Run the search generators together, each as soon as the temperatures it asked for are evaluated.
+
+    A generator yields ``(temperatures, keep)`` and is resumed when they are all cached; every Lanczos step advances
+    the columns of all waiting searches at once.
+    """
+    out: dict[str, Any] = {}
+    reqs: dict[str, tuple[list[float], list[float]]] = {}
+
+    def ready(req: tuple[list[float], list[float]]) -> bool:
+        return all(float(T) in st.cache for T in req[0]) and all(st.cache[float(T)][2] is not None for T in req[1])
+
+    def advance(name: str, first: bool) -> None:
+        try:
+            req = next(searches[name]) if first else searches[name].send(None)
+        except StopIteration as stop:
+            out[name] = stop.value
+            reqs.pop(name, None)
+            return
+        reqs[name] = req
+        st.request(req[0], keep=req[1])
+
+    for name in searches:
+        advance(name, True)
+    while reqs:
+        moved = True
+        while moved:
+            moved = False
+            for name in list(reqs):
+                if name in reqs and ready(reqs[name]):
+                    advance(name, False)
+                    moved = True
+        if reqs:
+            st.step()
+    return out
+
+
+def _grid_phase(st: _Stability, grid: np.ndarray, loose: bool) -> np.ndarray:
+    r"""f on the grid: to ``rtol * scale``; with ``loose`` (default grid) to ``max(rtol * scale, 1e-3 * margin)``.
+
+    ``margin`` is the distance of the value from zero and from the smallest other grid value (from the running
+    estimates while the columns converge, checked on the final values): enough to fix every sign and the grid's
+    argmin, the only things read off the grid (the refinement evaluates its own temperatures to ``rtol``).
+    """
+    Ts = [float(T) for T in grid]
+
+    def tolerances(vals: np.ndarray) -> np.ndarray:
+        m = np.abs(vals)
+        known = np.isfinite(vals)
+        for j in range(len(vals)):
+            others = vals[known & (np.arange(len(vals)) != j)]
+            if others.size and np.isfinite(vals[j]):
+                m[j] = min(m[j], abs(vals[j] - others.min()))
+        floor = np.array([st.rtol * st.scale(T) for T in Ts])
+        return np.where(np.isfinite(m), np.maximum(floor, _GRID_MARGIN * m), floor)
+
+    def current() -> np.ndarray:
+        out = np.full(len(Ts), np.nan)
+        for j, T in enumerate(Ts):
+            if T in st.cache:
+                out[j] = st.cache[T][0]
+            else:
+                col = st._cols.get(T)
+                if col is not None and np.isfinite(col.theta):
+                    out[j] = T - col.theta
+        return out
+
+    st.request(Ts, optional_keep=True, resumable=True)
+    if not loose:
+        return st.evaluate(Ts)
+    for _ in range(4):
+        while any(T in st.pending for T in Ts):
+            st.step()
+            eps = tolerances(current())
+            for j, T in enumerate(Ts):
+                col = st.pending.get(T)
+                if col is not None and np.isfinite(col.theta):
+                    col.eps_abs, col.eps_rel = float(eps[j]), 0.0
+        vals = st.evaluate(Ts)
+        eps = tolerances(vals)
+        redo = [T for j, T in enumerate(Ts) if st.error(T) > eps[j]]
+        if not redo:
+            break
+        tol = {T: float(e) for T, e in zip(Ts, eps, strict=True)}
+        st.request(redo, eps=tol.__getitem__, resumable=True)
+    return st.evaluate(Ts)
+
+
 def stability_curve(
     model: Any,
     temperatures: Sequence[float] | np.ndarray | None = None,
@@ -226,83 +701,87 @@ def stability_curve(
     model : IsingModel or anything :func:`spinlens.networks.to_spins` accepts.
     temperatures : grid (positive); default ``n_grid`` log-spaced points in
         ``[T_hi/20, T_hi]``, ``T_hi = 1.05 max(lambda_max(J), sqrt(max d))`` (no instability lies above:
-        :math:`f(T) \ge T - \lambda_{\max}(J)`).
-    refine : locate ``t_star`` (root of :math:`f'`) and the zeros of :math:`f` by Brent's method between
-        grid points (warm-started sparse eigensolver; a handful of extra evaluations).
-    rtol : relative accuracy asked of the sparse eigensolver (ARPACK's ``tol``: the top eigenvalue of
-        :math:`J - D/T` is accurate to about that fraction of :math:`\|J - D/T\|`). A looser value saves sparse
-        products; check that the phase and :math:`T_c` do not move before relying on one.
+        :math:`f(T) \ge T - \lambda_{\max}(J)`), with a first Lanczos estimate of ``lambda_max(J)`` (relative error
+        below ``1e-3``, taken from above; ``lambda_max`` itself is converged to ``rtol``).
+    refine : locate ``t_star`` and the zeros of :math:`f` between grid points by rounds of a few more temperatures:
+        the minimum of quartics in :math:`\log T` through five-point stencils (1% apart), the zeros by cubic
+        interpolation and ever narrower sign changes (3e-3, then 3e-6 apart).
+    rtol : accuracy of the eigenvalues: :math:`\lambda_{\max}(J - D/T)` to ``rtol * max(lambda_max(J), T)`` at the
+        given temperatures, the refinement temperatures and for ``lambda_max``; values on the default grid to the
+        larger of that and ``1e-3`` times their distance from zero and from the smallest other grid value (all that
+        is read off the grid: signs and argmin).
 
     Returns
     -------
     StabilityCurve
+
+    Notes
+    -----
+    All temperatures of a round are solved together (:class:`_Lanczos`: one product of :math:`J` with a block of
+    vectors per step, each temperature its own plain Lanczos recurrence from the same fixed random start), so the
+    cost is a few hundred sparse products with blocks of vectors in all — time linear in nnz(J), memory linear in
+    nnz(J) + n x (number of temperatures of a round). :math:`t_*` and the zeros come out to about
+    :math:`10^{-7}` relative (with ``rtol = 1e-9``).
     """
     m, _ = _as_model(model)
     if not (np.isfinite(rtol) and 0 < rtol < 1):
         raise ValueError(f"rtol must lie in (0, 1), got {rtol}.")
     st = _Stability(m, rtol)
-    lam = st.lam_max_J()
     if temperatures is None:
-        t_hi = 1.05 * max(lam, float(np.sqrt(st.d.max())) if st.d.size else 0.0, 1e-12)
+        lam_est = st.start_lam(provisional=True)
+        t_hi = 1.05 * max(lam_est, float(np.sqrt(st.d.max())) if st.d.size else 0.0, 1e-12)
         grid = np.geomspace(t_hi / 20.0, t_hi, int(n_grid))
     else:
         grid = np.sort(np.asarray(temperatures, dtype=np.float64).ravel())
         if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
             raise ValueError("temperatures must be a non-empty sequence of positive finite numbers.")
+        st.start_lam(provisional=True)  # sets the accuracy scale; converged alongside the grid
     total = len(grid) + (16 if refine else 0)
-    fs = np.empty(len(grid))
-    for k, T in enumerate(grid[::-1]):  # from hot to cold: the critical mode changes smoothly
-        fs[len(grid) - 1 - k] = st(T)[0]
-        notify(progress, k + 1, total)
+    fs = _grid_phase(st, grid, loose=temperatures is None)
+    notify(progress, len(grid), total)
 
-    def f_of(T: float) -> float:
-        return st(T)[0]
-
-    def fp_of(T: float) -> float:
-        return st(T)[1]
-
-    # minimum
     i = int(np.argmin(fs))
-    t_star = float(grid[i])
-    if refine and 0 < i < len(grid) - 1:
-        a, b = float(grid[i - 1]), float(grid[i + 1])
-        if fp_of(a) < 0 < fp_of(b):
-            try:
-                t_star = float(brentq(fp_of, a, b, xtol=1e-6 * b, maxiter=30))
-            except (ValueError, RuntimeError):  # kink from an eigenvalue crossing
-                t_star = float(grid[i])
-            if f_of(t_star) > fs[i]:
-                t_star = float(grid[i])
-    f_min = f_of(t_star)
-    # zeros around the negative interval
+    t_star, f_min = float(grid[i]), float(fs[i])
     t_upper = t_lower = float("nan")
     neg = np.nonzero(fs < 0)[0]
-    if neg.size or f_min < 0:
-        hi_idx = int(neg.max()) if neg.size else i
-        lo_idx = int(neg.min()) if neg.size else i
-        t_neg_hi = float(grid[hi_idx]) if neg.size else t_star
-        t_neg_lo = float(grid[lo_idx]) if neg.size else t_star
-        if hi_idx < len(grid) - 1:
-            b = float(grid[hi_idx + 1])
-            t_upper = float(brentq(f_of, t_neg_hi, b, xtol=1e-7 * b, maxiter=40)) if refine else b
-        if lo_idx > 0:
-            a = float(grid[lo_idx - 1])
-            t_lower = float(brentq(f_of, a, t_neg_lo, xtol=1e-7 * t_neg_lo, maxiter=40)) if refine else a
+    if refine:
+        searches: dict[str, Any] = {}
+        if 0 < i < len(grid) - 1:
+            searches["min"] = _min_search(st, grid, fs, i)
+        if neg.size:
+            searches["upper"] = _root_search(st, True)
+            searches["lower"] = _root_search(st, False)
+        res = _drive(st, searches)
+        if "min" in res:
+            t_star, f_min = res["min"]
+        if not neg.size and f_min < 0:  # the dip lies between grid points: its ends from the refined minimum
+            res.update(_drive(st, {"upper": _root_search(st, True), "lower": _root_search(st, False)}))
+        t_upper, t_lower = res.get("upper", t_upper), res.get("lower", t_lower)
+    elif neg.size:
+        if neg.max() < len(grid) - 1:
+            t_upper = float(grid[neg.max() + 1])
+        if neg.min() > 0:
+            t_lower = float(grid[neg.min() - 1])
+    lam = st.finish_lam()
     notify(progress, total, total)
+    crit_T = t_upper if np.isfinite(t_upper) else t_star
+    mode = st.mode_near(crit_T).copy()
     Ts = np.array(sorted(st.cache))
     vals = np.array([st.cache[T][:2] for T in Ts])
-    crit_T = t_upper if np.isfinite(t_upper) else t_star
+    if st.n_fallback:
+        log.info("stability_curve: %d eigen-solve(s) stopped at the iteration cap before their tolerance",
+                 st.n_fallback)
     return StabilityCurve(
         temperatures=Ts,
         f=vals[:, 0],
         df=vals[:, 1],
-        t_star=t_star,
+        t_star=float(t_star),
         f_min=float(f_min),
-        t_upper=t_upper,
-        t_lower=t_lower,
-        lambda_max=lam,
+        t_upper=float(t_upper),
+        t_lower=float(t_lower),
+        lambda_max=float(lam),
         n_evals=st.n_evals,
-        critical_mode=st(crit_T)[2].copy(),
+        critical_mode=mode,
     )
 
 

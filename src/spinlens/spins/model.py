@@ -178,6 +178,31 @@ class IsingModel:
             return float(2.0 * S[i] * (row @ S + self.h[i]))
         return 2.0 * S[:, i] * (S @ row + self.h[i])
 
+    @classmethod
+    def _trusted(cls, J: Any, h: np.ndarray, layers: tuple[int, ...] | None = None) -> IsingModel:
+        """Internal, for builders only: a model from couplings they guarantee valid, without the public checks.
+
+        ``J`` must be a square float64 CSR matrix that is exactly symmetric, with sorted unique column indices, a zero
+        diagonal and finite entries; ``h`` a finite float64 array of shape ``(n,)``; ``layers`` positive sizes
+        summing to ``n``. The public constructor's checks cost several copies of ``J`` (the symmetry test
+        ``J - J.T`` and the symmetrisation): memory of about five times ``J``. Here ``J`` is taken as it is (explicit
+        zeros are dropped in place) and only made read-only. Cost: O(nnz) time, no copy.
+        """
+        if not (sp.issparse(J) and J.format == "csr" and J.dtype == np.float64 and J.shape[0] == J.shape[1]
+                and J.has_sorted_indices and h.shape == (J.shape[0],) and h.dtype == np.float64):
+            raise TypeError("IsingModel._trusted takes a square float64 CSR J with sorted indices and float64 h (n,).")
+        if J.nnz and not np.all(J.data != 0.0):
+            J.eliminate_zeros()
+        J.data.setflags(write=False)
+        h = h if not h.flags.writeable else h.copy()
+        h.setflags(write=False)
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "J", J)
+        object.__setattr__(obj, "h", h)
+        object.__setattr__(obj, "layers", None if layers is None else tuple(int(x) for x in layers))
+        object.__setattr__(obj, "geometry", None)
+        return obj
+
     def with_field(self, h: Any) -> IsingModel:
         """Same couplings, new fields."""
         return IsingModel(self.J, h, layers=self.layers, geometry=self.geometry)
