@@ -15,8 +15,16 @@ stability curve, its minimum and zeros, the phase). Targets (issue #14, item 5):
 (~3e4 spins) in <= 30 s; a random CNN with >= 1e6 spins in <= 300 s and <= 6 GB; the growth of time and memory with
 the number of couplings (three sizes, log-log least-squares exponent).
 
-Peer (``lenet`` only): the stability curve as spinlens computed it before (ARPACK, k=1, ncv=32, tol=1e-9, warm-started
-from the last temperature's vector), on the same model, for ``ratio = peer_s / spinlens_s``.
+Peer (``lenet``, at initialisation and after 30 SGD steps): the stability curve as spinlens computed it before
+(ARPACK, k=1, ncv=32, tol=1e-9, warm-started from the last temperature's vector, Brent's method on f' and f), on the
+same model in the same child, for ``ratio = peer_s / stability_s`` and the relative differences of ``t_star``,
+``t_c`` (the upper zero) and ``t_lower``.
+
+Growth: the wide CNN at sides 64, 128, 256 (6e6 to 9.5e7 couplings; the 256 run is the million benchmark's, reused
+when both run in one process), least-squares slopes of log time and log peak-memory increase on log nnz.
+
+Reproduce: ``OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.run -k networks_scale`` (about 15 minutes on one core;
+``--quick`` for a smoke test).
 """
 from __future__ import annotations
 
@@ -113,13 +121,20 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
                tc_wall_s=w2 - w0, t_c=r.t_c, phase=r.phase, t_star=r.t_star, f_min_rel=r.f_min_rel,
                lambda_max=r.lambda_max, peak_rss_mb=rss_mb())
     out["peak_rss_delta_mb"] = out["peak_rss_mb"] - out["rss_before_mb"]
+    out["t_lower"] = r.t_lower
     if spec.get("peer"):
-        out["peer_s"] = _peer_stability(g.model)
+        out.update(_peer_stability(g.model))
+        t_up = r.t_c if r.criterion == "upper zero" else float("nan")
+        for key, new in (("t_star", r.t_star), ("t_upper", t_up), ("t_lower", r.t_lower)):
+            old = out[f"peer_{key}"]
+            out[f"rel_diff_{key}"] = abs(new / old - 1) if old == old and new == new else float("nan")
+        out["ratio"] = out["peer_s"] / out["stability_s"]
     return out
 
 
-def _peer_stability(model: Any) -> float:
-    """CPU seconds of the previous method: ARPACK warm-started from the last vector, same grid and refinement."""
+def _peer_stability(model: Any) -> dict[str, float]:
+    """The previous method on ``model``: CPU seconds and its landmarks (ARPACK warm-started from the last vector,
+    the same grid, Brent's method on f' for t_star and on f for the zeros)."""
     import time
 
     import numpy as np
@@ -146,25 +161,35 @@ def _peer_stability(model: Any) -> float:
     grid = np.geomspace(t_hi / 20, t_hi, 16)
     fs = np.array([ev(T)[0] for T in grid[::-1]])[::-1]
     i = int(np.argmin(fs))
+    t_star = float(grid[i])
     if 0 < i < len(grid) - 1 and ev(grid[i - 1])[1] < 0 < ev(grid[i + 1])[1]:
-        brentq(lambda T: ev(T)[1], grid[i - 1], grid[i + 1], xtol=1e-6 * grid[i + 1], maxiter=30)
+        t_star = float(brentq(lambda T: ev(T)[1], grid[i - 1], grid[i + 1], xtol=1e-6 * grid[i + 1], maxiter=30))
+    t_up = t_lo = float("nan")
     neg = np.nonzero(fs < 0)[0]
     if neg.size and neg.max() < len(grid) - 1:
-        brentq(lambda T: ev(T)[0], grid[neg.max()], grid[neg.max() + 1], xtol=1e-7 * grid[neg.max() + 1])
+        t_up = float(brentq(lambda T: ev(T)[0], grid[neg.max()], grid[neg.max() + 1], xtol=1e-7 * grid[neg.max() + 1]))
     if neg.size and neg.min() > 0:
-        brentq(lambda T: ev(T)[0], grid[neg.min() - 1], grid[neg.min()], xtol=1e-7 * grid[neg.min()])
-    return time.process_time() - c0
+        t_lo = float(brentq(lambda T: ev(T)[0], grid[neg.min() - 1], grid[neg.min()], xtol=1e-7 * grid[neg.min()]))
+    return {"peer_s": time.process_time() - c0, "peer_t_star": t_star, "peer_t_upper": t_up, "peer_t_lower": t_lo,
+            "peer_f_min": ev(t_star)[0], "peer_lambda_max": lam}
 
 
-def run_child(spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
-    """Run one measurement in a fresh, thread-pinned interpreter; returns its result dict."""
+_CACHE: dict[str, dict[str, Any]] = {}
+
+
+def run_child(spec: dict[str, Any], timeout: float = 3600) -> dict[str, Any]:
+    """Run one measurement in a fresh, thread-pinned interpreter; returns its result dict (cached per process)."""
+    key = json.dumps(spec, sort_keys=True)
+    if key in _CACHE:
+        return dict(_CACHE[key])
     env = dict(os.environ, **_PIN)
     env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), str(_ROOT / "src"), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_networks_scale", json.dumps(spec)], env=env,
                           cwd=_ROOT, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"child {spec} failed:\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    _CACHE[key] = dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return dict(_CACHE[key])
 
 
 def _fit(x: list[float], y: list[float]) -> float:
@@ -177,11 +202,11 @@ def _fit(x: list[float], y: list[float]) -> float:
 # ---------------------------------------------------------------------------------------------- benchmarks
 @benchmark("networks_scale/lenet_tc")
 def bench_lenet(quick: bool = False) -> dict[str, Any]:
-    """LeNet-style CNN, 32282 spins: random init (with the previous method as peer) and after 30 SGD steps."""
+    """LeNet-style CNN, 32282 spins: random init and after 30 SGD steps, each with the previous method as peer."""
     init = run_child({"net": "lenet", "peer": not quick})
     out: dict[str, Any] = {f"init_{k}": v for k, v in init.items()}
     if not quick:
-        trained = run_child({"net": "lenet", "sgd_steps": 30})
+        trained = run_child({"net": "lenet", "sgd_steps": 30, "peer": True})
         out.update({f"sgd30_{k}": v for k, v in trained.items()})
     out["spinlens_s"] = init["stability_s"]
     if "peer_s" in init:
@@ -205,7 +230,7 @@ def bench_million(quick: bool = False) -> dict[str, Any]:
 @benchmark("networks_scale/growth")
 def bench_growth(quick: bool = False) -> dict[str, Any]:
     """Time and peak memory against the number of couplings: wide CNN at three image sides (x4 couplings each)."""
-    sides = (16, 32, 64) if quick else (32, 64, 128)
+    sides = (16, 32, 64) if quick else (64, 128, 256)
     rows = [run_child({"net": "wide", "side": s}) for s in sides]
     nnz = [float(r["nnz_J"]) for r in rows]
     out: dict[str, Any] = {"sides": list(sides), "nnz_J": nnz, "n_spins": [r["n_spins"] for r in rows]}

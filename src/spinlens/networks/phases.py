@@ -85,6 +85,7 @@ _TAIL = 4  # ... over the last 2 * _TAIL tests (geometric extrapolation of the R
 _SAFETY = 4.0  # factor on the extrapolated eigenvalue error
 _GRID_MARGIN = 1e-3  # grid: f to this fraction of its distance from zero and from the other values' minimum
 _LAM_RTOL = 1e-3  # provisional lambda_max(J) that places the default grid (then converged to rtol alongside the grid)
+_LAM_FINAL_RTOL = 1e-7  # lambda_max(J): rtol if reached while the curve is computed, at least this when alone
 _STENCIL = 0.01  # minimum search: five temperatures t exp(k h), k = -2..2, h = 1% (quartic fit)
 _ROOT_STEPS = (3e-3, 3e-7)  # zero search: t exp(+-h) around the local-cubic root: first and smallest h
 _MAX_ROUNDS = 8
@@ -105,7 +106,7 @@ class _Column:
     """One Lanczos run of :class:`_Lanczos`: the top eigenvalue of ``A = J - s D``, to ``eps_abs + eps_rel |theta|``."""
 
     __slots__ = ("s", "eps_abs", "eps_rel", "keep", "required", "resumable", "alpha", "beta", "hist", "basis", "cap",
-                 "theta", "err", "n_iter", "done", "fallback", "vector", "state")
+                 "theta", "err", "n_iter", "done", "fallback", "vector", "state", "pairs")
 
     def __init__(self, s: float, eps_abs: float, eps_rel: float, keep: bool, required: bool, resumable: bool,
                  cap: int) -> None:
@@ -120,6 +121,7 @@ class _Column:
         self.done = self.fallback = False
         self.vector: np.ndarray | None = None
         self.state: tuple[np.ndarray, np.ndarray, float] | None = None  # (next vector, vector, beta) to resume
+        self.pairs = True  # trust the extrapolated error only when the residual agrees (see test)
 
     def test(self, b_last: float, maxiter: int) -> None:
         r"""Ritz value of the tridiagonal matrix so far and its error estimate; sets ``done``.
@@ -132,7 +134,8 @@ class _Column:
         isolated Ritz value is accurate to :math:`\rho^2/\text{gap}`; a Ritz vector that still mixes a near-degenerate
         pair stagnates with a residual of the order of the pair's splitting and fails the test, so a pair gets
         resolved unless its splitting is below about :math:`\sqrt{10\,t\,\delta}`, and then its mean is within
-        that splitting of the top).
+        that splitting of the top). Without ``pairs`` (loose default-grid values, whose error budget is far above any
+        unresolved splitting) the smaller estimate is taken as it is.
         """
         k = len(self.alpha)
         if k == 1:
@@ -155,7 +158,8 @@ class _Column:
             elif d1 < d0:
                 q = d1 / d0
                 tail = _SAFETY * d1 * q / (1.0 - q)
-            if rho * rho <= 10.0 * max(tail, self.eps_abs + self.eps_rel * abs(th)) * max(delta, 1e-300):
+            if not self.pairs or rho * rho <= 10.0 * max(tail, self.eps_abs + self.eps_rel * abs(th)) * max(delta,
+                                                                                                          1e-300):
                 err = min(err, tail)
         self.theta, self.err = th, err
         if err <= self.eps_abs + self.eps_rel * abs(th) or b_last <= 1e-300 or self.n_iter >= maxiter:
@@ -182,12 +186,12 @@ class _Lanczos:
     convolutional :math:`J` commutes with shifts; a start inside one wave-vector sector would stay there and give the
     top of that sector only). No reorthogonalisation: in floating point the largest Ritz value still converges to
     :math:`\lambda_{\max}` (loss of orthogonality only duplicates converged Ritz values, Paige 1980), so a column holds
-    three vectors. A column that must deliver its eigenvector (``keep``) also stores its Lanczos vectors in float32
-    (restarting explicitly from its Ritz vector when ``cap`` of them are stored); optional ones are dropped when the
-    stored vectors would exceed half the byte budget.
+    three vectors. A column that must deliver its eigenvector (``required``) also stores its Lanczos vectors in float32
+    (restarting explicitly from its Ritz vector when ``budget`` bytes of them are stored); optional ones (``keep``)
+    are dropped when all optional vectors would exceed half the budget.
 
     Cost: per step, one sparse product with ``k`` columns (time linear in nnz(J)) plus O(n k); memory 3 n k floats
-    plus the kept vectors (at most ``budget`` bytes).
+    plus the kept vectors (``budget`` bytes per required column, half of it for all optional ones).
     """
 
     def __init__(self, J: Any, d: np.ndarray, budget: int) -> None:
@@ -208,7 +212,7 @@ class _Lanczos:
     def add(self, s: float, eps_abs: float, eps_rel: float = 0.0, *, keep: bool = False, required: bool = False,
             resumable: bool = False) -> _Column:
         keep = required or (keep and self.optional_ok)
-        cap = max(64, self.budget // 2 // max(4 * self.n, 1)) if required else self.maxiter + 1
+        cap = max(64, self.budget // max(4 * self.n, 1)) if required else self.maxiter + 1
         col = _Column(s, eps_abs, eps_rel, keep, required, resumable, cap)
         self.pending.append(col)
         return col
@@ -220,6 +224,16 @@ class _Lanczos:
             return
         col.done = col.fallback = False
         self.pending.append(col)
+
+    def drop(self, col: _Column) -> None:
+        """Stop ``col`` where it is (marked done)."""
+        col.done = True
+        if col in self.pending:
+            self.pending.remove(col)
+        elif col in self.active:
+            keep = np.array([c is not col for c in self.active])
+            self.active = [c for c in self.active if c is not col]
+            self.V, self.Vp, self.bp = self.V[:, keep], self.Vp[:, keep], self.bp[keep]
 
     def run(self, cols: Sequence[_Column]) -> None:
         """Step every active column until all of ``cols`` are done."""
@@ -355,7 +369,12 @@ class _Stability:
     def finish_lam(self) -> float:
         if self.lam is None:
             assert self.engine is not None and self._lam_col is not None
-            while not self._lam_col.done:
+            col = self._lam_col
+            if not col.done:  # alone now: no longer worth rtol if the band edge of J is slow to resolve
+                col.eps_rel = max(col.eps_rel, _LAM_FINAL_RTOL)
+                if col.err <= col.eps_rel * abs(col.theta):
+                    self.engine.drop(col)
+            while not col.done:
                 self.step()
             self.n_fallback += int(self._lam_col.fallback)
             self.lam = float(self._lam_col.theta)
@@ -667,6 +686,10 @@ def _grid_phase(st: _Stability, grid: np.ndarray, loose: bool) -> np.ndarray:
     st.request(Ts, optional_keep=True, resumable=True)
     if not loose:
         return st.evaluate(Ts)
+    for T in Ts:
+        col = st._cols.get(T)
+        if col is not None:
+            col.pairs = False
     for _ in range(4):
         while any(T in st.pending for T in Ts):
             st.step()
@@ -682,7 +705,12 @@ def _grid_phase(st: _Stability, grid: np.ndarray, loose: bool) -> np.ndarray:
             break
         tol = {T: float(e) for T, e in zip(Ts, eps, strict=True)}
         st.request(redo, eps=tol.__getitem__, resumable=True)
-    return st.evaluate(Ts)
+    vals = st.evaluate(Ts)
+    for T in Ts:  # no further tightening: free the resume states
+        col = st._cols.get(T)
+        if col is not None:
+            col.state = None
+    return vals
 
 
 def stability_curve(
@@ -703,13 +731,15 @@ def stability_curve(
         ``[T_hi/20, T_hi]``, ``T_hi = 1.05 max(lambda_max(J), sqrt(max d))`` (no instability lies above:
         :math:`f(T) \ge T - \lambda_{\max}(J)`), with a first Lanczos estimate of ``lambda_max(J)`` (relative error
         below ``1e-3``, taken from above; ``lambda_max`` itself is converged to ``rtol``).
-    refine : locate ``t_star`` and the zeros of :math:`f` between grid points by rounds of a few more temperatures:
-        the minimum of quartics in :math:`\log T` through five-point stencils (1% apart), the zeros by cubic
-        interpolation and ever narrower sign changes (3e-3, then 3e-6 apart).
+    refine : locate ``t_star`` and the zeros of :math:`f` between grid points: the minimum of the quartic (in
+        :math:`\log T`) through a five-point stencil 1% apart placed by the grid, the zeros from local cubics through
+        three temperatures 0.3% apart around the grid's cubic root (narrower if that misses); one round of a few
+        temperatures each, solved together.
     rtol : accuracy of the eigenvalues: :math:`\lambda_{\max}(J - D/T)` to ``rtol * max(lambda_max(J), T)`` at the
-        given temperatures, the refinement temperatures and for ``lambda_max``; values on the default grid to the
-        larger of that and ``1e-3`` times their distance from zero and from the smallest other grid value (all that
-        is read off the grid: signs and argmin).
+        given temperatures and the refinement temperatures, ``lambda_max`` to ``rtol`` when it gets there while the
+        curve is computed, else to ``1e-7`` relative (the band edge of a large CNN's J is slow to resolve); values on
+        the default grid to the larger of that and ``1e-3`` times their distance from zero and from the smallest other
+        grid value (all that is read off the grid: signs and argmin).
 
     Returns
     -------
