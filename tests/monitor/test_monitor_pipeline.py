@@ -346,24 +346,3 @@ def test_worker_that_cannot_rebuild_the_network_hands_over_to_a_thread(tmp_path,
     rows = (tmp_path / "r" / "monitor.csv").read_text().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == res.steps.tolist()
 
-
-
-def test_thread_executor_never_traces_during_the_training_forward(tmp_path):
-    """torch.fx patches nn.Module.__call__ process-wide while it traces: an analysis thread that mapped the network
-    during the training's own forward pass broke it (NameError: module is not installed as a submodule). The thread
-    analyses only while training waits in wait()/close()."""
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(32, 10))
-    X, y = data()
-    images = X[:64].reshape(64, 1, 8, 8)
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    mon = PhaseMonitor(tmp_path / "r", schedule=list(range(0, 40, 2)), executor="thread", n_starts=0,
-                       null_models=False)
-    for t in range(40):
-        if t:
-            opt.zero_grad()
-            F.cross_entropy(net(images), y[:64]).backward()  # many forwards while checkpoints wait to be analysed
-            opt.step()
-        mon.step(net, t, batch=(images, y[:64]), optimizer=opt)
-    res = mon.close()
-    assert res is not None and len(res.steps) == 20 and not res.invalid

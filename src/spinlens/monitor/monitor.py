@@ -202,11 +202,6 @@ class _Dispatch:
         self.mode = mode
         self.notes: list[str] = []
         self._thread_spec = thread_spec
-        # a thread of this process analyses only while the training thread waits in wait()/close(): mapping traces
-        # the network with torch.fx, which patches nn.Module.__call__ for the whole process, so a trace that overlaps
-        # the user's own forward pass would break it
-        self._safe = threading.Event()
-        self._running = threading.Lock()
         self._runner: Runner | None = None
         self._pool: cf.ThreadPoolExecutor | None = None
         self.proc: ProcessWorker | None = None
@@ -224,28 +219,6 @@ class _Dispatch:
             self._runner = Runner(self._thread_spec)
         return self._runner.run(task)
 
-    def _run_when_safe(self, task: dict[str, Any]) -> Any:
-        """On the analysis thread: wait until the training thread is blocked in wait()/close(), then run."""
-        while True:
-            self._safe.wait()
-            with self._running:
-                if self._safe.is_set():
-                    return self._run_here(task)
-
-    @contextlib.contextmanager
-    def training_waits(self) -> Any:
-        """While the training thread is inside this block the analysis thread may run (trace) networks."""
-        self._safe.set()
-        try:
-            yield
-        finally:
-            with self._running:  # an analysis in progress finishes before training resumes
-                self._safe.clear()
-
-    def release(self) -> None:
-        """Training is over (close): the analysis thread may run from now on."""
-        self._safe.set()
-
     def _to_thread(self, why: str) -> None:
         """Switch to a thread (the lock is held)."""
         if self.mode != "process":
@@ -261,7 +234,7 @@ class _Dispatch:
             pool = self._pool
         assert pool is not None
         for task, fut in left:
-            _chain(pool.submit(self._run_when_safe, task), fut)
+            _chain(pool.submit(self._run_here, task), fut)
 
     def submit(self, task: dict[str, Any]) -> cf.Future[Any]:
         with self._lock:
@@ -282,10 +255,9 @@ class _Dispatch:
                 fut.set_exception(exc)
             return fut
         assert self._pool is not None
-        return self._pool.submit(self._run_when_safe, task)
+        return self._pool.submit(self._run_here, task)
 
     def close(self, wait: bool = True, grace: float | None = None) -> None:
-        self.release()
         if self.proc is not None:
             self.proc.close(wait=wait, timeout=grace)
         with self._lock:
@@ -374,10 +346,8 @@ class PhaseMonitor:
         evidence, whether each checkpoint is compared with its entry-shuffled couplings and their bond density, the
         analysis seed).
     executor : ``"process"`` (default: a worker process at ``priority``, one thread), ``"thread"`` (a thread of
-        the training process, which analyses only while the training thread waits in :meth:`wait` or :meth:`close`:
-        mapping a network traces it with ``torch.fx``, which patches ``nn.Module.__call__`` for the whole process,
-        so a trace must never overlap the training's own forward passes) or ``"serial"`` (inside :meth:`step`, for
-        debugging). A network that cannot be pickled is analysed on such a thread.
+        the training process) or ``"serial"`` (inside :meth:`step`, for debugging). A network that cannot be pickled
+        is analysed on a thread.
     priority : of the worker process: ``"idle"`` (default; Linux ``SCHED_IDLE``, elsewhere nice 19: it runs only on
         CPU time that the training and everything else leave free) or a nice increment (0: the training's priority).
         :meth:`close` runs the analyses left in this process as well, at its own priority, from the last checkpoint
@@ -542,11 +512,7 @@ class PhaseMonitor:
         """Block until every checkpoint taken so far is written and analysed."""
         if self._io is not None:
             self._io.submit(lambda: None).result(timeout=timeout)
-        if self._dispatch is None:
-            cf.wait(list(self._futures), timeout=timeout)
-            return
-        with self._dispatch.training_waits():
-            cf.wait(list(self._futures), timeout=timeout)
+        cf.wait(list(self._futures), timeout=timeout)
 
     def close(self, wait: bool = True, report: bool = True) -> Any:
         """Wait for the analyses left (``wait=False``: only the one in progress; the others are done on resume), stop
@@ -561,8 +527,6 @@ class PhaseMonitor:
         self._aborting = not wait
         process = self._dispatch is not None and self._dispatch.mode == "process"
         try:
-            if self._dispatch is not None:
-                self._dispatch.release()  # training is over: a thread may trace networks now
             if self._io is not None:
                 self._io.submit(lambda: None).result()  # every snapshot is on disk and handed on
             if wait and process:
