@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import logging
 import math
@@ -33,6 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from spinlens.networks.experiment import analysis_identity, file_digest
+from spinlens.networks.experiment import analysis_key as unit_key
 from spinlens.results import atomic_write_text
 
 __all__ = ["Runner", "hessian_unit", "step_scalars", "block_labels", "file_digest", "PHASE_CODES", "phase_identity",
@@ -44,30 +45,12 @@ log = logging.getLogger(__name__)
 PHASE_CODES = {"paramagnet": 0, "spin glass": 1, "hidden order": 2}
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (what the pipeline keys a checkpoint's analysis on)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def unit_key(step: int) -> str:
-    return f"step_{int(step):08d}"
-
-
 def phase_identity(cfg: Any, init_file: str, init_content: str, class_alignment: bool) -> dict[str, Any]:
     """What :func:`~spinlens.networks.experiment.analyze_checkpoints` keys its stored units on (its ``identity``),
     for the monitor's configuration: a unit written here is reused by the pipeline (and by the monitor's close)."""
     from spinlens.monitor import _builders
-    from spinlens.networks.experiment import config_dict
 
-    data = cfg.data
-    return {"cfg": {k: v for k, v in config_dict(cfg).items() if k not in ("threads", "checkpoint_dir")},
-            "init_file": init_file, "init_content": init_content, "class_alignment": bool(class_alignment),
-            "builder_source": file_digest(Path(_builders.__file__)),
-            "dataset_content": file_digest(Path(data)) if data and Path(data).is_file() else None}
+    return analysis_identity(cfg, init_file, init_content, class_alignment, file_digest(Path(_builders.__file__)))
 
 
 # ---------------------------------------------------------------------------------------------- curvature

@@ -59,6 +59,9 @@ __all__ = [
     "init_text",
     "load_builder",
     "build_network",
+    "analysis_identity",
+    "analysis_key",
+    "file_digest",
     "PRESETS",
     "preset_config",
     "network_graph",
@@ -693,13 +696,10 @@ def analyze_checkpoints(cfg: ExperimentConfig, checkpoints: Sequence[tuple[int, 
     # what a stored analysis depends on: the configuration and the *contents* of its checkpoint and of the
     # step-0 reference (a file overwritten with other weights is analysed again); not the thread count, nor
     # where the run folder lies
-    contents = [_file_digest(Path(path)) for _, path in checkpoints]  # contents[0]: the step-0 reference
+    contents = [file_digest(Path(path)) for _, path in checkpoints]  # contents[0]: the step-0 reference
     # (and the options that apply, the source of the user's --model and the bytes of a dataset file)
-    identity = {"cfg": {k: v for k, v in config_dict(cfg).items() if k not in ("threads", "checkpoint_dir")},
-                "init_file": init_file, "init_content": contents[0], "class_alignment": bool(class_alignment),
-                "builder_source": _builder_digest(cfg.model_builder),
-                "dataset_content": _file_digest(Path(cfg.data)) if cfg.data and Path(cfg.data).is_file() else None}
-    units = [Unit(_analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx,
+    identity = analysis_identity(cfg, init_file, contents[0], class_alignment, _builder_digest(cfg.model_builder))
+    units = [Unit(analysis_key(step), {"step": int(step), "file": Path(path).name, "with_tap": k in tap_idx,
                                         "content": contents[k]})
              for k, (step, path) in enumerate(checkpoints)]
     opts = {**(sweep or {}), "run_dir": Path(out_dir) / "analysis", "identity": identity}
@@ -715,10 +715,22 @@ def _builder_digest(spec: str | None) -> str | None:
         return None
     fn = load_builder(spec)
     source = getattr(sys.modules.get(getattr(fn, "__module__", ""), None), "__file__", None)
-    return _file_digest(Path(source)) if source and Path(source).is_file() else None
+    return file_digest(Path(source)) if source and Path(source).is_file() else None
 
 
-def _file_digest(path: Path) -> str:
+def analysis_identity(cfg: ExperimentConfig, init_file: str, init_content: str, class_alignment: bool,
+                      builder_source: str | None) -> dict[str, Any]:
+    """What a stored checkpoint analysis depends on besides its own file: the options that apply (not the thread
+    count, nor where the run folder lies), the step-0 reference's name and contents, the source of the builder and
+    the bytes of a dataset file. :func:`analyze_checkpoints` and the training monitor key their units on it."""
+    data = cfg.data
+    return {"cfg": {k: v for k, v in config_dict(cfg).items() if k not in ("threads", "checkpoint_dir")},
+            "init_file": init_file, "init_content": init_content, "class_alignment": bool(class_alignment),
+            "builder_source": builder_source,
+            "dataset_content": file_digest(Path(data)) if data and Path(data).is_file() else None}
+
+
+def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes (checkpoints are a few MB: hashing them costs far less than analysing them)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -727,12 +739,13 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _analysis_key(step: int) -> str:
+def analysis_key(step: int) -> str:
+    """The sweep-unit key of a checkpoint's analysis (also its file name stem, ``step_XXXXXXXX``)."""
     return f"step_{int(step):08d}"
 
 
 def _analysis_of(out_dir: Path, step: int) -> dict[str, Any]:
-    out = load_unit(Path(out_dir) / "analysis", _analysis_key(step))
+    out = load_unit(Path(out_dir) / "analysis", analysis_key(step))
     if out is None:
         raise FileNotFoundError(f"no analysis of step {step} in {out_dir}/analysis: run the analysis first.")
     return out
