@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from spinlens.networks.experiment import ExperimentConfig, ExperimentResult
+from spinlens.networks.experiment import ExperimentConfig, ExperimentResult, step_axis
 
 __all__ = ["VARIANTS", "variant_configs", "comparison_figures", "comparison_section"]
 
@@ -37,12 +37,6 @@ def variant_configs(cfg: ExperimentConfig) -> dict[str, ExperimentConfig]:
             for label, (act, lazy) in VARIANTS.items()}
 
 
-def _xs(steps: np.ndarray) -> np.ndarray:
-    pos = steps > 0
-    x0 = max(float(steps[pos].min()) / 2, 0.5) if pos.any() else 1.0
-    return np.where(pos, steps, x0).astype(float)
-
-
 def comparison_figures(results: Mapping[str, ExperimentResult], folders: Mapping[str, Path]) -> dict[str, Any]:
     """``compare_tc``, ``compare_phases``, ``compare_accuracy`` and ``compare_density`` (matplotlib Figures)."""
     from spinlens.networks.experiment import _analysis_of
@@ -51,7 +45,7 @@ def comparison_figures(results: Mapping[str, ExperimentResult], folders: Mapping
     figs: dict[str, Any] = {}
     fig, ax = new_figure()
     for label, r in results.items():
-        xs, c = _xs(r.steps), _COLORS.get(label, "k")
+        xs, c = step_axis(r.steps), _COLORS.get(label, "k")
         ok = np.isfinite(r.t_c)
         ax.plot(xs[ok], r.t_c[ok], "o-", ms=3, color=c, label=f"{label}: T_c")
         if r.t_c_shuffled is not None:
@@ -75,7 +69,7 @@ def comparison_figures(results: Mapping[str, ExperimentResult], folders: Mapping
 
     fig, ax = new_figure()
     for label, r in results.items():
-        xs, c = _xs(r.steps), _COLORS.get(label, "k")
+        xs, c = step_axis(r.steps), _COLORS.get(label, "k")
         ok = np.isfinite(r.train_accuracy)
         ax.plot(xs[ok], r.train_accuracy[ok], "o-", ms=3, color=c, label=f"{label}: train")
         if r.test_accuracy is not None:

@@ -983,6 +983,13 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | os.PathLike[str],
 _PHASE_STYLE = {"spin glass": ("tab:blue", "o"), "hidden order": ("tab:red", "s"), "paramagnet": ("tab:gray", "^")}
 
 
+def step_axis(steps: np.ndarray) -> np.ndarray:
+    """Training steps as x values of a log axis: step 0 is drawn at half the first positive step (at least 0.5)."""
+    pos = steps > 0
+    x0 = max(float(steps[pos].min()) / 2, 0.5) if pos.any() else 1.0
+    return np.where(pos, steps, x0).astype(float)
+
+
 def _curve(ax: Any, x: np.ndarray, y: np.ndarray, *args: Any, **kwargs: Any) -> None:
     """A line through the finite points only (an invalid checkpoint does not cut the curve)."""
     ok = np.isfinite(y)
@@ -996,9 +1003,7 @@ def experiment_figures(result: ExperimentResult, out_dir: str | os.PathLike[str]
     out = Path(out_dir)
     figs: dict[str, Any] = {}
     steps = result.steps
-    pos = steps > 0
-    x0 = max(float(steps[pos].min()) / 2, 0.5) if pos.any() else 1.0
-    xs = np.where(pos, steps, x0).astype(float)
+    xs = step_axis(steps)
 
     fig, ax = new_figure()
     for ph, (c, mk) in _PHASE_STYLE.items():

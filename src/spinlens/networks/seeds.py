@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from spinlens.networks.experiment import ExperimentConfig, ExperimentResult
+from spinlens.networks.experiment import ExperimentConfig, ExperimentResult, step_axis
 from spinlens.results import Result
 
 __all__ = ["SeedSummary", "seed_configs", "summarize_seeds", "seed_figures", "seed_section"]
@@ -142,10 +142,7 @@ def seed_figures(summary: SeedSummary) -> dict[str, Any]:
     """``tc_seeds`` (T_c and the null with ±1 s.d. bands, log–log) and ``accuracy_seeds`` (matplotlib Figures)."""
     from spinlens.report import new_figure
 
-    steps = summary.steps
-    pos = steps > 0
-    x0 = max(float(steps[pos].min()) / 2, 0.5) if pos.any() else 1.0
-    xs = np.where(pos, steps, x0).astype(float)
+    xs = step_axis(summary.steps)
     figs: dict[str, Any] = {}
     fig, ax = new_figure()
     _band(ax, xs, summary.t_c_mean, summary.t_c_std, f"T_c, mean ± s.d. of {len(summary.seeds)} seeds", "tab:red")
