@@ -80,10 +80,12 @@ def _slq(J: Any, n_vectors: int, n_steps: int, rng: np.random.Generator) -> tupl
 
 
 def bond_density(graph: Any, *, k: int = 6, n_vectors: int = 4, n_steps: int = 80, n_grid: int = 400,
-                 margin: float = 0.05, rng: RNGLike = None) -> BondDensity:
+                 margin: float = 0.05, null: Any = None, rng: RNGLike = None) -> BondDensity:
     """Density, null bulk, outliers, tail mass and localisation of a network's bond matrix (module docstring).
 
     ``graph``: anything :func:`~spinlens.networks.reader.spin_graph` reads (a SpinGraph, module, state dict).
+    ``null``: its shuffled null (:func:`~spinlens.networks.nulls.shuffled_graph`) when the caller has one already
+    (the same null as its other analyses); drawn from ``rng`` otherwise.
     """
     from spinlens.landscape.hessian import slq_density
     from spinlens.networks.nulls import shuffled_graph
@@ -100,7 +102,9 @@ def bond_density(graph: Any, *, k: int = 6, n_vectors: int = 4, n_steps: int = 8
         raise ValueError(f"bond_density needs at least 3 spins, got {n}.")
     r_shuffle, r_slq, r_null = spawn(rng, 3)
     J = g.model.csr()
-    null = shuffled_graph(g, r_shuffle).model.csr()
+    if null is not None and getattr(null, "n_spins", None) != n:
+        raise ValueError(f"null must be a SpinGraph of the same {n} spins (shuffled_graph of graph).")
+    null = (null if null is not None else shuffled_graph(g, r_shuffle)).model.csr()
     k = min(k, n - 2)
     vals, vecs = sla.eigsh(J, k=k, which="LA", tol=1e-8, v0=as_generator(0).standard_normal(n))
     order = np.argsort(vals)[::-1]

@@ -536,13 +536,14 @@ def _analyze_one(step: int, path: Path, builder: Any, ref: Any, cfg: ExperimentC
         from spinlens.networks.nulls import shuffled_graph
         from spinlens.networks.theory import init_theory
 
-        null = analyze(shuffled_graph(graph, g_null), n_grid=cfg.n_grid, n_starts=0)
+        shuffled = shuffled_graph(graph, g_null)
+        null = analyze(shuffled, n_grid=cfg.n_grid, n_starts=0)
         nulls = {"t_c_shuffled": null.t_c if np.isfinite(null.t_c) else null.t_star,
                  "phase_shuffled": null.phase, "t_c_variance": init_theory(graph).t_c}
         if graph.n_spins >= 3:
             from spinlens.networks.density import bond_density
 
-            dens = bond_density(graph, rng=g_dens)
+            dens = bond_density(graph, null=shuffled, rng=g_dens)  # the same null as the stability's
             nulls.update({"null_edge": dens.null_edge, "outliers_null": dens.n_outliers,
                           "tail_mass": dens.tail_mass, "ipr_top": float(dens.ipr[0]),
                           "top_mode_share": dens.layer_share[0].tolist()})
