@@ -263,6 +263,7 @@ def test_user_checkpoints_give_a_report_of_this_run_only(tmp_path, monkeypatch):
         assert key not in manifest, key  # training options did not apply: not recorded as if they did
     html = (out / "report.html").read_text()
     assert "acc (digits)" in html and "could not be analysed" in html and "traced with torch.fx" in html
+    assert "samples flat (64 values per sample)" in html  # the input shape assumed for the user's module is said
     assert ">nan<" not in html and "± 0.000" not in html
 
 

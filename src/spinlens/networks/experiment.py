@@ -392,12 +392,17 @@ def network_graph(cfg: ExperimentConfig, net: Any) -> Any:
         return spin_graph(net)
     shape = _example_input(cfg)
     try:
-        return spin_graph(net, shape)
+        graph = spin_graph(net, shape)
     except ValueError as exc:
         if cfg.input_shape is not None or shape is None or "fails on example_input" not in str(exc):
             raise
         raise ValueError(f"{exc} The module was given the dataset's samples flat ({shape[1]} values): give its "
                          "input shape (input_shape, or --input-shape, e.g. 1,28,28).") from None
+    if cfg.checkpoint_dir and cfg.input_shape is None and shape is not None:  # the user's module, fed flat samples
+        note = (f"{type(net).__name__} mapped on the dataset's samples flat ({shape[1]} values per sample); give "
+                "--input-shape if it takes them in another shape.")
+        graph = dataclasses.replace(graph, notes=(note, *graph.notes))
+    return graph
 
 
 def _load_network(path: Path, builder: Any) -> Any:
